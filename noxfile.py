@@ -1,0 +1,138 @@
+"""Developer sessions for the meta-* monorepo.
+
+``nox`` alone runs lint, typecheck, every package's tests on the CPU (each in a fresh venv
+that holds only that distribution and its declared siblings), the integration tests and the
+docs build. CUDA variants skip themselves, with the reason, where there is no NVIDIA GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+PACKAGES_DIR = ROOT / "packages"
+PACKAGES = [
+    "meta-functional",
+    "meta-nn",
+    "meta-optim",
+    "meta-algos",
+    "meta-tasks",
+    "meta-train",
+    "meta-all",
+]
+DEVICES = ["cpu", "cuda"]
+TORCH_SPEC = os.environ.get("TORCH_SPEC", "torch==2.13.0")
+# On a GPU machine PyPI's default Linux wheel of torch is a CUDA build.
+CUDA_TORCH_SPEC = os.environ.get("CUDA_TORCH_SPEC", "torch==2.13.0")
+PYTHON = os.environ.get("NOX_PYTHON", "3.11")
+
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = [
+    "lint",
+    "typecheck",
+    *[f"tests({package}, cpu)" for package in PACKAGES],
+    "integration(cpu)",
+]
+
+
+def _declared_siblings(package: str) -> list[str]:
+    """The meta-* distributions that ``package`` declares as dependencies."""
+    with open(PACKAGES_DIR / package / "pyproject.toml", "rb") as file:
+        dependencies = tomllib.load(file)["project"]["dependencies"]
+    names = [
+        dependency.split(">")[0].split("=")[0].split("<")[0].strip() for dependency in dependencies
+    ]
+    return [name for name in names if name in PACKAGES]
+
+
+def _with_siblings(package: str) -> list[str]:
+    """``package`` and, transitively, every sibling it declares, dependencies first."""
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        for sibling in _declared_siblings(name):
+            visit(sibling)
+        if name not in ordered:
+            ordered.append(name)
+
+    visit(package)
+    return ordered
+
+
+def _has_nvidia_gpu() -> bool:
+    if shutil.which("nvidia-smi") is None:
+        return False
+    return subprocess.run(["nvidia-smi", "-L"], capture_output=True, check=False).returncode == 0
+
+
+def _install_torch(session: nox.Session, device: str) -> None:
+    if device == "cuda":
+        if not _has_nvidia_gpu():
+            session.skip("no NVIDIA GPU here (nvidia-smi missing or failing): CUDA tests need one")
+        session.install(*CUDA_TORCH_SPEC.split())
+    else:
+        session.install(*TORCH_SPEC.split())
+
+
+def _install_local(session: nox.Session, packages: list[str], extras: str = "") -> None:
+    """Install local distributions (always rebuilt, so a reused venv never tests stale code)."""
+    paths = [str(PACKAGES_DIR / name) for name in packages]
+    with_extras = [f"{path}{extras}" if path.endswith("meta-all") else path for path in paths]
+    session.install("hatchling")
+    session.install("--no-build-isolation", *with_extras)
+    session.install("--no-build-isolation", "--no-deps", "--force-reinstall", *paths)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check over the whole tree."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over every package's src (packages resolved through mypy_path)."""
+    _install_torch(session, "cpu")
+    session.install("mypy", "pillow", "tqdm", "matplotlib", "pytest")
+    modules = [name.replace("-", "_") for name in PACKAGES]
+    session.run("mypy", *[arg for module in modules for arg in ("-p", module)])
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("device", DEVICES, ids=DEVICES)
+@nox.parametrize("package", PACKAGES, ids=PACKAGES)
+def tests(session: nox.Session, package: str, device: str) -> None:
+    """One distribution alone (plus its declared siblings) and its own tests."""
+    _install_torch(session, device)
+    session.install("pytest")
+    _install_local(session, _with_siblings(package))
+    session.run(
+        "pytest",
+        str(PACKAGES_DIR / package / "tests"),
+        *session.posargs,
+        env={"META_TEST_DEVICE": device},
+    )
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("device", DEVICES, ids=DEVICES)
+def integration(session: nox.Session, device: str) -> None:
+    """Everything installed through meta-all (with extras); runs tests-integration/."""
+    _install_torch(session, device)
+    session.install("pytest")
+    _install_local(session, _with_siblings("meta-all"), extras="[images,plot]")
+    session.run(
+        "pytest",
+        str(ROOT / "tests-integration"),
+        *session.posargs,
+        env={"META_TEST_DEVICE": device},
+    )

@@ -1,0 +1,23 @@
+"""meta-functional: the vendorable, stateless core of meta-*.
+
+Everything here depends only on the standard library and torch, and uses relative imports
+only, so the package directory can be copied into another project (see the docs on vendoring).
+"""
+
+from __future__ import annotations
+
+from .__about__ import __version__
+from ._functional import adapt, functional_forward, inner_step, named_buffers, named_params
+from ._typing import BuildLoss, LearningRate, Params
+
+__all__ = [
+    "BuildLoss",
+    "LearningRate",
+    "Params",
+    "__version__",
+    "adapt",
+    "functional_forward",
+    "inner_step",
+    "named_buffers",
+    "named_params",
+]

@@ -1,0 +1,12 @@
+"""meta-tasks.
+
+`Task`, `TaskBatch`, task samplers (sinusoid regression, N-way K-shot episodes over any labeled
+dataset) and the Omniglot dataset. Depends on torch; `pip install meta-tasks[images]` adds
+Pillow for Omniglot.
+"""
+
+from __future__ import annotations
+
+from .__about__ import __version__
+
+__all__ = ["__version__"]
