@@ -1,0 +1,373 @@
+"""Linear and recurrent layers whose matrices are Kronecker products of two small factors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from ._layers import check_positive_int, check_tensor
+
+Activation = Callable[[Tensor], Tensor]
+
+
+def _check_kronecker_input(x: object, n: int, m: int, *, owner: str, name: str) -> Tensor:
+    """Check that ``x`` is a ``(n*m,)`` or ``(batch, n*m)`` tensor."""
+    tensor = check_tensor(x, owner=owner, name=name)
+    size = n * m
+    if tensor.dim() not in (1, 2) or tensor.shape[-1] != size:
+        raise ValueError(
+            f"{owner}(n={n}, m={m}) expects {name} of shape (n*m,) = ({size},) or "
+            f"(batch, n*m) = (batch, {size}), got shape {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+def _check_activation(sigma: Activation | None, *, owner: str) -> Activation:
+    if sigma is None:
+        return torch.tanh
+    if not callable(sigma):
+        raise TypeError(
+            f"{owner} expects sigma to be a callable Tensor -> Tensor or None, "
+            f"got {type(sigma).__name__} ({sigma!r})"
+        )
+    return sigma
+
+
+class KroneckerLinear(nn.Module):
+    r"""Affine map ``y = A x + b`` with ``A = kron(L, R)`` stored as its two factors.
+
+    ``L`` is ``(n, n)`` and ``R`` is ``(m, m)``, so ``A`` is ``(n*m, n*m)`` but is never built:
+    the input is reshaped row-major to an ``(n, m)`` matrix ``X`` and
+    ``y = vec(L X R^T) + b``, where ``vec`` flattens row-major. This equals
+    ``torch.kron(L, R) @ x`` exactly (``torch.kron`` indexes ``A[i*m + k, j*m + l] =
+    L[i, j] * R[k, l]``). Parameters take ``O(n^2 + m^2)`` memory and a batch of ``B`` inputs
+    costs ``O(B * n * m * (n + m))`` time instead of ``O(B * n^2 * m^2)``.
+
+    Initialisation: ``A`` is the identity and ``b`` is zero.
+
+    Parameters (the names matter for :func:`torch.func.functional_call`):
+
+    * ``left`` ``(n, n)`` and ``right`` ``(m, m)``: with ``psd=False`` these are ``L`` and ``R``.
+      With ``psd=True`` they are square roots ``P`` and ``Q`` and the layer uses
+      ``L = P P^T`` and ``R = Q Q^T``. Both factors are then symmetric positive semi-definite,
+      and so is ``A = kron(L, R)`` (its eigenvalues are products of the factors' eigenvalues),
+      for any value of the parameters, including after unconstrained gradient steps.
+    * ``bias`` ``(n*m,)``, present when ``bias=True``.
+
+    Use :meth:`factors` to get the effective ``(L, R)``.
+
+    Args:
+        n: Size of the left Kronecker factor.
+        m: Size of the right Kronecker factor.
+        bias: Whether to add the learnable bias ``b``.
+        psd: Keep ``A`` positive semi-definite through the ``P P^T`` parameterisation.
+        device: Device on which to create the parameters.
+
+    Raises:
+        TypeError: If ``n`` or ``m`` is not an int.
+        ValueError: If ``n`` or ``m`` is not positive.
+
+    References:
+        1. Jose et al. 2018. "Kronecker recurrent units".
+        2. Arnold et al. 2019. "When MAML can adapt fast and how to assist when it cannot".
+
+    Example:
+        >>> import torch
+        >>> m, n = 2, 3
+        >>> x = torch.randn(6)
+        >>> kronecker = KroneckerLinear(n, m)
+        >>> y = kronecker(x)
+        >>> y.shape
+        torch.Size([6])
+        >>> torch.allclose(y, x)  # A = I and b = 0 at initialisation
+        True
+    """
+
+    def __init__(
+        self,
+        n: int,
+        m: int,
+        bias: bool = True,
+        psd: bool = False,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.n = check_positive_int(n, owner="KroneckerLinear", name="n")
+        self.m = check_positive_int(m, owner="KroneckerLinear", name="m")
+        self.psd = bool(psd)
+        self.left = nn.Parameter(torch.eye(n, device=device))
+        self.right = nn.Parameter(torch.eye(m, device=device))
+        self.bias: nn.Parameter | None
+        if bias:
+            self.bias = nn.Parameter(torch.zeros(n * m, device=device))
+        else:
+            self.register_parameter("bias", None)
+
+    def factors(self) -> tuple[Tensor, Tensor]:
+        """Return the effective Kronecker factors ``(L, R)``, so that ``A = torch.kron(L, R)``.
+
+        Returns:
+            ``(left, right)`` when ``psd=False``; ``(left @ left.T, right @ right.T)`` otherwise.
+
+        Example:
+            >>> import torch
+            >>> layer = KroneckerLinear(2, 3)
+            >>> torch.equal(torch.kron(*layer.factors()), torch.eye(6))
+            True
+        """
+        if self.psd:
+            return self.left @ self.left.mT, self.right @ self.right.mT
+        return self.left, self.right
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply ``y = kron(L, R) x + b`` without forming ``kron(L, R)``.
+
+        Args:
+            x: Input of shape ``(n*m,)`` or ``(batch, n*m)``.
+
+        Returns:
+            Output of the same shape as ``x``.
+
+        Raises:
+            TypeError: If ``x`` is not a tensor.
+            ValueError: If ``x`` is not 1-d or 2-d with last dimension ``n*m``.
+
+        Example:
+            >>> import torch
+            >>> KroneckerLinear(4, 5)(torch.randn(7, 20)).shape
+            torch.Size([7, 20])
+        """
+        x = _check_kronecker_input(x, self.n, self.m, owner="KroneckerLinear", name="input")
+        left, right = self.factors()
+        matrix = x.reshape(*x.shape[:-1], self.n, self.m)
+        out = torch.matmul(torch.matmul(left, matrix), right.mT).reshape(x.shape)
+        if self.bias is not None:
+            out = out + self.bias
+        return out
+
+    def extra_repr(self) -> str:
+        """Summarise the configuration in ``repr``."""
+        return f"n={self.n}, m={self.m}, bias={self.bias is not None}, psd={self.psd}"
+
+
+class KroneckerRNN(nn.Module):
+    r"""Elman RNN cell whose three ``(n*m, n*m)`` matrices are Kronecker-factored.
+
+    With ``W_h``, ``W_x`` and ``W_y`` three :class:`KroneckerLinear` maps,
+
+    .. math::
+        h' = \sigma(W_h h + b_h + W_x x), \qquad y = W_y h' + b_y.
+
+    Submodules: ``hidden_map`` (``W_h``, bias ``b_h`` if ``bias``), ``input_map`` (``W_x``,
+    never a bias: ``b_h`` already plays that role) and ``output_map`` (``W_y``, bias ``b_y``
+    if ``bias``). All matrices start as the identity and all biases at zero, so at
+    initialisation ``h' = sigma(h + x)`` and ``y = h'``.
+
+    Args:
+        n: Size of the left Kronecker factors.
+        m: Size of the right Kronecker factors.
+        bias: Whether ``hidden_map`` and ``output_map`` have a bias.
+        sigma: The activation ``Tensor -> Tensor``; ``None`` means :func:`torch.tanh`.
+
+    Raises:
+        TypeError: If ``n`` or ``m`` is not an int, or ``sigma`` is neither callable nor None.
+        ValueError: If ``n`` or ``m`` is not positive.
+
+    References:
+        1. Jose et al. 2018. "Kronecker recurrent units".
+
+    Example:
+        >>> import torch
+        >>> m, n = 2, 3
+        >>> x = torch.randn(6)
+        >>> h = torch.randn(6)
+        >>> kronecker = KroneckerRNN(n, m)
+        >>> y, new_h = kronecker(x, h)
+        >>> y.shape, new_h.shape
+        (torch.Size([6]), torch.Size([6]))
+    """
+
+    def __init__(self, n: int, m: int, bias: bool = True, sigma: Activation | None = None) -> None:
+        super().__init__()
+        self.n = check_positive_int(n, owner="KroneckerRNN", name="n")
+        self.m = check_positive_int(m, owner="KroneckerRNN", name="m")
+        self.sigma = _check_activation(sigma, owner="KroneckerRNN")
+        self.hidden_map = KroneckerLinear(n, m, bias=bias)
+        self.input_map = KroneckerLinear(n, m, bias=False)
+        self.output_map = KroneckerLinear(n, m, bias=bias)
+
+    def forward(self, x: Tensor, h: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Run one step of the recurrence.
+
+        Args:
+            x: Input of shape ``(n*m,)`` or ``(batch, n*m)``.
+            h: Previous hidden state of shape ``(n*m,)`` or ``(batch, n*m)``; ``None`` means
+                zeros. An unbatched ``h`` broadcasts over a batched ``x`` and vice versa.
+
+        Returns:
+            ``(y, new_h)``, both of the broadcast shape of ``x`` and ``h``.
+
+        Raises:
+            TypeError: If ``x`` or ``h`` is not a tensor.
+            ValueError: If a shape is not ``(n*m,)`` / ``(batch, n*m)``, or the batch sizes of
+                ``x`` and ``h`` differ.
+
+        Example:
+            >>> import torch
+            >>> y, h = KroneckerRNN(2, 2)(torch.randn(5, 4))
+            >>> y.shape, h.shape
+            (torch.Size([5, 4]), torch.Size([5, 4]))
+        """
+        x = _check_kronecker_input(x, self.n, self.m, owner="KroneckerRNN", name="input x")
+        if h is None:
+            h = torch.zeros_like(x)
+        h = _check_kronecker_input(h, self.n, self.m, owner="KroneckerRNN", name="hidden state h")
+        _check_same_batch(x, h, owner="KroneckerRNN", name="hidden state h")
+        new_h = self.sigma(self.hidden_map(h) + self.input_map(x))
+        return self.output_map(new_h), new_h
+
+    def extra_repr(self) -> str:
+        """Summarise the configuration in ``repr``."""
+        return f"n={self.n}, m={self.m}"
+
+
+def _check_same_batch(x: Tensor, other: Tensor, *, owner: str, name: str) -> None:
+    if x.dim() == 2 and other.dim() == 2 and x.shape[0] != other.shape[0]:
+        raise ValueError(
+            f"{owner} expects {name} to have the same batch size as the input x "
+            f"({x.shape[0]}) or no batch dimension, got shape {tuple(other.shape)}"
+        )
+
+
+_GATES = ("input", "forget", "cell", "output")
+
+
+class KroneckerLSTM(nn.Module):
+    r"""LSTM cell whose eight ``(n*m, n*m)`` matrices are Kronecker-factored.
+
+    For each gate ``g`` in ``input, forget, cell, output`` there is an input map ``U_g``
+    (``input_maps[g]``, no bias) and a hidden map ``W_g`` (``hidden_maps[g]``, with bias
+    ``b_g`` if ``bias``), all :class:`KroneckerLinear` initialised to the identity with zero
+    bias. One step computes
+
+    .. math::
+        i = s(U_i x + W_i h + b_i),\quad f = s(U_f x + W_f h + b_f),\quad
+        o = s(U_o x + W_o h + b_o),\quad g = \sigma(U_c x + W_c h + b_c),
+
+        c' = f \odot c + i \odot g,\qquad h' = o \odot \sigma(c'),\qquad y = h',
+
+    with ``s`` the logistic sigmoid and ``sigma`` the activation (default ``tanh``), as in
+    :class:`torch.nn.LSTMCell`. The output ``y`` is the new hidden state ``h'``.
+
+    Hidden-state format: the state is a pair ``(h, c)`` of hidden and cell state. ``forward``
+    accepts ``None`` (both zero), a single tensor ``h`` (the hidden state, with the cell
+    state taken as zero: this is what the reference example passes) or a tuple ``(h, c)``.
+    It always returns ``(y, (h', c'))``, so feeding the returned state back in carries the
+    cell state across steps.
+
+    Args:
+        n: Size of the left Kronecker factors.
+        m: Size of the right Kronecker factors.
+        bias: Whether the hidden maps have biases.
+        sigma: The activation used for the candidate and the cell output; ``None`` means
+            :func:`torch.tanh`. The gates always use the sigmoid.
+
+    Raises:
+        TypeError: If ``n`` or ``m`` is not an int, or ``sigma`` is neither callable nor None.
+        ValueError: If ``n`` or ``m`` is not positive.
+
+    References:
+        1. Jose et al. 2018. "Kronecker recurrent units".
+
+    Example:
+        >>> import torch
+        >>> m, n = 2, 3
+        >>> x = torch.randn(6)
+        >>> h = torch.randn(6)
+        >>> kronecker = KroneckerLSTM(n, m)
+        >>> y, new_h = kronecker(x, h)
+        >>> y.shape
+        torch.Size([6])
+        >>> new_hidden, new_cell = new_h
+        >>> new_hidden.shape, new_cell.shape
+        (torch.Size([6]), torch.Size([6]))
+    """
+
+    def __init__(self, n: int, m: int, bias: bool = True, sigma: Activation | None = None) -> None:
+        super().__init__()
+        self.n = check_positive_int(n, owner="KroneckerLSTM", name="n")
+        self.m = check_positive_int(m, owner="KroneckerLSTM", name="m")
+        self.sigma = _check_activation(sigma, owner="KroneckerLSTM")
+        self.input_maps = nn.ModuleDict(
+            {gate: KroneckerLinear(n, m, bias=False) for gate in _GATES}
+        )
+        self.hidden_maps = nn.ModuleDict(
+            {gate: KroneckerLinear(n, m, bias=bias) for gate in _GATES}
+        )
+
+    def forward(
+        self, x: Tensor, h: Tensor | tuple[Tensor, Tensor] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Run one LSTM step.
+
+        Args:
+            x: Input of shape ``(n*m,)`` or ``(batch, n*m)``.
+            h: ``None``, a hidden state tensor (cell state zero), or a tuple ``(h, c)``; each
+                of shape ``(n*m,)`` or ``(batch, n*m)``.
+
+        Returns:
+            ``(y, (new_h, new_c))`` where ``y`` is ``new_h``.
+
+        Raises:
+            TypeError: If ``x``, ``h`` or ``c`` is not a tensor or ``h`` is a tuple whose
+                length is not 2.
+            ValueError: If a shape is not ``(n*m,)`` / ``(batch, n*m)`` or batch sizes differ.
+
+        Example:
+            >>> import torch
+            >>> lstm = KroneckerLSTM(2, 2)
+            >>> y, state = lstm(torch.randn(3, 4))
+            >>> y, state = lstm(torch.randn(3, 4), state)
+            >>> y.shape, state[1].shape
+            (torch.Size([3, 4]), torch.Size([3, 4]))
+        """
+        owner = "KroneckerLSTM"
+        x = _check_kronecker_input(x, self.n, self.m, owner=owner, name="input x")
+        hidden, cell = self._split_state(x, h)
+        hidden = _check_kronecker_input(hidden, self.n, self.m, owner=owner, name="hidden state")
+        cell = _check_kronecker_input(cell, self.n, self.m, owner=owner, name="cell state")
+        _check_same_batch(x, hidden, owner=owner, name="hidden state")
+        _check_same_batch(x, cell, owner=owner, name="cell state")
+        if hidden.dim() == 2 and cell.dim() == 2 and hidden.shape[0] != cell.shape[0]:
+            raise ValueError(
+                f"{owner} expects hidden and cell state with the same batch size, got shapes "
+                f"{tuple(hidden.shape)} and {tuple(cell.shape)}"
+            )
+        pre = {gate: self.input_maps[gate](x) + self.hidden_maps[gate](hidden) for gate in _GATES}
+        input_gate = torch.sigmoid(pre["input"])
+        forget_gate = torch.sigmoid(pre["forget"])
+        output_gate = torch.sigmoid(pre["output"])
+        candidate = self.sigma(pre["cell"])
+        new_cell = forget_gate * cell + input_gate * candidate
+        new_hidden = output_gate * self.sigma(new_cell)
+        return new_hidden, (new_hidden, new_cell)
+
+    @staticmethod
+    def _split_state(x: Tensor, h: Tensor | tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+        if h is None:
+            return torch.zeros_like(x), torch.zeros_like(x)
+        if isinstance(h, tuple | list):
+            if len(h) != 2:
+                raise TypeError(
+                    "KroneckerLSTM expects the state h to be a tensor or a pair (h, c), "
+                    f"got a {type(h).__name__} of length {len(h)}"
+                )
+            return h[0], h[1]
+        hidden = check_tensor(h, owner="KroneckerLSTM", name="state h (a tensor or (h, c))")
+        return hidden, torch.zeros_like(hidden)
+
+    def extra_repr(self) -> str:
+        """Summarise the configuration in ``repr``."""
+        return f"n={self.n}, m={self.m}"
