@@ -136,3 +136,66 @@ def integration(session: nox.Session, device: str) -> None:
         *session.posargs,
         env={"META_TEST_DEVICE": device},
     )
+
+
+def _install_everything(session: nox.Session) -> None:
+    _install_torch(session, "cpu")
+    _install_local(session, _with_siblings("meta-all"), extras="[images,plot]")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly (API reference rendered from the docstrings)."""
+    session.install("mkdocs-material", "mkdocstrings[python]")
+    session.run("mkdocs", "build", "--strict", "--config-file", "docs/mkdocs.yml")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: meta-train MAML on sinusoid regression and report where the plots are."""
+    _install_everything(session)
+    out = ROOT / "runs" / "demo"
+    session.run("meta-train", "sinusoid", "--iterations", "3000", "--batched", "--out", str(out))
+
+
+def _install_peers(session: nox.Session) -> None:
+    """Install the peer libraries one by one; a failure is recorded, never fatal."""
+    failures: list[str] = []
+    for peer in ("higher", "torchopt", "learn2learn"):
+        try:
+            session.install(peer, silent=True)
+        except nox.command.CommandFailed as error:
+            failures.append(f"{peer}: pip install failed ({error.reason})")
+    session.env["META_BENCH_INSTALL_FAILURES"] = "; ".join(failures)
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Speed and memory benchmarks against the torch.func baseline and installable peers."""
+    _install_everything(session)
+    _install_peers(session)
+    scripts = ROOT / "tests-integration" / "benchmarks"
+    out = ROOT / "bench-out"
+    out.mkdir(exist_ok=True)
+    session.run(
+        "python",
+        str(scripts / "maml_step.py"),
+        "--json",
+        str(out / "maml_step.json"),
+        "--markdown",
+        str(ROOT / "docs" / "benchmarks.md"),
+        *session.posargs,
+        env={"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"},
+    )
+    for script in ("sinusoid_batched.py", "kronecker.py", "episodes.py"):
+        session.run("python", str(scripts / script), "--json", str(out / f"{script[:-3]}.json"))
+
+
+@nox.session(python=PYTHON)
+def results(session: nox.Session) -> None:
+    """Learning-quality runs on real data (long: not part of the default run)."""
+    _install_everything(session)
+    scripts = ROOT / "tests-integration" / "results"
+    session.run(
+        "python", str(scripts / "run_all.py"), "--markdown", str(ROOT / "docs" / "results.md")
+    )

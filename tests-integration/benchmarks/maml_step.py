@@ -1,0 +1,531 @@
+"""One second-order MAML meta-step, side by side: meta-* against torch.func and peers.
+
+Every implementation runs the same meta-step (inner SGD steps per task, query loss, backward,
+Adam step on the meta-parameters) on identical data and initial weights. Before any timing,
+each implementation's meta-gradient is checked against the hand-written ``torch.func`` loop in
+float64. Runs are interleaved (workload x implementation, repeated) in one process after
+warm-up; the table reports median and min milliseconds per meta-step, the ratio to the
+``torch.func`` loop, and the ratio to a plain (non-meta) training step on the same samples.
+
+Peak memory is the growth of the peak resident set size (``ru_maxrss``) of a fresh
+subprocess while it runs meta-steps, over its size right before the first one; it is
+measured for the conv workloads (B, C), whose graphs dominate memory.
+
+Usage::
+
+    python tests-integration/benchmarks/maml_step.py --quick --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import meta_algos
+import meta_nn
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call
+
+REFERENCE = "torch.func loop"
+TABLE_INTRO = [
+    "One second-order MAML meta-step (inner SGD steps, query loss, backward, Adam step),",
+    "produced by `nox -s bench` (`tests-integration/benchmarks/maml_step.py`). Every",
+    "implementation's meta-gradient is checked against the hand-written `torch.func` loop in",
+    "float64 before timing; runs are interleaved in one process after warm-up. `/ plain` is the",
+    "ratio to a plain (non-meta) training step on the same samples. Peak memory: growth of the",
+    "peak RSS of a fresh process during meta-steps (conv workloads only).",
+]
+PLAIN = "plain training step"
+
+
+@dataclass
+class Workload:
+    """A meta-learning problem: a model factory and a stack of tasks."""
+
+    name: str
+    description: str
+    make_model: Callable[[], nn.Module]
+    support_x: Tensor
+    support_y: Tensor
+    query_x: Tensor
+    query_y: Tensor
+    loss_fn: Callable[[Tensor, Tensor], Tensor]
+    inner_lr: float
+    inner_steps: int
+
+    def to(self, dtype: torch.dtype) -> Workload:
+        def cast(t: Tensor) -> Tensor:
+            return t.to(dtype) if t.is_floating_point() else t
+
+        return Workload(
+            self.name,
+            self.description,
+            self.make_model,
+            cast(self.support_x),
+            cast(self.support_y),
+            cast(self.query_x),
+            cast(self.query_y),
+            self.loss_fn,
+            self.inner_lr,
+            self.inner_steps,
+        )
+
+    @property
+    def num_tasks(self) -> int:
+        return self.support_x.shape[0]
+
+
+def sinusoid_workload(inner_steps: int) -> Workload:
+    generator = torch.Generator().manual_seed(0)
+    tasks, shots = 25, 10
+    amplitude = torch.empty(tasks, 1, 1).uniform_(0.1, 5.0, generator=generator)
+    phase = torch.empty(tasks, 1, 1).uniform_(0.0, torch.pi, generator=generator)
+    x = torch.empty(tasks, 2 * shots, 1).uniform_(-5.0, 5.0, generator=generator)
+    y = amplitude * torch.sin(x - phase)
+    return Workload(
+        name=f"A{inner_steps}",
+        description=f"sinusoid MLP 1-40-40-1, 25 tasks, 10+10 points, {inner_steps} inner step(s)",
+        make_model=lambda: meta_nn.MLP([1, 40, 40, 1]),
+        support_x=x[:, :shots],
+        support_y=y[:, :shots],
+        query_x=x[:, shots:],
+        query_y=y[:, shots:],
+        loss_fn=F.mse_loss,
+        inner_lr=0.01,
+        inner_steps=inner_steps,
+    )
+
+
+def omniglot_workload(name: str, inner_steps: int) -> Workload:
+    """5-way 1-shot, 15 queries per class, 8 tasks of real Omniglot characters at 28x28."""
+    from meta_tasks import FewShotSampler, Omniglot, stack_tasks
+
+    root = Path(
+        os.environ.get(
+            "META_OMNIGLOT_ROOT",
+            Path(__file__).resolve().parents[2] / ".." / "shared/data/omniglot",
+        )
+    )
+    dataset = Omniglot(root, "background_small1", image_size=28)
+    sampler = FewShotSampler(dataset, ways=5, shots=1, query_shots=15, seed=0)
+    batch = stack_tasks(sampler.sample(8))
+    return Workload(
+        name=name,
+        description=(
+            f"OmniglotCNN 5-way 1-shot, 15 query/class, 8 tasks, {inner_steps} inner step(s)"
+        ),
+        make_model=lambda: meta_nn.OmniglotCNN(5),
+        support_x=batch.support_x,
+        support_y=batch.support_y,
+        query_x=batch.query_x,
+        query_y=batch.query_y,
+        loss_fn=F.cross_entropy,
+        inner_lr=0.4,
+        inner_steps=inner_steps,
+    )
+
+
+# Each implementation: (model, workload) -> a function that computes the meta-gradient into
+# model's parameters' .grad (mean query loss over tasks) and returns the loss value.
+MetaGradient = Callable[[], float]
+Implementation = Callable[[nn.Module, Workload], MetaGradient]
+
+
+def torch_func_loop(model: nn.Module, w: Workload) -> MetaGradient:
+    """The hand-written reference: functional_call + autograd.grad, one backward at the end."""
+
+    def run() -> float:
+        params = dict(model.named_parameters())
+        total = torch.zeros(())
+        for t in range(w.num_tasks):
+            fast = params
+            for _ in range(w.inner_steps):
+                support_loss = w.loss_fn(
+                    functional_call(model, fast, (w.support_x[t],)), w.support_y[t]
+                )
+                grads = torch.autograd.grad(support_loss, list(fast.values()), create_graph=True)
+                fast = {
+                    n: p - w.inner_lr * g for (n, p), g in zip(fast.items(), grads, strict=True)
+                }
+            total = total + w.loss_fn(functional_call(model, fast, (w.query_x[t],)), w.query_y[t])
+        loss = total / w.num_tasks
+        loss.backward()
+        return loss.item()
+
+    return run
+
+
+def meta_loop(model: nn.Module, w: Workload) -> MetaGradient:
+    """meta-* per-task loop: clone/adapt through MAML.query_loss, backward per task."""
+    maml = meta_algos.MAML(model, inner_lr=w.inner_lr, inner_steps=w.inner_steps)
+
+    def run() -> float:
+        total = 0.0
+        for t in range(w.num_tasks):
+            loss = maml.query_loss(
+                w.loss_fn, w.support_x[t], w.support_y[t], w.query_x[t], w.query_y[t]
+            )
+            (loss / w.num_tasks).backward()
+            total += loss.item()
+        return total / w.num_tasks
+
+    return run
+
+
+def meta_batched(model: nn.Module, w: Workload) -> MetaGradient:
+    """meta-* task-batched path: one vmap over tasks."""
+    maml = meta_algos.MAML(model, inner_lr=w.inner_lr, inner_steps=w.inner_steps)
+
+    def run() -> float:
+        loss = maml.batched_query_loss(w.loss_fn, w.support_x, w.support_y, w.query_x, w.query_y)
+        loss.backward()
+        return loss.item()
+
+    return run
+
+
+def higher_loop(model: nn.Module, w: Workload) -> MetaGradient:
+    import higher
+
+    inner_opt = torch.optim.SGD(model.parameters(), lr=w.inner_lr)
+
+    def run() -> float:
+        total = 0.0
+        for t in range(w.num_tasks):
+            with higher.innerloop_ctx(model, inner_opt, copy_initial_weights=False) as (
+                fmodel,
+                diffopt,
+            ):
+                for _ in range(w.inner_steps):
+                    diffopt.step(w.loss_fn(fmodel(w.support_x[t]), w.support_y[t]))
+                loss = w.loss_fn(fmodel(w.query_x[t]), w.query_y[t])
+                (loss / w.num_tasks).backward()
+                total += loss.item()
+        return total / w.num_tasks
+
+    return run
+
+
+def torchopt_loop(model: nn.Module, w: Workload) -> MetaGradient:
+    import torchopt
+
+    inner_opt = torchopt.MetaSGD(model, lr=w.inner_lr)
+
+    def run() -> float:
+        net_state = torchopt.extract_state_dict(model)
+        opt_state = torchopt.extract_state_dict(inner_opt)
+        total = 0.0
+        for t in range(w.num_tasks):
+            for _ in range(w.inner_steps):
+                inner_opt.step(w.loss_fn(model(w.support_x[t]), w.support_y[t]))
+            loss = w.loss_fn(model(w.query_x[t]), w.query_y[t])
+            (loss / w.num_tasks).backward()
+            total += loss.item()
+            torchopt.recover_state_dict(model, net_state)
+            torchopt.recover_state_dict(inner_opt, opt_state)
+        return total / w.num_tasks
+
+    return run
+
+
+def learn2learn_loop(model: nn.Module, w: Workload) -> MetaGradient:
+    import learn2learn
+
+    maml = learn2learn.algorithms.MAML(model, lr=w.inner_lr)
+
+    def run() -> float:
+        total = 0.0
+        for t in range(w.num_tasks):
+            learner = maml.clone()
+            for _ in range(w.inner_steps):
+                learner.adapt(w.loss_fn(learner(w.support_x[t]), w.support_y[t]))
+            loss = w.loss_fn(learner(w.query_x[t]), w.query_y[t])
+            (loss / w.num_tasks).backward()
+            total += loss.item()
+        return total / w.num_tasks
+
+    return run
+
+
+def plain_step(model: nn.Module, w: Workload) -> MetaGradient:
+    """Not meta-learning: one forward/backward over the same samples, as one batch."""
+    inputs = torch.cat([w.support_x.flatten(0, 1), w.query_x.flatten(0, 1)])
+    targets = torch.cat([w.support_y.flatten(0, 1), w.query_y.flatten(0, 1)])
+
+    def run() -> float:
+        loss = w.loss_fn(model(inputs), targets)
+        loss.backward()
+        return loss.item()
+
+    return run
+
+
+IMPLEMENTATIONS: dict[str, tuple[Implementation, str | None]] = {
+    REFERENCE: (torch_func_loop, None),
+    "meta-* loop": (meta_loop, None),
+    "meta-* batched": (meta_batched, None),
+    "higher": (higher_loop, "higher"),
+    "torchopt": (torchopt_loop, "torchopt"),
+    "learn2learn": (learn2learn_loop, "learn2learn"),
+}
+
+
+def available_implementations() -> tuple[dict[str, Implementation], dict[str, str]]:
+    usable: dict[str, Implementation] = {}
+    missing: dict[str, str] = {}
+    for name, (implementation, module) in IMPLEMENTATIONS.items():
+        if module is not None:
+            try:
+                importlib.import_module(module)
+            except Exception as error:  # any import failure of a peer is reported, not fatal
+                missing[name] = f"{type(error).__name__}: {error}".splitlines()[0][:200]
+                continue
+        usable[name] = implementation
+    return usable, missing
+
+
+def meta_gradient_of(implementation: Implementation, w: Workload, seed: int) -> list[Tensor]:
+    torch.manual_seed(seed)
+    model = w.make_model().double()
+    implementation(model, w.to(torch.float64))()
+    return [
+        p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
+        for p in model.parameters()
+    ]
+
+
+def check_meta_gradients(
+    implementations: dict[str, Implementation], workloads: list[Workload], seed: int
+) -> dict[str, str]:
+    """Compare every implementation's float64 meta-gradient with the torch.func loop's."""
+    failures: dict[str, str] = {}
+    for w in workloads:
+        reference = meta_gradient_of(implementations[REFERENCE], w, seed)
+        for name, implementation in implementations.items():
+            try:
+                grads = meta_gradient_of(implementation, w, seed)
+            except Exception as error:  # a peer that breaks on a workload is reported, not fatal
+                failures[f"{w.name}/{name}"] = f"raised {type(error).__name__}: {error}"[:200]
+                continue
+            error = max(
+                ((g - r).abs().max() / r.abs().max().clamp_min(1e-12)).item()
+                for g, r in zip(grads, reference, strict=True)
+            )
+            if error > 1e-6:
+                failures[f"{w.name}/{name}"] = (
+                    f"meta-gradient differs from torch.func (rel. err {error:.2e})"
+                )
+    return failures
+
+
+def timed_step(run: MetaGradient, model: nn.Module, optimizer: torch.optim.Optimizer) -> float:
+    optimizer.zero_grad(set_to_none=True)
+    start = time.perf_counter()
+    run()
+    optimizer.step()
+    return (time.perf_counter() - start) * 1000.0
+
+
+def benchmark(
+    implementations: dict[str, Implementation],
+    workloads: list[Workload],
+    *,
+    repeats: int,
+    warmup: int,
+    seed: int,
+    skip: set[str],
+) -> dict[tuple[str, str], list[float]]:
+    runners: dict[tuple[str, str], tuple[MetaGradient, nn.Module, torch.optim.Optimizer]] = {}
+    for w in workloads:
+        for name, implementation in {**implementations, PLAIN: plain_step}.items():
+            if f"{w.name}/{name}" in skip:
+                continue
+            torch.manual_seed(seed)
+            model = w.make_model()
+            runners[(w.name, name)] = (
+                implementation(model, w),
+                model,
+                torch.optim.Adam(model.parameters(), lr=1e-3),
+            )
+    for run, model, optimizer in runners.values():
+        for _ in range(warmup):
+            timed_step(run, model, optimizer)
+    times: dict[tuple[str, str], list[float]] = {key: [] for key in runners}
+    for _ in range(repeats):
+        for key, (run, model, optimizer) in runners.items():
+            times[key].append(timed_step(run, model, optimizer))
+    return times
+
+
+def peak_memory_mb(workload: str, implementation: str, steps: int) -> float | None:
+    """Peak RSS growth of a fresh process running ``steps`` meta-steps, in MB."""
+    command = [sys.executable, __file__, "--measure-memory", workload, implementation, str(steps)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        return None
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def measure_memory_child(workload_name: str, implementation_name: str, steps: int) -> None:
+    workload = next(w for w in make_workloads(["A1", "A5", "B", "C"]) if w.name == workload_name)
+    implementation = {**available_implementations()[0], PLAIN: plain_step}[implementation_name]
+    torch.manual_seed(0)
+    model = workload.make_model()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    run = implementation(model, workload)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    for _ in range(steps):
+        timed_step(run, model, optimizer)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print((after - before) / 1024.0)  # ru_maxrss is in KiB on Linux
+
+
+def make_workloads(names: list[str]) -> list[Workload]:
+    factories: dict[str, Callable[[], Workload]] = {
+        "A1": lambda: sinusoid_workload(1),
+        "A5": lambda: sinusoid_workload(5),
+        "B": lambda: omniglot_workload("B", 1),
+        "C": lambda: omniglot_workload("C", 5),
+    }
+    return [factories[name]() for name in names]
+
+
+def summarise(
+    times: dict[tuple[str, str], list[float]], memory: dict[tuple[str, str], float | None]
+) -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for (workload, name), samples in times.items():
+        median = statistics.median(samples)
+        reference = statistics.median(times[(workload, REFERENCE)])
+        plain = statistics.median(times[(workload, PLAIN)])
+        rows.append(
+            {
+                "workload": workload,
+                "implementation": name,
+                "median_ms": round(median, 3),
+                "min_ms": round(min(samples), 3),
+                "ratio_to_torch_func": round(median / reference, 3),
+                "ratio_to_plain_step": round(median / plain, 3),
+                "peak_mb": memory.get((workload, name)),
+            }
+        )
+    return rows
+
+
+def markdown(
+    rows: list[dict[str, object]],
+    workloads: list[Workload],
+    missing: dict[str, str],
+    failures: dict[str, str],
+    settings: str,
+) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        *TABLE_INTRO,
+        "",
+        f"Settings: {settings}",
+        "",
+        "Workloads:",
+        "",
+    ]
+    lines += [f"- **{w.name}**: {w.description}" for w in workloads]
+    lines += [
+        "",
+        "| workload | implementation | median ms | min ms | / torch.func | / plain | peak MB |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        peak = row["peak_mb"]
+        lines.append(
+            f"| {row['workload']} | {row['implementation']} "
+            f"| {row['median_ms']:.2f} | {row['min_ms']:.2f} "
+            f"| {row['ratio_to_torch_func']:.2f} | {row['ratio_to_plain_step']:.2f} "
+            f"| {'' if peak is None else f'{peak:.0f}'} |"
+        )
+    if missing:
+        lines += ["", "Peers not benchmarked:", ""]
+        lines += [f"- {name}: {reason}" for name, reason in sorted(missing.items())]
+    if failures:
+        lines += ["", "Left out after the meta-gradient check:", ""]
+        lines += [f"- {key}: {reason}" for key, reason in sorted(failures.items())]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a reduced run (under 2 minutes)")
+    parser.add_argument("--json", type=Path, help="write the rows as JSON here")
+    parser.add_argument("--markdown", type=Path, help="write the Markdown table here")
+    parser.add_argument(
+        "--workloads", default="A1,A5,B,C", help="comma-separated subset of A1,A5,B,C"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=None, help="timed repeats per implementation"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--measure-memory", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if args.measure_memory:
+        workload, implementation, steps = args.measure_memory
+        measure_memory_child(workload, implementation, int(steps))
+        return 0
+
+    workloads = make_workloads(args.workloads.split(","))
+    repeats = args.repeats or (5 if args.quick else 30)
+    warmup = 1 if args.quick else 3
+    implementations, missing = available_implementations()
+    install_failures = os.environ.get("META_BENCH_INSTALL_FAILURES", "")
+    for failure in filter(None, install_failures.split("; ")):
+        peer, _, reason = failure.partition(": ")
+        missing.setdefault(peer, reason)
+    failures = check_meta_gradients(implementations, workloads, args.seed)
+    times = benchmark(
+        implementations,
+        workloads,
+        repeats=repeats,
+        warmup=warmup,
+        seed=args.seed,
+        skip=set(failures),
+    )
+    memory: dict[tuple[str, str], float | None] = {}
+    for workload, name in times:
+        if workload in {"B", "C"} and not (args.quick and workload == "B"):
+            memory[(workload, name)] = peak_memory_mb(workload, name, steps=2 if args.quick else 3)
+    rows = summarise(times, memory)
+    settings = (
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} threads, {repeats} timed repeats after {warmup} warm-up, "
+        f"MALLOC_MMAP_MAX_={os.environ.get('MALLOC_MMAP_MAX_', 'unset')}, "
+        f"MALLOC_TRIM_THRESHOLD_={os.environ.get('MALLOC_TRIM_THRESHOLD_', 'unset')}"
+    )
+    table = markdown(rows, workloads, missing, failures, settings)
+    print(table)
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"settings": settings, "rows": rows, "missing": missing, "failures": failures},
+                indent=2,
+            )
+        )
+    if args.markdown:
+        args.markdown.write_text(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
