@@ -8,5 +8,15 @@ Pillow for Omniglot.
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._sinusoid import SinusoidParams, SinusoidTaskSampler
+from ._task import Task, TaskBatch, TaskSampler, stack_tasks
 
-__all__ = ["__version__"]
+__all__ = [
+    "SinusoidParams",
+    "SinusoidTaskSampler",
+    "Task",
+    "TaskBatch",
+    "TaskSampler",
+    "__version__",
+    "stack_tasks",
+]

@@ -1,0 +1,336 @@
+"""`Task`, `TaskBatch`, `stack_tasks` and the `TaskSampler` protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol, overload, runtime_checkable
+
+import torch
+from torch import Tensor
+
+_FIELDS = ("support_x", "support_y", "query_x", "query_y")
+
+
+def _check_tensors(owner: str, values: Sequence[object]) -> None:
+    for name, value in zip(_FIELDS, values, strict=True):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{owner}.{name} must be a torch.Tensor, got {type(value).__name__}")
+
+
+def _check_to_dtype(dtype: torch.dtype | None) -> None:
+    if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        raise ValueError(
+            f"dtype must be a floating-point torch.dtype (it is applied to floating-point tensors "
+            f"only, so integer class labels keep their dtype), got {dtype!r}"
+        )
+
+
+def _convert(
+    tensor: Tensor, device: torch.device | str | None, dtype: torch.dtype | None
+) -> Tensor:
+    if dtype is not None and tensor.is_floating_point():
+        return tensor.to(device=device, dtype=dtype)
+    return tensor.to(device=device)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A single few-shot task: a support split to adapt on and a query split to evaluate on.
+
+    The first dimension of every tensor indexes examples: ``support_x[i]`` is the input whose
+    target is ``support_y[i]``. Instances are immutable; :meth:`to` returns a new task.
+
+    Attributes:
+        support_x: Inputs used for inner-loop adaptation, shape ``(n_support, ...)``.
+        support_y: Targets of ``support_x``, shape ``(n_support, ...)`` (regression targets, or
+            ``int64`` class labels for classification).
+        query_x: Held-out inputs used to evaluate the adapted model, shape ``(n_query, ...)``.
+        query_y: Targets of ``query_x``, shape ``(n_query, ...)``.
+
+    Raises:
+        TypeError: If a field is not a tensor.
+        ValueError: If a field is 0-dimensional, or the number of support (query) inputs
+            differs from the number of support (query) targets.
+
+    Example:
+        >>> import torch
+        >>> task = Task(torch.zeros(5, 1), torch.zeros(5, 1), torch.zeros(7, 1), torch.zeros(7, 1))
+        >>> task.to(dtype=torch.float64).support_x.dtype
+        torch.float64
+    """
+
+    support_x: Tensor
+    support_y: Tensor
+    query_x: Tensor
+    query_y: Tensor
+
+    def __post_init__(self) -> None:
+        values = (self.support_x, self.support_y, self.query_x, self.query_y)
+        _check_tensors("Task", values)
+        for name, value in zip(_FIELDS, values, strict=True):
+            if value.ndim == 0:
+                raise ValueError(
+                    f"Task.{name} must have a leading example dimension, got a 0-dim tensor"
+                )
+        for split in ("support", "query"):
+            inputs: Tensor = getattr(self, f"{split}_x")
+            targets: Tensor = getattr(self, f"{split}_y")
+            if inputs.shape[0] != targets.shape[0]:
+                raise ValueError(
+                    f"Task has {inputs.shape[0]} {split} inputs ({split}_x shape "
+                    f"{tuple(inputs.shape)}) but {targets.shape[0]} {split} targets ({split}_y "
+                    f"shape {tuple(targets.shape)}); expected the same number"
+                )
+
+    @property
+    def num_support(self) -> int:
+        """Number of support examples (``support_x.shape[0]``)."""
+        return int(self.support_x.shape[0])
+
+    @property
+    def num_query(self) -> int:
+        """Number of query examples (``query_x.shape[0]``)."""
+        return int(self.query_x.shape[0])
+
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> Task:
+        """Return a copy of the task on ``device`` with floating-point tensors cast to ``dtype``.
+
+        Args:
+            device: Target device, or ``None`` to keep each tensor where it is.
+            dtype: Floating-point dtype for the floating-point tensors, or ``None`` to keep
+                dtypes. Integer tensors (class labels) keep their dtype.
+
+        Returns:
+            A new :class:`Task` (tensors already matching are shared, as with ``Tensor.to``).
+
+        Raises:
+            ValueError: If ``dtype`` is not a floating-point dtype.
+
+        Example:
+            >>> import torch
+            >>> task = Task(torch.zeros(2, 3), torch.tensor([0, 1]), torch.zeros(1, 3),
+            ...             torch.tensor([1]))
+            >>> moved = task.to("cpu", torch.float64)
+            >>> moved.support_x.dtype, moved.support_y.dtype
+            (torch.float64, torch.int64)
+        """
+        _check_to_dtype(dtype)
+        return Task(
+            _convert(self.support_x, device, dtype),
+            _convert(self.support_y, device, dtype),
+            _convert(self.query_x, device, dtype),
+            _convert(self.query_y, device, dtype),
+        )
+
+
+@dataclass(frozen=True)
+class TaskBatch:
+    """A batch of equally shaped tasks, stacked along a leading task dimension.
+
+    This is the form the batched (``vmap``) algorithms consume: ``support_x[t]`` is task
+    ``t``'s support inputs. ``len(batch)`` is the number of tasks, ``batch[t]`` is task ``t``
+    as a :class:`Task` (views, no copy), ``batch[a:b]`` is a smaller batch and iterating
+    yields the tasks in order.
+
+    Attributes:
+        support_x: Shape ``(num_tasks, n_support, ...)``.
+        support_y: Shape ``(num_tasks, n_support, ...)``.
+        query_x: Shape ``(num_tasks, n_query, ...)``.
+        query_y: Shape ``(num_tasks, n_query, ...)``.
+
+    Raises:
+        TypeError: If a field is not a tensor.
+        ValueError: If a field has fewer than two dimensions, the four fields disagree on the
+            number of tasks, or the number of support (query) inputs and targets differ.
+
+    Example:
+        >>> import torch
+        >>> batch = TaskBatch(torch.zeros(4, 5, 1), torch.zeros(4, 5, 1),
+        ...                   torch.zeros(4, 7, 1), torch.zeros(4, 7, 1))
+        >>> len(batch), batch[0].query_x.shape
+        (4, torch.Size([7, 1]))
+    """
+
+    support_x: Tensor
+    support_y: Tensor
+    query_x: Tensor
+    query_y: Tensor
+
+    def __post_init__(self) -> None:
+        values = (self.support_x, self.support_y, self.query_x, self.query_y)
+        _check_tensors("TaskBatch", values)
+        for name, value in zip(_FIELDS, values, strict=True):
+            if value.ndim < 2:
+                raise ValueError(
+                    f"TaskBatch.{name} must have shape (num_tasks, num_examples, ...), got "
+                    f"shape {tuple(value.shape)}"
+                )
+        counts = {name: int(value.shape[0]) for name, value in zip(_FIELDS, values, strict=True)}
+        if len(set(counts.values())) != 1:
+            listed = ", ".join(f"{name}: {count}" for name, count in counts.items())
+            raise ValueError(
+                f"TaskBatch fields disagree on the number of tasks (leading dimension): {listed}; "
+                f"expected the same count for all four"
+            )
+        for split in ("support", "query"):
+            inputs: Tensor = getattr(self, f"{split}_x")
+            targets: Tensor = getattr(self, f"{split}_y")
+            if inputs.shape[1] != targets.shape[1]:
+                raise ValueError(
+                    f"TaskBatch has {inputs.shape[1]} {split} inputs per task ({split}_x shape "
+                    f"{tuple(inputs.shape)}) but {targets.shape[1]} {split} targets per task "
+                    f"({split}_y shape {tuple(targets.shape)}); expected the same number"
+                )
+
+    def __len__(self) -> int:
+        return int(self.support_x.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> Task: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> TaskBatch: ...
+
+    def __getitem__(self, index: int | slice) -> Task | TaskBatch:
+        """Return task ``index`` as a :class:`Task`, or a sub-batch for a slice.
+
+        Args:
+            index: A task index (negative counts from the end) or a slice.
+
+        Returns:
+            The task (views into the batch tensors) or a :class:`TaskBatch`.
+
+        Raises:
+            IndexError: If ``index`` is out of range.
+            TypeError: If ``index`` is neither an int nor a slice.
+        """
+        if isinstance(index, slice):
+            return TaskBatch(
+                self.support_x[index],
+                self.support_y[index],
+                self.query_x[index],
+                self.query_y[index],
+            )
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"TaskBatch indices must be int or slice, got {type(index).__name__}")
+        size = len(self)
+        if not -size <= index < size:
+            raise IndexError(f"task index {index} is out of range for a TaskBatch of {size} tasks")
+        return Task(
+            self.support_x[index], self.support_y[index], self.query_x[index], self.query_y[index]
+        )
+
+    def __iter__(self) -> Iterator[Task]:
+        for index in range(len(self)):
+            yield self[index]
+
+    def tasks(self) -> list[Task]:
+        """Return the tasks as a list (views into the batch tensors).
+
+        Returns:
+            ``[batch[0], batch[1], ...]``.
+        """
+        return list(self)
+
+    def to(
+        self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
+    ) -> TaskBatch:
+        """Return a copy on ``device`` with floating-point tensors cast to ``dtype``.
+
+        Args:
+            device: Target device, or ``None`` to keep each tensor where it is.
+            dtype: Floating-point dtype for the floating-point tensors, or ``None`` to keep
+                dtypes. Integer tensors (class labels) keep their dtype.
+
+        Returns:
+            A new :class:`TaskBatch`.
+
+        Raises:
+            ValueError: If ``dtype`` is not a floating-point dtype.
+        """
+        _check_to_dtype(dtype)
+        return TaskBatch(
+            _convert(self.support_x, device, dtype),
+            _convert(self.support_y, device, dtype),
+            _convert(self.query_x, device, dtype),
+            _convert(self.query_y, device, dtype),
+        )
+
+
+def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
+    """Stack equally shaped tasks into a :class:`TaskBatch`.
+
+    Args:
+        tasks: A non-empty sequence of tasks whose tensors agree in shape, dtype and device
+            field by field.
+
+    Returns:
+        The batch, with ``batch[i]`` equal to ``tasks[i]``.
+
+    Raises:
+        TypeError: If an element is not a :class:`Task`.
+        ValueError: If ``tasks`` is empty, or a task's field differs in shape, dtype or device
+            from the same field of task 0 (the message names the task index and both values).
+
+    Example:
+        >>> import torch
+        >>> task = Task(torch.zeros(5, 1), torch.zeros(5, 1), torch.zeros(7, 1), torch.zeros(7, 1))
+        >>> stack_tasks([task, task]).support_x.shape
+        torch.Size([2, 5, 1])
+    """
+    tasks = list(tasks)
+    if not tasks:
+        raise ValueError("stack_tasks needs at least one task, got an empty sequence")
+    for index, task in enumerate(tasks):
+        if not isinstance(task, Task):
+            raise TypeError(f"tasks[{index}] must be a Task, got {type(task).__name__}")
+    first = tasks[0]
+    for index, task in enumerate(tasks[1:], start=1):
+        for name in _FIELDS:
+            reference: Tensor = getattr(first, name)
+            value: Tensor = getattr(task, name)
+            for what, got, expected in (
+                ("shape", tuple(value.shape), tuple(reference.shape)),
+                ("dtype", value.dtype, reference.dtype),
+                ("device", value.device, reference.device),
+            ):
+                if got != expected:
+                    raise ValueError(
+                        f"cannot stack tasks: task {index} has {name} {what} {got} but task 0 has "
+                        f"{expected}; all tasks in a TaskBatch must match"
+                    )
+    return TaskBatch(*(torch.stack([getattr(task, name) for task in tasks]) for name in _FIELDS))
+
+
+@runtime_checkable
+class TaskSampler(Protocol):
+    """Anything that samples a list of :class:`Task` from a task distribution p(T).
+
+    Example:
+        >>> from meta_tasks import SinusoidTaskSampler
+        >>> isinstance(SinusoidTaskSampler(seed=0), TaskSampler)
+        True
+    """
+
+    def sample(self, meta_batch_size: int) -> list[Task]:
+        """Return ``meta_batch_size`` freshly sampled tasks.
+
+        Args:
+            meta_batch_size: Number of tasks to sample (at least 1).
+
+        Returns:
+            The sampled tasks.
+        """
+        ...
+
+
+def check_meta_batch_size(meta_batch_size: object) -> int:
+    """Return ``meta_batch_size`` as an int after checking it is an int of at least 1."""
+    if isinstance(meta_batch_size, bool) or not isinstance(meta_batch_size, int):
+        raise TypeError(f"meta_batch_size must be an int, got {type(meta_batch_size).__name__}")
+    if meta_batch_size < 1:
+        raise ValueError(f"meta_batch_size must be at least 1, got {meta_batch_size}")
+    return meta_batch_size
