@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._functional import adapt, functional_forward, inner_step, named_buffers, named_params
+from ._modules import clone_module, detach_module, magic_box, update_module
 from ._typing import BuildLoss, LearningRate, Params
 
 __all__ = [
@@ -16,8 +17,12 @@ __all__ = [
     "Params",
     "__version__",
     "adapt",
+    "clone_module",
+    "detach_module",
     "functional_forward",
     "inner_step",
+    "magic_box",
     "named_buffers",
     "named_params",
+    "update_module",
 ]

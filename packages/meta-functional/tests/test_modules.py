@@ -1,0 +1,373 @@
+"""Tests of clone_module, detach_module, update_module and magic_box."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import torch
+from meta_functional import (
+    adapt,
+    clone_module,
+    detach_module,
+    functional_forward,
+    magic_box,
+    named_params,
+    update_module,
+)
+from torch import nn
+
+# On CUDA, cloned/updated RNN weights are separate tensors rather than one cuDNN chunk (see
+# _refresh_rnn_weights); cuDNN warns and compacts them per call, which is expected here.
+RNN_CHUNK_WARNING = "ignore:RNN module weights are not part of single contiguous chunk"
+
+
+def seed_net(device: torch.device) -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(20, 10), nn.ReLU(), nn.Linear(10, 2)).to(device)
+
+
+class Tied(nn.Module):
+    """Encoder/decoder sharing one weight, with a None submodule and a None bias."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(4, 3, bias=False)
+        self.decoder = nn.Linear(3, 4)
+        self.decoder.weight = nn.Parameter(self.encoder.weight.detach().t().clone())
+        self.register_module("missing", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.tanh(x @ self.encoder.weight.t())) + x @ self.shared_t()
+
+    def shared_t(self) -> torch.Tensor:
+        return self.encoder.weight.t() @ self.encoder.weight
+
+
+class TrueTied(nn.Module):
+    """Two linear layers whose weight is the very same parameter object."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Linear(3, 3)
+        self.second = nn.Linear(3, 3)
+        self.second.weight = self.first.weight
+        self.register_module("nothing", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(torch.tanh(self.first(x)))
+
+
+# ------------------------------------------------------------------ clone_module
+
+
+def test_clone_seed_example_gradients_reach_original(device: torch.device) -> None:
+    net = seed_net(device)
+    x, y = torch.randn(5, 20, device=device), torch.randint(0, 2, (5,), device=device)
+    loss = nn.CrossEntropyLoss()
+    clone = clone_module(net)
+    error = loss(clone(x), y)
+    error.backward()
+    reference = seed_net(device)
+    loss(reference(x), y).backward()
+    pairs = zip(net.named_parameters(), reference.parameters(), strict=True)
+    for (name, original), expected in pairs:
+        assert original.grad is not None, name
+        torch.testing.assert_close(original.grad, expected.grad, rtol=1e-6, atol=1e-7)
+
+
+def test_clone_structure_values_and_graph(device: torch.device) -> None:
+    net = seed_net(device)
+    clone = clone_module(net)
+    assert type(clone) is nn.Sequential
+    assert clone is not net
+    assert clone[0] is not net[0]
+    for (name, original), (clone_name, copied) in zip(
+        net.named_parameters(), clone.named_parameters(), strict=True
+    ):
+        assert name == clone_name
+        assert not isinstance(copied, nn.Parameter)
+        assert not copied.is_leaf
+        assert copied.grad_fn is not None
+        assert copied is not original
+        assert copied.data_ptr() != original.data_ptr()
+        torch.testing.assert_close(copied, original, rtol=0, atol=0)
+    x = torch.randn(3, 20, device=device)
+    torch.testing.assert_close(clone(x), net(x), rtol=0, atol=0)
+
+
+def test_clone_keeps_tied_parameters_and_none_slots() -> None:
+    torch.manual_seed(1)
+    net = TrueTied()
+    clone = clone_module(net)
+    assert clone.second.weight is clone.first.weight
+    assert clone.first.weight is not net.first.weight
+    assert clone.nothing is None
+    assert len(list(clone.parameters())) == len(list(net.parameters())) == 3
+    x = torch.randn(2, 3)
+    clone(x).sum().backward()
+    assert net.first.weight.grad is not None
+    reference = TrueTied()
+    reference.load_state_dict(net.state_dict())
+    reference(x).sum().backward()
+    torch.testing.assert_close(net.first.weight.grad, reference.first.weight.grad)
+
+
+def test_clone_none_bias_and_untied_module() -> None:
+    torch.manual_seed(2)
+    net = Tied()
+    clone = clone_module(net)
+    assert clone.encoder.bias is None
+    assert clone.missing is None
+    x = torch.randn(2, 4)
+    torch.testing.assert_close(clone(x), net(x), rtol=0, atol=0)
+
+
+def test_clone_shared_submodule_stays_shared() -> None:
+    shared = nn.Linear(2, 2)
+    net = nn.Sequential(shared, nn.Tanh(), shared)
+    clone = clone_module(net)
+    assert clone[0] is clone[2]
+    assert clone[0] is not shared
+
+
+def test_clone_memo_shares_tensors_between_calls() -> None:
+    shared = nn.Linear(2, 2)
+    first, second = nn.Sequential(shared), nn.Sequential(shared, nn.Linear(2, 1))
+    memo: dict[int, object] = {}
+    first_clone = clone_module(first, memo)
+    second_clone = clone_module(second, memo)
+    assert first_clone[0].weight is second_clone[0].weight
+    unshared = clone_module(second)
+    assert unshared[0].weight is not first_clone[0].weight
+
+
+def test_clone_parameters_without_grad_and_buffers(device: torch.device) -> None:
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1)).to(device)
+    net[0].weight.requires_grad_(False)
+    clone = clone_module(net)
+    assert not clone[0].weight.requires_grad
+    assert clone[0].weight.grad_fn is None
+    assert clone[0].bias.requires_grad
+    assert clone[1].running_mean is not net[1].running_mean
+    running_mean_before = net[1].running_mean.clone()
+    out = clone(torch.randn(8, 3, device=device))
+    # The clone's running statistics move; the original's do not.
+    assert not torch.equal(clone[1].running_mean, running_mean_before)
+    torch.testing.assert_close(net[1].running_mean, running_mean_before, rtol=0, atol=0)
+    assert int(clone[1].num_batches_tracked) == 1
+    assert int(net[1].num_batches_tracked) == 0
+    out.sum().backward()
+    assert net[0].weight.grad is None
+    assert net[0].bias.grad is not None
+    assert net[2].weight.grad is not None
+
+
+@pytest.mark.filterwarnings(RNN_CHUNK_WARNING)
+@pytest.mark.parametrize("kind", [nn.LSTM, nn.GRU, nn.RNN])
+def test_clone_and_update_recurrent_modules(
+    kind: Callable[..., nn.RNNBase], device: torch.device
+) -> None:
+    torch.manual_seed(4)
+    net = kind(3, 5, num_layers=2, batch_first=True).to(device)
+    x = torch.randn(2, 4, 3, device=device)
+    clone = clone_module(net)
+    for copied, original in zip(clone._flat_weights, net._flat_weights, strict=True):
+        assert copied is not original
+    torch.testing.assert_close(clone(x)[0], net(x)[0], rtol=0, atol=0)
+    clone(x)[0].pow(2).sum().backward()
+    reference = kind(3, 5, num_layers=2, batch_first=True).to(device)
+    reference.load_state_dict(net.state_dict())
+    reference(x)[0].pow(2).sum().backward()
+    for original, expected in zip(net.parameters(), reference.parameters(), strict=True):
+        assert original.grad is not None
+        torch.testing.assert_close(original.grad, expected.grad, rtol=1e-5, atol=1e-6)
+
+    # update_module: the forward uses the new weights, exactly like a stateless call.
+    clone = clone_module(net)
+    updates = [torch.full_like(p, 0.01) for p in clone.parameters()]
+    update_module(clone, updates)
+    new_params = {name: p + 0.01 for name, p in named_params(net).items()}
+    expected_out = functional_forward(net, new_params, x)[0]
+    torch.testing.assert_close(clone(x)[0], expected_out, rtol=1e-5, atol=1e-6)
+
+
+def test_clone_rejects_non_module() -> None:
+    with pytest.raises(TypeError, match=r"clone_module expects a torch.nn.Module, got Tensor"):
+        clone_module(torch.ones(2))  # type: ignore[type-var]  # deliberately wrong input
+
+
+# ------------------------------------------------------------------ detach_module
+
+
+def test_detach_seed_example(device: torch.device) -> None:
+    net = seed_net(device)
+    clone = clone_module(net)
+    detach_module(clone)
+    x, y = torch.randn(5, 20, device=device), torch.randint(0, 2, (5,), device=device)
+    error = nn.CrossEntropyLoss()(clone(x), y)
+    error.backward()
+    for original, copied in zip(net.parameters(), clone.parameters(), strict=True):
+        assert original.grad is None
+        assert copied.is_leaf
+        assert copied.grad is not None
+
+
+def test_detach_keeps_ties_and_leaves_and_flag() -> None:
+    net = TrueTied()
+    detach_module(net)  # all leaves: nothing changes
+    assert net.first.weight is net.second.weight
+    assert isinstance(net.first.weight, nn.Parameter)
+    clone = clone_module(net)
+    detach_module(clone, keep_requires_grad=False)
+    assert clone.first.weight is clone.second.weight
+    assert all(p.is_leaf and not p.requires_grad for p in clone.parameters())
+    # Storage is shared with the pre-detach clone values: values unchanged.
+    torch.testing.assert_close(clone.first.weight, net.first.weight, rtol=0, atol=0)
+
+
+@pytest.mark.filterwarnings(RNN_CHUNK_WARNING)
+def test_detach_recurrent_module_uses_detached_weights() -> None:
+    net = nn.LSTM(2, 3)
+    clone = clone_module(net)
+    detach_module(clone)
+    clone(torch.randn(4, 1, 2))[0].sum().backward()
+    assert all(p.grad is None for p in net.parameters())
+    assert all(p.grad is not None for p in clone.parameters())
+
+
+def test_detach_rejects_non_module() -> None:
+    with pytest.raises(TypeError, match=r"detach_module expects a torch.nn.Module, got int"):
+        detach_module(3)  # type: ignore[arg-type]  # deliberately wrong input
+
+
+# ------------------------------------------------------------------ update_module
+
+
+def maml_by_modules(
+    net: nn.Module, x: torch.Tensor, y: torch.Tensor, lr: float, steps: int
+) -> torch.Tensor:
+    learner = clone_module(net)
+    for _ in range(steps):
+        error = nn.functional.mse_loss(learner(x), y)
+        grads = torch.autograd.grad(error, list(learner.parameters()), create_graph=True)
+        update_module(learner, updates=[-lr * g for g in grads])
+    return nn.functional.mse_loss(learner(x), y)
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_update_module_meta_gradient_matches_functional_adapt(
+    steps: int, device: torch.device
+) -> None:
+    torch.manual_seed(5)
+    net = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1)).to(device, torch.float64)
+    x = torch.randn(6, 2, device=device, dtype=torch.float64)
+    y = torch.randn(6, 1, device=device, dtype=torch.float64)
+    params = named_params(net)
+
+    def support_loss(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return nn.functional.mse_loss(functional_forward(net, p, x), y)
+
+    adapted = adapt(net, params, support_loss, lr=0.3, inner_steps=steps)
+    functional_grads = torch.autograd.grad(support_loss(adapted), list(params.values()))
+    module_grads = torch.autograd.grad(
+        maml_by_modules(net, x, y, 0.3, steps), list(net.parameters())
+    )
+    # Same operations in the same order; only reduction order may differ: float64, 1e-12.
+    for expected, got in zip(functional_grads, module_grads, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_update_module_seed_example_and_none_entries() -> None:
+    torch.manual_seed(6)
+    model = clone_module(nn.Linear(3, 2))
+    x, y = torch.randn(4, 3), torch.randn(4, 2)
+    error = nn.functional.mse_loss(model(x), y)
+    grads = torch.autograd.grad(error, list(model.parameters()), create_graph=True)
+    old_weight, old_bias = model.weight, model.bias
+    updates = [-0.1 * grads[0], None]
+    assert update_module(model, updates=updates) is model
+    torch.testing.assert_close(model.weight, old_weight - 0.1 * grads[0])
+    assert model.bias is old_bias
+    assert model.weight.grad_fn is not None
+
+
+def test_update_module_uses_update_attributes_for_params_and_buffers() -> None:
+    net = nn.BatchNorm1d(2)
+    net.weight.update = torch.full((2,), 0.5)  # type: ignore[attr-defined]  # l2l protocol
+    running_mean = net.running_mean
+    assert running_mean is not None
+    running_mean.update = torch.ones(2)  # type: ignore[attr-defined]  # l2l protocol
+    bias = net.bias
+    update_module(net)
+    torch.testing.assert_close(net.weight, torch.full((2,), 1.5))
+    torch.testing.assert_close(net.running_mean, torch.ones(2))
+    assert net.bias is bias
+
+
+def test_update_module_keeps_ties_and_memo_shares_between_modules() -> None:
+    net = TrueTied()
+    updates = [torch.ones_like(p) for p in net.parameters()]
+    update_module(net, updates)
+    assert net.first.weight is net.second.weight
+    assert not net.first.weight.is_leaf
+
+    shared = nn.Linear(2, 2)
+    first, second = nn.Sequential(shared), nn.Sequential(nn.Linear(2, 2))
+    second[0].weight = shared.weight
+    memo: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    update_module(first, [torch.ones(2, 2), None], memo)
+    update_module(second, [torch.ones(2, 2), None], memo)
+    assert first[0].weight is second[0].weight
+
+
+def test_update_module_bad_inputs() -> None:
+    net = nn.Linear(3, 2)
+    with pytest.raises(ValueError, match=r"got 1 updates for the 2 parameters of Linear"):
+        update_module(net, [torch.zeros(2, 3)])
+    with pytest.raises(
+        ValueError,
+        match=r"update for 'bias' has shape \(3,\); expected the parameter's shape \(2,\)",
+    ):
+        update_module(net, [torch.zeros(2, 3), torch.zeros(3)])
+    with pytest.raises(TypeError, match=r"update for .weight. must be a torch.Tensor or None, got"):
+        update_module(net, [1.0, None])  # type: ignore[list-item]  # deliberately wrong input
+    with pytest.raises(TypeError, match="got a single tensor"):
+        update_module(net, torch.zeros(2, 3))
+    with pytest.raises(TypeError, match=r"update_module expects a torch.nn.Module, got list"):
+        update_module([], None)  # type: ignore[type-var]  # deliberately wrong input
+    net.weight.update = torch.zeros(3, 3)  # type: ignore[attr-defined]  # l2l protocol
+    with pytest.raises(ValueError, match=r"update for 'weight' has shape \(3, 3\)"):
+        update_module(net)
+
+
+# ------------------------------------------------------------------ magic_box
+
+
+def test_magic_box_value_and_derivatives(device: torch.device) -> None:
+    x = torch.tensor([-0.5, -1.0, 2.0], device=device, dtype=torch.float64, requires_grad=True)
+    box = magic_box(x)
+    torch.testing.assert_close(box, torch.ones_like(x), rtol=0, atol=0)
+    (first,) = torch.autograd.grad(box.sum(), x, create_graph=True)
+    torch.testing.assert_close(first, torch.ones_like(x), rtol=0, atol=0)
+    (second,) = torch.autograd.grad(first.sum(), x)
+    torch.testing.assert_close(second, torch.ones_like(x), rtol=0, atol=0)
+
+
+def test_magic_box_seed_example_is_score_function_estimator() -> None:
+    logits = torch.tensor([0.2, -0.3, 0.1], dtype=torch.float64, requires_grad=True)
+    actions = torch.tensor([0, 2, 2, 1])
+    advantages = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
+    log_probs = torch.log_softmax(logits, 0)[actions]
+    cum_log_probs = torch.cumsum(log_probs, 0)
+    loss = (magic_box(cum_log_probs) * advantages).mean()
+    torch.testing.assert_close(loss, advantages.mean())
+    (grad,) = torch.autograd.grad(loss, logits, retain_graph=True)
+    (expected,) = torch.autograd.grad((cum_log_probs * advantages).mean(), logits)
+    torch.testing.assert_close(grad, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_magic_box_rejects_non_tensor() -> None:
+    with pytest.raises(TypeError, match=r"magic_box expects a torch.Tensor, got float"):
+        magic_box(1.0)  # type: ignore[arg-type]  # deliberately wrong input
