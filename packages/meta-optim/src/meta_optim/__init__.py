@@ -8,5 +8,19 @@ meta-nn.
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._functional import AdamState, RMSpropState, SgdState, adam, apply_updates, rmsprop, sgd
+from ._typing import GradientTransformation, InitFn, UpdateFn
 
-__all__ = ["__version__"]
+__all__ = [
+    "AdamState",
+    "GradientTransformation",
+    "InitFn",
+    "RMSpropState",
+    "SgdState",
+    "UpdateFn",
+    "__version__",
+    "adam",
+    "apply_updates",
+    "rmsprop",
+    "sgd",
+]
