@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 import torch
-from torch.func import grad, vmap
-
 from meta_optim import (
     AdamState,
     GradientTransformation,
@@ -19,6 +17,7 @@ from meta_optim import (
     rmsprop,
     sgd,
 )
+from torch.func import grad, vmap
 
 DTYPE = torch.float64
 
@@ -122,7 +121,8 @@ def test_tensor_lr_matches_float_lr(device: torch.device) -> None:
 def test_states_have_documented_types_and_fields(device: torch.device) -> None:
     params, _ = make_problem(device)
     plain = sgd(0.1).init(params)
-    assert isinstance(plain, SgdState) and plain.momentum_buffer == {}
+    assert isinstance(plain, SgdState)
+    assert plain.momentum_buffer == {}
     assert set(sgd(0.1, momentum=0.9).init(params).momentum_buffer) == {"weight", "bias"}
     state = rmsprop(0.1, centered=True).init(params)
     assert isinstance(state, RMSpropState)
@@ -130,7 +130,8 @@ def test_states_have_documented_types_and_fields(device: torch.device) -> None:
     assert state.momentum_buffer == {}
     adam_state = adam(0.1).init(params)
     assert isinstance(adam_state, AdamState)
-    assert adam_state.step.dtype == torch.int64 and int(adam_state.step) == 0
+    assert adam_state.step.dtype == torch.int64
+    assert int(adam_state.step) == 0
     grads = {name: torch.ones_like(value) for name, value in params.items()}
     _, adam_state = adam(0.1).update(grads, adam_state, params)
     _, adam_state = adam(0.1).update(grads, adam_state, params)
@@ -143,7 +144,7 @@ def test_update_does_not_modify_inputs(device: torch.device) -> None:
     optimizer = adam(0.1)
     state = optimizer.init(params)
     grads = grad(loss_fn)(params, data)
-    updates, new_state = optimizer.update(grads, state, params)
+    _updates, new_state = optimizer.update(grads, state, params)
     for name in params:
         assert torch.equal(params[name], snapshot[name])
         assert torch.count_nonzero(state.exp_avg[name]) == 0
@@ -292,7 +293,8 @@ def test_meta_gradient_is_finite_where_gradients_are_exactly_zero(
         updates, state = optimizer.update(grads, state, params)
         params = apply_updates(params, updates)
     start_grad, lr_grad = torch.autograd.grad(params["x"].sum(), [start, lr])
-    assert torch.isfinite(start_grad).all() and torch.isfinite(lr_grad).all()
+    assert torch.isfinite(start_grad).all()
+    assert torch.isfinite(lr_grad).all()
     torch.testing.assert_close(start_grad[1], torch.tensor(1.0, dtype=DTYPE, device=device))
     assert params["x"][1].item() == 2.0
 
@@ -300,12 +302,14 @@ def test_meta_gradient_is_finite_where_gradients_are_exactly_zero(
 def test_apply_updates_subset_and_errors() -> None:
     params = {"a": torch.tensor(1.0), "b": torch.tensor(2.0)}
     result = apply_updates(params, {"b": torch.tensor(0.5)})
-    assert list(result) == ["a", "b"] and result["b"].item() == 2.5 and result["a"] is params["a"]
-    with pytest.raises(KeyError, match=r"not in params: \['c'\]; expected a subset of \['a', 'b'\]"):
+    assert list(result) == ["a", "b"]
+    assert result["b"].item() == 2.5
+    assert result["a"] is params["a"]
+    with pytest.raises(KeyError, match=r"not in params: \['c'\]; expected a subset of \['a', 'b'"):
         apply_updates(params, {"c": torch.tensor(1.0)})
     with pytest.raises(TypeError, match=r"updates must map names to tensors; entries \['a'\]"):
         apply_updates(params, {"a": 1.0})  # type: ignore[dict-item]  # wrong on purpose
-    with pytest.raises(TypeError, match="params must be a mapping .* got list"):
+    with pytest.raises(TypeError, match=r"params must be a mapping .* got list"):
         apply_updates([torch.tensor(1.0)], {})  # type: ignore[arg-type]  # wrong on purpose
 
 
@@ -359,7 +363,7 @@ def test_mismatched_names_raise_key_error_naming_them() -> None:
 def test_wrong_state_and_missing_params_errors() -> None:
     params = {"w": torch.ones(2)}
     grads = {"w": torch.ones(2)}
-    with pytest.raises(TypeError, match="adam.update expected a AdamState .* got SgdState"):
+    with pytest.raises(TypeError, match=r"adam.update expected a AdamState .* got SgdState"):
         adam(0.1).update(grads, sgd(0.1).init(params))  # type: ignore[arg-type]  # on purpose
     decayed = sgd(0.1, weight_decay=0.1)
     with pytest.raises(ValueError, match=r"weight_decay=0.1, so update\(\) needs the current"):
