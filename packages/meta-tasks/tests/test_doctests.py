@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["meta_tasks._task", "meta_tasks._sinusoid"]
+MODULES = ["meta_tasks._task", "meta_tasks._sinusoid", "meta_tasks._fewshot"]
 
 
 @pytest.mark.parametrize("name", MODULES)

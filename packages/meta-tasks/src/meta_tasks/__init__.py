@@ -8,15 +8,20 @@ Pillow for Omniglot.
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._fewshot import FewShotSampler, LabeledDataset, RotatedClasses, split_classes
 from ._sinusoid import SinusoidParams, SinusoidTaskSampler
 from ._task import Task, TaskBatch, TaskSampler, stack_tasks
 
 __all__ = [
+    "FewShotSampler",
+    "LabeledDataset",
+    "RotatedClasses",
     "SinusoidParams",
     "SinusoidTaskSampler",
     "Task",
     "TaskBatch",
     "TaskSampler",
     "__version__",
+    "split_classes",
     "stack_tasks",
 ]
