@@ -100,9 +100,15 @@ def functional_forward(
 
 def _step_size(lr: LearningRate, name: str, param: Tensor) -> float | Tensor:
     if isinstance(lr, Mapping):
-        rate = lr[name]
-        check_lr_shape(name, rate, param)
-        return rate
+        rate: object = lr[name]
+        if isinstance(rate, Tensor):
+            check_lr_shape(name, rate, param)
+            return rate
+        if isinstance(rate, bool) or not isinstance(rate, int | float):
+            raise TypeError(
+                f"learning rate for {name!r} must be a tensor or a float, got {type(rate).__name__}"
+            )
+        return float(rate)
     if isinstance(lr, Tensor) and lr.numel() != 1:
         raise ValueError(
             f"a tensor learning rate must be a scalar, got shape {tuple(lr.shape)}; "
