@@ -1,0 +1,377 @@
+"""learn2learn's stateful meta-learning wrappers (``MAML``, ``MetaSGD``, ``GBML``).
+
+Each wrapper is an ``nn.Module`` around a model. ``clone()`` returns a new wrapper around
+:func:`meta_functional.clone_module` of the model, so the clone's parameters are non-leaf
+tensors still connected to the original ones; ``adapt(loss)`` takes one differentiable gradient
+step *in place* on that clone through :func:`meta_functional.update_module`. A loss computed
+with an adapted clone therefore back-propagates into the original model (and into any learnable
+learning rates or gradient transforms), which is what a meta-optimizer then steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from meta_functional import clone_module, update_module
+from torch import Tensor, nn
+
+
+def _check_loss(loss: object, owner: str) -> Tensor:
+    if not isinstance(loss, Tensor):
+        raise TypeError(
+            f"{owner}.adapt expects the loss as a torch.Tensor, got {type(loss).__name__}"
+        )
+    if loss.numel() != 1:
+        raise ValueError(
+            f"{owner}.adapt expects a scalar loss (one element), got a tensor of shape "
+            f"{tuple(loss.shape)}; reduce it first (e.g. .mean())"
+        )
+    if not loss.requires_grad:
+        raise ValueError(
+            f"{owner}.adapt got a loss that does not require grad; expected a loss computed "
+            "with the learner's parameters"
+        )
+    return loss
+
+
+def _check_lr(lr: object, owner: str) -> float:
+    if isinstance(lr, bool) or not isinstance(lr, int | float):
+        raise TypeError(f"{owner} expects lr as a float, got {type(lr).__name__}")
+    return float(lr)
+
+
+def _gradients(
+    loss: Tensor,
+    module: nn.Module,
+    *,
+    create_graph: bool,
+    allow_unused: bool,
+    allow_nograd: bool,
+    owner: str,
+) -> list[Tensor | None]:
+    """Gradients of ``loss`` for every tensor of ``module.parameters()``, in that order.
+
+    Parameters that do not require grad get ``None`` when ``allow_nograd`` (and are an error
+    otherwise); parameters the loss does not depend on get ``None`` when ``allow_unused`` (and
+    are an error otherwise).
+    """
+    named = list(module.named_parameters())
+    if allow_nograd:
+        wanted = [index for index, (_, param) in enumerate(named) if param.requires_grad]
+    else:
+        frozen = [name for name, param in named if not param.requires_grad]
+        if frozen:
+            raise ValueError(
+                f"{owner}.adapt: parameters {frozen} do not require grad; expected every "
+                "parameter to require grad, or pass allow_nograd=True to leave them unchanged"
+            )
+        wanted = list(range(len(named)))
+    gradients: list[Tensor | None] = [None] * len(named)
+    if not wanted:
+        return gradients
+    found = torch.autograd.grad(
+        loss,
+        [named[index][1] for index in wanted],
+        create_graph=create_graph,
+        retain_graph=create_graph,
+        allow_unused=True,
+    )
+    unused = [named[index][0] for index, grad in zip(wanted, found, strict=True) if grad is None]
+    if unused and not allow_unused:
+        raise ValueError(
+            f"{owner}.adapt: parameters {unused} were not used to compute the loss; expected "
+            "every adapted parameter to be used, or pass allow_unused=True to leave them unchanged"
+        )
+    for index, grad in zip(wanted, found, strict=True):
+        gradients[index] = grad
+    return gradients
+
+
+class BaseLearner(nn.Module):
+    """Common base of the learn2learn-style wrappers: holds ``module`` and forwards to it.
+
+    Unlike learn2learn's ``BaseLearner``, attribute access is *not* forwarded to the wrapped
+    module (that hides typos); reach it explicitly through ``.module``.
+
+    Args:
+        module: The wrapped model.
+
+    Raises:
+        TypeError: If ``module`` is not an ``nn.Module``.
+
+    Example:
+        >>> import torch
+        >>> learner = BaseLearner(torch.nn.Linear(2, 1))
+        >>> learner(torch.ones(3, 2)).shape
+        torch.Size([3, 1])
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        if not isinstance(module, nn.Module):
+            raise TypeError(
+                f"{type(self).__name__} expects a torch.nn.Module to wrap, got "
+                f"{type(module).__name__}"
+            )
+        self.module = module
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the wrapped module (with its current, possibly adapted, parameters).
+
+        Args:
+            *args: Positional arguments for the module.
+            **kwargs: Keyword arguments for the module.
+
+        Returns:
+            Whatever the wrapped module returns.
+        """
+        return self.module(*args, **kwargs)
+
+
+class MAML(BaseLearner):
+    """Model-agnostic meta-learning with learn2learn's ``clone()``/``adapt()`` interface.
+
+    ``maml.clone()`` gives a learner whose parameters are differentiable copies of the model's;
+    ``learner.adapt(loss)`` replaces them in place by ``p - lr * grad`` (a second-order step
+    unless ``first_order``). The adapted learner is an ordinary module: calling it runs the
+    model with the adapted tensors, and its ``parameters()`` are those tensors.
+
+    Args:
+        model: The model to meta-learn; its parameters are the meta-parameters.
+        lr: The inner-loop (fast adaptation) learning rate.
+        first_order: If ``True``, gradients of the inner step are not differentiated
+            (first-order MAML); the meta-gradient then flows only through the identity path.
+        allow_unused: Whether ``adapt`` tolerates parameters the loss does not depend on
+            (they are left unchanged). ``None`` means: the same as ``allow_nograd``.
+        allow_nograd: Whether ``adapt`` skips parameters that do not require grad (they are
+            left unchanged); if ``False`` such a parameter is an error.
+
+    Raises:
+        TypeError: If ``model`` is not an ``nn.Module`` or ``lr`` is not a number.
+
+    References:
+        Finn et al., 2017. "Model-Agnostic Meta-Learning for Fast Adaptation of Deep
+        Networks." ICML.
+
+    Example:
+        >>> import torch
+        >>> model = torch.nn.Linear(3, 2)
+        >>> maml = MAML(model, lr=0.1)
+        >>> learner = maml.clone()
+        >>> x, y = torch.randn(6, 3), torch.randint(0, 2, (6,))
+        >>> learner.adapt(torch.nn.functional.cross_entropy(learner(x), y))
+        >>> torch.nn.functional.cross_entropy(learner(x), y).backward()
+        >>> model.weight.grad is not None
+        True
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        lr: float,
+        first_order: bool = False,
+        allow_unused: bool | None = None,
+        allow_nograd: bool = False,
+    ) -> None:
+        super().__init__(model)
+        self.lr = _check_lr(lr, "MAML")
+        self.first_order = bool(first_order)
+        self.allow_nograd = bool(allow_nograd)
+        self.allow_unused = self.allow_nograd if allow_unused is None else bool(allow_unused)
+
+    def adapt(
+        self,
+        loss: Tensor,
+        first_order: bool | None = None,
+        allow_unused: bool | None = None,
+        allow_nograd: bool | None = None,
+    ) -> None:
+        """Take one gradient step on ``loss``, in place, differentiably.
+
+        Every parameter ``p`` becomes ``p - lr * dloss/dp``. Call this on a clone (see
+        :meth:`clone`), not on the meta-model itself.
+
+        Args:
+            loss: Scalar loss computed with this learner.
+            first_order: Overrides the constructor's ``first_order`` for this step.
+            allow_unused: Overrides the constructor's ``allow_unused``; ``None`` keeps it, or
+                follows ``allow_nograd`` when that is given.
+            allow_nograd: Overrides the constructor's ``allow_nograd`` for this step.
+
+        Raises:
+            TypeError: If ``loss`` is not a tensor.
+            ValueError: If ``loss`` is not a scalar or does not require grad, if a parameter
+                does not require grad and ``allow_nograd`` is off, or if a parameter is unused
+                and ``allow_unused`` is off.
+        """
+        first_order = self.first_order if first_order is None else first_order
+        if allow_nograd is None:
+            allow_nograd = self.allow_nograd
+            allow_unused = self.allow_unused if allow_unused is None else allow_unused
+        elif allow_unused is None:
+            allow_unused = allow_nograd
+        gradients = _gradients(
+            _check_loss(loss, "MAML"),
+            self.module,
+            create_graph=not first_order,
+            allow_unused=allow_unused,
+            allow_nograd=allow_nograd,
+            owner="MAML",
+        )
+        update_module(self.module, [None if g is None else -self.lr * g for g in gradients])
+
+    def clone(
+        self,
+        first_order: bool | None = None,
+        allow_unused: bool | None = None,
+        allow_nograd: bool | None = None,
+    ) -> MAML:
+        """A new ``MAML`` around a differentiable copy of the model (graph kept to this one).
+
+        Args:
+            first_order: The clone's ``first_order``; ``None`` copies this one's.
+            allow_unused: The clone's ``allow_unused``; ``None`` copies this one's.
+            allow_nograd: The clone's ``allow_nograd``; ``None`` copies this one's.
+
+        Returns:
+            The new learner; adapting it leaves this wrapper unchanged.
+        """
+        return MAML(
+            clone_module(self.module),
+            lr=self.lr,
+            first_order=self.first_order if first_order is None else first_order,
+            allow_unused=self.allow_unused if allow_unused is None else allow_unused,
+            allow_nograd=self.allow_nograd if allow_nograd is None else allow_nograd,
+        )
+
+
+def _learning_rates(model: nn.Module, lr: float, lrs: object) -> nn.ParameterList:
+    params = list(model.named_parameters())
+    if lrs is None:
+        return nn.ParameterList([nn.Parameter(torch.full_like(p.detach(), lr)) for _, p in params])
+    if isinstance(lrs, nn.ParameterList) or (
+        isinstance(lrs, Sequence) and all(isinstance(entry, Tensor) for entry in lrs)
+    ):
+        entries: list[Tensor] = list(lrs)
+    else:
+        raise TypeError(
+            f"MetaSGD expects lrs as a sequence of tensors (one per parameter) or None, got "
+            f"{type(lrs).__name__}"
+        )
+    if len(entries) != len(params):
+        raise ValueError(
+            f"MetaSGD got {len(entries)} learning rates for the {len(params)} parameters of "
+            f"{type(model).__name__}; expected one tensor per parameter"
+        )
+    for (name, param), rate in zip(params, entries, strict=True):
+        if rate.shape != param.shape and rate.numel() != 1:
+            raise ValueError(
+                f"MetaSGD learning rate for {name!r} has shape {tuple(rate.shape)}; expected "
+                f"the parameter's shape {tuple(param.shape)} or a single element"
+            )
+    if isinstance(lrs, nn.ParameterList):
+        return lrs
+    return nn.ParameterList([nn.Parameter(rate.detach().clone()) for rate in entries])
+
+
+class MetaSGD(BaseLearner):
+    """Meta-SGD: MAML with a learnable learning rate for every parameter entry.
+
+    ``lrs`` holds one learnable tensor per parameter (initialised to ``lr``); ``adapt`` steps
+    ``p - lrs[i] * grad``. The rates are cloned into each learner, so a query loss computed
+    with an adapted learner gives them meta-gradients.
+
+    Args:
+        model: The model to meta-learn.
+        lr: Initial value of every learning rate (used when ``lrs`` is ``None``).
+        first_order: If ``True``, gradients of the inner step are not differentiated (the
+            rates still receive meta-gradients).
+        lrs: Optional initial rates: one tensor per parameter, of the parameter's shape (or a
+            single element). An ``nn.ParameterList`` is used as is (shared); other tensors are
+            copied into new parameters.
+
+    Raises:
+        TypeError: If ``model`` is not a module, ``lr`` not a number or ``lrs`` not a
+            sequence of tensors.
+        ValueError: If ``lrs`` does not have one correctly shaped tensor per parameter.
+
+    References:
+        Li et al., 2017. "Meta-SGD: Learning to Learn Quickly for Few-Shot Learning." arXiv.
+
+    Example:
+        >>> import torch
+        >>> meta_sgd = MetaSGD(torch.nn.Linear(3, 1), lr=0.1)
+        >>> learner = meta_sgd.clone()
+        >>> x = torch.randn(5, 3)
+        >>> learner.adapt(learner(x).pow(2).mean())
+        >>> learner(x).pow(2).mean().backward()
+        >>> meta_sgd.lrs[0].grad is not None
+        True
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        lr: float = 1.0,
+        first_order: bool = False,
+        lrs: Sequence[Tensor] | nn.ParameterList | None = None,
+    ) -> None:
+        super().__init__(model)
+        self.lr = _check_lr(lr, "MetaSGD")
+        self.first_order = bool(first_order)
+        self.lrs = _learning_rates(model, self.lr, lrs)
+
+    def adapt(
+        self,
+        loss: Tensor,
+        first_order: bool | None = None,
+        allow_unused: bool | None = None,
+        allow_nograd: bool | None = None,
+    ) -> None:
+        """Take one step ``p - lrs[i] * dloss/dp`` on every parameter, in place.
+
+        Args:
+            loss: Scalar loss computed with this learner.
+            first_order: Overrides the constructor's ``first_order`` for this step.
+            allow_unused: Tolerate parameters the loss does not use (left unchanged);
+                ``None`` follows ``allow_nograd``.
+            allow_nograd: Skip parameters that do not require grad (``None``: ``False``).
+
+        Raises:
+            TypeError: If ``loss`` is not a tensor.
+            ValueError: If ``loss`` is not a scalar or does not require grad, or a parameter
+                is frozen or unused without the matching flag.
+        """
+        first_order = self.first_order if first_order is None else first_order
+        allow_nograd = bool(allow_nograd)
+        allow_unused = allow_nograd if allow_unused is None else allow_unused
+        gradients = _gradients(
+            _check_loss(loss, "MetaSGD"),
+            self.module,
+            create_graph=not first_order,
+            allow_unused=allow_unused,
+            allow_nograd=allow_nograd,
+            owner="MetaSGD",
+        )
+        update_module(
+            self.module,
+            [None if g is None else -rate * g for rate, g in zip(self.lrs, gradients, strict=True)],
+        )
+
+    def clone(self, first_order: bool | None = None) -> MetaSGD:
+        """A new ``MetaSGD`` around differentiable copies of the model and of the rates.
+
+        Args:
+            first_order: The clone's ``first_order``; ``None`` copies this one's.
+
+        Returns:
+            The new learner; meta-gradients through it reach this model and these rates.
+        """
+        return MetaSGD(
+            clone_module(self.module),
+            lr=self.lr,
+            first_order=self.first_order if first_order is None else first_order,
+            lrs=clone_module(self.lrs),
+        )

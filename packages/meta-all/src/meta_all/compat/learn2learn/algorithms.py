@@ -1,0 +1,13 @@
+"""learn2learn's ``l2l.algorithms``: ``MAML``, ``MetaSGD`` and ``GBML`` wrappers.
+
+They keep learn2learn's signatures and ``clone()``/``adapt()`` semantics; see
+:mod:`meta_all.compat.learn2learn` for the differences from learn2learn.
+"""
+
+from __future__ import annotations
+
+from ._algorithms import MAML as MAML
+from ._algorithms import BaseLearner as BaseLearner
+from ._algorithms import MetaSGD as MetaSGD
+
+__all__ = ["MAML", "BaseLearner", "MetaSGD"]

@@ -1,0 +1,397 @@
+"""learn2learn's documented behaviour, through ``import meta_all.compat.learn2learn as l2l``."""
+
+from __future__ import annotations
+
+import doctest
+
+import meta_algos
+import meta_all.compat.learn2learn as l2l
+import meta_functional
+import meta_nn
+import pytest
+import torch
+import torch.nn.functional as F
+from meta_all.compat.learn2learn import _algorithms
+from torch import nn
+from torch.func import functional_call
+
+WAYS, SHOTS, FEATURES = 5, 2, 4
+
+
+def make_model(device: torch.device) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(FEATURES, 8), nn.Tanh(), nn.Linear(8, WAYS)).to(
+        device=device, dtype=torch.float64
+    )
+
+
+def make_tasks(
+    device: torch.device, count: int = 3
+) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.arange(WAYS).repeat_interleave(SHOTS)
+    tasks = []
+    for _ in range(count):
+        centres = torch.randn(WAYS, FEATURES, generator=generator, dtype=torch.float64)
+        support_x = centres[labels] + 0.3 * torch.randn(
+            len(labels), FEATURES, generator=generator, dtype=torch.float64
+        )
+        query_x = centres[labels] + 0.3 * torch.randn(
+            len(labels), FEATURES, generator=generator, dtype=torch.float64
+        )
+        tasks.append(
+            (support_x.to(device), labels.to(device), query_x.to(device), labels.to(device))
+        )
+    return tasks
+
+
+def l2l_meta_gradients(
+    model: nn.Module, tasks: list, *, lr: float, steps: int, first_order: bool
+) -> list[torch.Tensor]:
+    """The learn2learn recipe: clone per task, adapt in place, backward the query loss."""
+    maml = l2l.algorithms.MAML(model, lr=lr, first_order=first_order)
+    maml.zero_grad()
+    for support_x, support_y, query_x, query_y in tasks:
+        learner = maml.clone()
+        for _ in range(steps):
+            learner.adapt(F.cross_entropy(learner(support_x), support_y))
+        (F.cross_entropy(learner(query_x), query_y) / len(tasks)).backward()
+    return [p.grad.clone() for p in model.parameters()]
+
+
+def reference_meta_gradients(
+    model: nn.Module, tasks: list, *, lr: float, steps: int, first_order: bool
+) -> list[torch.Tensor]:
+    """A hand-written torch.func MAML meta-gradient."""
+    names = [name for name, _ in model.named_parameters()]
+
+    def task_loss(params: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(model, params, (x,)), y)
+
+    def meta_loss(params: dict) -> torch.Tensor:
+        total = torch.zeros((), dtype=torch.float64, device=next(iter(params.values())).device)
+        for support_x, support_y, query_x, query_y in tasks:
+            fast = params
+            for _ in range(steps):
+                grads = torch.func.grad(task_loss)(fast, support_x, support_y)
+                if first_order:
+                    grads = {name: grad.detach() for name, grad in grads.items()}
+                fast = {name: fast[name] - lr * grads[name] for name in names}
+            total = total + task_loss(fast, query_x, query_y)
+        return total / len(tasks)
+
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    grads = torch.func.grad(meta_loss)(params)
+    return [grads[name] for name in names]
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_maml_meta_gradient_matches_torch_func_and_meta_algos(
+    device: torch.device, first_order: bool
+) -> None:
+    model = make_model(device)
+    tasks = make_tasks(device)
+    lr, steps = 0.4, 2
+    ours = l2l_meta_gradients(model, tasks, lr=lr, steps=steps, first_order=first_order)
+    reference = reference_meta_gradients(model, tasks, lr=lr, steps=steps, first_order=first_order)
+    for got, expected in zip(ours, reference, strict=True):
+        torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+        assert got.abs().max() > 1e-4  # a meaningful gradient, not zeros on both sides
+
+    primary = meta_algos.MAML(model, inner_lr=lr, first_order=first_order)
+    model.zero_grad()
+    for support_x, support_y, query_x, query_y in tasks:
+        learner = primary.clone()
+        for _ in range(steps):
+            learner = learner.adapt(F.cross_entropy(learner(support_x), support_y))
+        (F.cross_entropy(learner(query_x), query_y) / len(tasks)).backward()
+    for got, parameter in zip(ours, model.parameters(), strict=True):
+        torch.testing.assert_close(got, parameter.grad, rtol=0, atol=1e-6)
+
+
+def test_first_and_second_order_meta_gradients_differ(device: torch.device) -> None:
+    model = make_model(device)
+    tasks = make_tasks(device, count=1)
+    second = l2l_meta_gradients(model, tasks, lr=0.4, steps=1, first_order=False)
+    first = l2l_meta_gradients(model, tasks, lr=0.4, steps=1, first_order=True)
+    assert max((a - b).abs().max().item() for a, b in zip(first, second, strict=True)) > 1e-4
+
+
+def test_first_order_meta_gradient_is_query_gradient_at_adapted_parameters(
+    device: torch.device,
+) -> None:
+    model = make_model(device)
+    (support_x, support_y, query_x, query_y) = make_tasks(device, count=1)[0]
+    maml = l2l.algorithms.MAML(model, lr=0.4, first_order=True)
+    learner = maml.clone()
+    learner.adapt(F.cross_entropy(learner(support_x), support_y))
+    adapted = [p.detach().clone().requires_grad_() for p in learner.parameters()]
+    F.cross_entropy(learner(query_x), query_y).backward()
+    # FOMAML: d query_loss / d theta is the query gradient evaluated at theta'.
+    replica = make_model(device)
+    for target, value in zip(replica.parameters(), adapted, strict=True):
+        target.data.copy_(value.detach())
+    F.cross_entropy(replica(query_x), query_y).backward()
+    for original, expected in zip(model.parameters(), replica.parameters(), strict=True):
+        torch.testing.assert_close(original.grad, expected.grad, rtol=0, atol=1e-10)
+
+
+def test_adapt_is_one_sgd_step_and_parameters_are_the_adapted_tensors(
+    device: torch.device,
+) -> None:
+    model = make_model(device)
+    support_x, support_y, _, _ = make_tasks(device, count=1)[0]
+    before = [p.detach().clone() for p in model.parameters()]
+    maml = l2l.algorithms.MAML(model, lr=0.25)
+    learner = maml.clone()
+    loss = F.cross_entropy(learner(support_x), support_y)
+    grads = torch.autograd.grad(loss, list(learner.parameters()), retain_graph=True)
+    learner.adapt(loss)
+    adapted = list(learner.parameters())
+    for value, start, grad in zip(adapted, before, grads, strict=True):
+        torch.testing.assert_close(value.detach(), start - 0.25 * grad, rtol=0, atol=1e-12)
+        assert value.grad_fn is not None  # still connected to the meta-parameters
+    # The wrapped model is untouched and the forward pass uses the adapted tensors.
+    for parameter, start in zip(model.parameters(), before, strict=True):
+        torch.testing.assert_close(parameter.detach(), start, rtol=0, atol=0)
+    torch.testing.assert_close(learner(support_x), learner.module(support_x))
+    assert not torch.allclose(learner(support_x), model(support_x))
+
+
+def test_clones_are_independent(device: torch.device) -> None:
+    model = make_model(device)
+    support_x, support_y, query_x, query_y = make_tasks(device, count=1)[0]
+    maml = l2l.algorithms.MAML(model, lr=0.5)
+    first = maml.clone()
+    second = maml.clone()
+    assert first.module is not second.module is not model
+    first.adapt(F.cross_entropy(first(support_x), support_y))
+    # The second clone still holds the meta-parameters' values.
+    for theirs, original in zip(second.parameters(), model.parameters(), strict=True):
+        torch.testing.assert_close(theirs, original, rtol=0, atol=0)
+    # Each clone's query loss back-propagates into the same meta-parameters.
+    F.cross_entropy(second(query_x), query_y).backward()
+    only_second = [p.grad.clone() for p in model.parameters()]
+    F.cross_entropy(first(query_x), query_y).backward()
+    assert all(
+        not torch.allclose(total, part)
+        for total, part in zip([p.grad for p in model.parameters()], only_second, strict=True)
+    )
+    assert isinstance(first, l2l.algorithms.MAML)
+    assert first.lr == maml.lr
+    assert first.first_order is maml.first_order is False
+
+
+def test_clone_overrides_flags() -> None:
+    maml = l2l.algorithms.MAML(nn.Linear(2, 2), lr=0.1)
+    clone = maml.clone(first_order=True, allow_unused=True, allow_nograd=True)
+    assert (clone.first_order, clone.allow_unused, clone.allow_nograd) == (True, True, True)
+    assert (maml.first_order, maml.allow_unused, maml.allow_nograd) == (False, False, False)
+
+
+def test_adapt_first_order_override_detaches_the_inner_gradient(device: torch.device) -> None:
+    model = make_model(device)
+    tasks = make_tasks(device, count=1)
+    support_x, support_y, query_x, query_y = tasks[0]
+    maml = l2l.algorithms.MAML(model, lr=0.4)
+    learner = maml.clone()
+    learner.adapt(F.cross_entropy(learner(support_x), support_y), first_order=True)
+    F.cross_entropy(learner(query_x), query_y).backward()
+    reference = reference_meta_gradients(model, tasks, lr=0.4, steps=1, first_order=True)
+    for parameter, expected in zip(model.parameters(), reference, strict=True):
+        torch.testing.assert_close(parameter.grad, expected, rtol=0, atol=1e-10)
+
+
+def frozen_model(device: torch.device) -> nn.Module:
+    model = make_model(device)
+    for parameter in model[0].parameters():
+        parameter.requires_grad_(False)
+    return model
+
+
+def test_frozen_layer_needs_allow_nograd(device: torch.device) -> None:
+    model = frozen_model(device)
+    support_x, support_y, _, _ = make_tasks(device, count=1)[0]
+    learner = l2l.algorithms.MAML(model, lr=0.1).clone()
+    with pytest.raises(ValueError, match=r"\['0.weight', '0.bias'\] do not require grad"):
+        learner.adapt(F.cross_entropy(learner(support_x), support_y))
+
+
+def test_allow_nograd_skips_the_frozen_layer(device: torch.device) -> None:
+    model = frozen_model(device)
+    support_x, support_y, query_x, query_y = make_tasks(device, count=1)[0]
+    maml = l2l.algorithms.MAML(model, lr=0.1, allow_nograd=True)
+    assert maml.allow_unused is True  # follows allow_nograd when left as None
+    learner = maml.clone()
+    frozen_before = [learner.module[0].weight, learner.module[0].bias]
+    head_before = learner.module[2].weight
+    learner.adapt(F.cross_entropy(learner(support_x), support_y))
+    assert learner.module[0].weight is frozen_before[0]
+    assert learner.module[0].bias is frozen_before[1]
+    assert learner.module[2].weight is not head_before
+    assert not torch.allclose(learner.module[2].weight, head_before)
+    F.cross_entropy(learner(query_x), query_y).backward()
+    assert model[0].weight.grad is None
+    assert model[2].weight.grad is not None
+
+
+def test_allow_nograd_per_call_override(device: torch.device) -> None:
+    model = frozen_model(device)
+    support_x, support_y, _, _ = make_tasks(device, count=1)[0]
+    learner = l2l.algorithms.MAML(model, lr=0.1).clone()
+    learner.adapt(F.cross_entropy(learner(support_x), support_y), allow_nograd=True)
+    assert learner.module[2].weight.grad_fn is not None
+
+
+class WithUnused(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.used = nn.Linear(3, 1)
+        self.unused = nn.Parameter(torch.ones(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.used(x)
+
+
+def test_unused_parameter_needs_allow_unused() -> None:
+    learner = l2l.algorithms.MAML(WithUnused(), lr=0.1).clone()
+    loss = learner(torch.ones(2, 3)).sum()
+    with pytest.raises(ValueError, match=r"\['unused'\] were not used to compute the loss"):
+        learner.adapt(loss)
+
+
+def test_allow_unused_leaves_the_unused_parameter() -> None:
+    learner = l2l.algorithms.MAML(WithUnused(), lr=0.1, allow_unused=True).clone()
+    unused = learner.module.unused
+    learner.adapt(learner(torch.ones(2, 3)).sum())
+    assert learner.module.unused is unused
+    assert learner.module.used.weight.grad_fn is not None
+    assert learner.module.used.bias.grad_fn is not None
+
+
+def test_tied_parameters_are_updated_once_and_stay_tied() -> None:
+    first = nn.Linear(3, 3, bias=False)
+    model = nn.Sequential(first, nn.Tanh(), nn.Linear(3, 3, bias=False))
+    model[2].weight = first.weight
+    learner = l2l.algorithms.MAML(model, lr=0.1).clone()
+    learner.adapt(learner(torch.ones(2, 3)).pow(2).sum())
+    assert learner.module[0].weight is learner.module[2].weight
+    assert len(list(learner.parameters())) == 1
+
+
+def test_adapt_validates_the_loss() -> None:
+    learner = l2l.algorithms.MAML(nn.Linear(3, 1), lr=0.1).clone()
+    output = learner(torch.ones(2, 3))
+    with pytest.raises(TypeError, match=r"expects the loss as a torch\.Tensor, got float"):
+        learner.adapt(1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"expects a scalar loss .* shape \(2, 1\)"):
+        learner.adapt(output)
+    with pytest.raises(ValueError, match="does not require grad"):
+        learner.adapt(torch.tensor(1.0))
+
+
+def test_constructors_validate_their_arguments() -> None:
+    with pytest.raises(TypeError, match=r"expects a torch\.nn\.Module to wrap, got str"):
+        l2l.algorithms.MAML("net", lr=0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="MAML expects lr as a float, got str"):
+        l2l.algorithms.MAML(nn.Linear(1, 1), lr="0.1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="MetaSGD expects lr as a float, got bool"):
+        l2l.algorithms.MetaSGD(nn.Linear(1, 1), lr=True)
+
+
+def test_metasgd_rates_start_at_lr_and_receive_exact_meta_gradients(device: torch.device) -> None:
+    model = make_model(device)
+    tasks = make_tasks(device, count=2)
+    meta_sgd = l2l.algorithms.MetaSGD(model, lr=0.3)
+    assert len(meta_sgd.lrs) == len(list(model.parameters()))
+    for rate, parameter in zip(meta_sgd.lrs, model.parameters(), strict=True):
+        assert rate.shape == parameter.shape
+        torch.testing.assert_close(rate.detach(), torch.full_like(parameter, 0.3))
+    # The meta-optimizer sees both the model and the rates.
+    assert len(list(meta_sgd.parameters())) == 2 * len(list(model.parameters()))
+    with torch.no_grad():
+        for rate in meta_sgd.lrs:
+            rate.mul_(1 + 0.5 * torch.rand_like(rate))
+
+    for support_x, support_y, query_x, query_y in tasks:
+        learner = meta_sgd.clone()
+        learner.adapt(F.cross_entropy(learner(support_x), support_y))
+        (F.cross_entropy(learner(query_x), query_y) / len(tasks)).backward()
+
+    names = [name for name, _ in model.named_parameters()]
+
+    def support_loss(p: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(model, p, (x,)), y)
+
+    def meta_loss(params: dict, rates: dict) -> torch.Tensor:
+        total = torch.zeros((), dtype=torch.float64, device=device)
+        for support_x, support_y, query_x, query_y in tasks:
+            grads = torch.func.grad(support_loss)(params, support_x, support_y)
+            fast = {name: params[name] - rates[name] * grads[name] for name in names}
+            total = total + F.cross_entropy(functional_call(model, fast, (query_x,)), query_y)
+        return total / len(tasks)
+
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    rates = {name: rate.detach() for name, rate in zip(names, meta_sgd.lrs, strict=True)}
+    param_grads, rate_grads = torch.func.grad(meta_loss, argnums=(0, 1))(params, rates)
+    for name, parameter, rate in zip(names, model.parameters(), meta_sgd.lrs, strict=True):
+        torch.testing.assert_close(parameter.grad, param_grads[name], rtol=0, atol=1e-6)
+        torch.testing.assert_close(rate.grad, rate_grads[name], rtol=0, atol=1e-6)
+        assert rate.grad.abs().max() > 1e-5
+
+
+def test_metasgd_first_order_still_trains_the_rates() -> None:
+    meta_sgd = l2l.algorithms.MetaSGD(nn.Linear(3, 1), lr=0.1, first_order=True)
+    learner = meta_sgd.clone()
+    x = torch.randn(4, 3)
+    learner.adapt(learner(x).pow(2).mean())
+    learner(x).pow(2).mean().backward()
+    assert all(rate.grad is not None and rate.grad.abs().sum() > 0 for rate in meta_sgd.lrs)
+    assert learner.first_order is True
+
+
+def test_metasgd_clone_holds_connected_copies_of_the_rates() -> None:
+    meta_sgd = l2l.algorithms.MetaSGD(nn.Linear(3, 1), lr=0.1)
+    learner = meta_sgd.clone()
+    for copy, original in zip(learner.lrs, meta_sgd.lrs, strict=True):
+        assert copy is not original
+        assert copy.grad_fn is not None
+        torch.testing.assert_close(copy, original)
+
+
+def test_metasgd_custom_rates() -> None:
+    model = nn.Linear(3, 1)
+    rates = [torch.full((1, 3), 0.5), torch.tensor([0.2])]
+    meta_sgd = l2l.algorithms.MetaSGD(model, lrs=rates)
+    torch.testing.assert_close(meta_sgd.lrs[0].detach(), rates[0])
+    assert meta_sgd.lrs[0] is not rates[0]
+    shared = nn.ParameterList([nn.Parameter(torch.ones(1, 3)), nn.Parameter(torch.ones(1))])
+    assert l2l.algorithms.MetaSGD(model, lrs=shared).lrs is shared
+
+
+def test_metasgd_validates_rates() -> None:
+    model = nn.Linear(3, 1)
+    with pytest.raises(ValueError, match="got 1 learning rates for the 2 parameters of Linear"):
+        l2l.algorithms.MetaSGD(model, lrs=[torch.ones(1, 3)])
+    with pytest.raises(ValueError, match=r"for 'bias' has shape \(2,\); expected .* \(1,\)"):
+        l2l.algorithms.MetaSGD(model, lrs=[torch.ones(1, 3), torch.ones(2)])
+    with pytest.raises(TypeError, match=r"lrs as a sequence of tensors .* got float"):
+        l2l.algorithms.MetaSGD(model, lrs=0.1)  # type: ignore[arg-type]
+
+
+def test_module_utilities_and_layers_are_meta_star_objects() -> None:
+    assert l2l.clone_module is meta_functional.clone_module
+    assert l2l.detach_module is meta_functional.detach_module
+    assert l2l.update_module is meta_functional.update_module
+    assert l2l.magic_box is meta_functional.magic_box
+    assert l2l.utils.clone_module is meta_functional.clone_module
+    for name in ("Lambda", "Flatten", "Scale", "KroneckerLinear", "KroneckerRNN", "KroneckerLSTM"):
+        assert getattr(l2l.nn, name) is getattr(meta_nn, name)
+    assert l2l.vision.models.OmniglotCNN is meta_nn.OmniglotCNN
+    assert l2l.vision.models.MiniImagenetCNN is meta_nn.MiniImagenetCNN
+
+
+def test_docstring_examples_run() -> None:
+    failures, tried = doctest.testmod(_algorithms, raise_on_error=False, report=False)[:2]
+    assert tried >= 3
+    assert failures == 0
