@@ -7,5 +7,15 @@ learners under `meta_algos.episodic`. Depends on meta-functional and meta-optim.
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._maml import ANIL, MAML, Learner, MetaSGD, head_names
+from ._typing import LossFn
 
-__all__ = ["__version__"]
+__all__ = [
+    "ANIL",
+    "MAML",
+    "Learner",
+    "LossFn",
+    "MetaSGD",
+    "__version__",
+    "head_names",
+]

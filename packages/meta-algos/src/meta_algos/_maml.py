@@ -1,0 +1,615 @@
+"""MAML and its learners: the stateful shell over meta-functional's differentiable steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from meta_functional import inner_step
+from torch import Tensor, nn
+from torch.func import functional_call, grad, vmap
+
+from ._batchnorm import PrimitiveBatchNormMode
+from ._checks import (
+    check_batchable,
+    check_module,
+    check_non_negative_int,
+    check_rate,
+    check_scalar_loss,
+    check_task_stacks,
+    resolve_adapt_names,
+)
+from ._typing import LossFn
+
+#: Inner-loop step sizes for one step: one float for every parameter or one tensor per name.
+StepRates = float | dict[str, Tensor]
+
+
+class MAML(nn.Module):
+    """Model-agnostic meta-learning (MAML) wrapper for any :class:`torch.nn.Module`.
+
+    The wrapped module is registered as the submodule ``module``; its parameters are the
+    meta-parameters (``maml.parameters()``, so hand them to the meta-optimizer). Per task,
+    :meth:`clone` gives a :class:`Learner` that adapts a private copy of the parameters with
+    differentiable gradient steps; back-propagating a loss of the adapted learner accumulates
+    meta-gradients into ``maml.parameters()``. :meth:`query_loss` does this for one task and
+    :meth:`batched_query_loss` for a stack of tasks in one vectorised pass.
+
+    Args:
+        module: The model to meta-train.
+        inner_lr: Inner-loop step size.
+        inner_steps: Default number of inner gradient steps (``>= 0``).
+        first_order: If ``True``, drop second-order terms (FOMAML): inner gradients are not
+            differentiated again.
+        adapt_names: Subset of ``module``'s parameter names to adapt in the inner loop; the
+            others stay at their meta-values (but still receive meta-gradients). ``None``
+            adapts all parameters.
+        allow_unused: If ``False``, an adapted parameter that the support loss does not depend
+            on is an error in :meth:`Learner.adapt`; if ``True`` it is left unchanged.
+
+    Raises:
+        TypeError: If ``module`` is not a module or ``adapt_names`` is a string.
+        ValueError: If ``inner_lr`` is not finite, ``inner_steps`` is negative, ``module`` has
+            no parameters or ``adapt_names`` is empty.
+        KeyError: If ``adapt_names`` names something that is not a parameter of ``module``.
+
+    Example:
+        >>> import torch
+        >>> import torch.nn.functional as F
+        >>> net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+        >>> maml = MAML(net, inner_lr=0.1)
+        >>> x, y = torch.randn(5, 1), torch.randn(5, 1)
+        >>> learner = maml.clone()
+        >>> learner = learner.adapt(F.mse_loss(learner(x), y))
+        >>> F.mse_loss(learner(x), y).backward()
+        >>> all(p.grad is not None for p in maml.parameters())
+        True
+
+    References:
+        Finn, Abbeel and Levine, "Model-Agnostic Meta-Learning for Fast Adaptation of Deep
+        Networks", ICML 2017.
+    """
+
+    meta_iteration_count: Tensor
+
+    def __init__(
+        self,
+        module: nn.Module,
+        inner_lr: float = 0.01,
+        inner_steps: int = 1,
+        first_order: bool = False,
+        adapt_names: Iterable[str] | None = None,
+        allow_unused: bool = True,
+    ) -> None:
+        super().__init__()
+        self.module = check_module(module)
+        self.inner_lr = check_rate(inner_lr)
+        self.inner_steps = check_non_negative_int(inner_steps, "inner_steps")
+        self.first_order = bool(first_order)
+        self.allow_unused = bool(allow_unused)
+        self._adapt_names = resolve_adapt_names(dict(module.named_parameters()), adapt_names)
+        self.register_buffer("meta_iteration_count", torch.zeros((), dtype=torch.long))
+
+    @property
+    def adapt_names(self) -> tuple[str, ...]:
+        """The names of the parameters adapted in the inner loop, in ``module`` order."""
+        return self._adapt_names
+
+    @property
+    def meta_iteration(self) -> int:
+        """Number of meta-updates so far (a buffer, so it is saved in ``state_dict``)."""
+        return int(self.meta_iteration_count.item())
+
+    @meta_iteration.setter
+    def meta_iteration(self, value: int) -> None:
+        self.meta_iteration_count.fill_(check_non_negative_int(value, "meta_iteration"))
+
+    def advance_iteration(self) -> int:
+        """Count one meta-update; call it after each meta-optimizer step.
+
+        Schedules that depend on training progress (:class:`MAMLpp`'s loss weights and
+        derivative order) read :attr:`meta_iteration`.
+
+        Returns:
+            The new value of :attr:`meta_iteration`.
+
+        Example:
+            >>> maml = MAML(torch.nn.Linear(1, 1))
+            >>> maml.advance_iteration()
+            1
+        """
+        self.meta_iteration_count.add_(1)
+        return self.meta_iteration
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the unadapted module (the meta-parameters).
+
+        Args:
+            *args: Positional arguments of the module's ``forward``.
+            **kwargs: Keyword arguments of the module's ``forward``.
+
+        Returns:
+            Whatever the wrapped module returns.
+
+        Example:
+            >>> MAML(torch.nn.Linear(2, 3))(torch.ones(4, 2)).shape
+            torch.Size([4, 3])
+        """
+        return self.module(*args, **kwargs)
+
+    def clone(self) -> Learner:
+        """Create a fresh :class:`Learner` starting from the current meta-parameters.
+
+        The learner references the module's live parameter leaves, so ``backward()`` through
+        an adapted learner accumulates meta-gradients into ``self.parameters()``. Learners
+        are independent of each other and never modify the module.
+
+        Returns:
+            A new, unadapted learner.
+
+        Example:
+            >>> maml = MAML(torch.nn.Linear(1, 1))
+            >>> maml.clone().params["weight"] is maml.module.weight
+            True
+        """
+        return Learner(self, first_order=self.uses_first_order())
+
+    def uses_first_order(self) -> bool:
+        """Whether inner steps currently drop second-order terms.
+
+        Returns:
+            ``first_order`` for :class:`MAML`; :class:`MAMLpp` anneals it over iterations.
+        """
+        return self.first_order
+
+    def step_rates(self, step: int) -> StepRates:
+        """The inner-loop step sizes used at inner step ``step`` (0-based).
+
+        Args:
+            step: Index of the inner step.
+
+        Returns:
+            ``inner_lr`` for :class:`MAML`; a mapping name -> learnable rate tensor for
+            :class:`MetaSGD` and :class:`MAMLpp`.
+
+        Example:
+            >>> MAML(torch.nn.Linear(1, 1), inner_lr=0.5).step_rates(0)
+            0.5
+        """
+        del step
+        return self.inner_lr
+
+    def query_step_weights(self, steps: int) -> list[float] | None:
+        """Weights of the query losses after each inner step, or ``None`` for the last only.
+
+        Args:
+            steps: Number of inner steps.
+
+        Returns:
+            ``None`` for :class:`MAML` (only the final query loss counts); :class:`MAMLpp`
+            returns its multi-step-loss weights.
+        """
+        del steps
+        return None
+
+    def _resolve_steps(self, steps: int | None) -> int:
+        if steps is None:
+            return self.inner_steps
+        return check_non_negative_int(steps, "steps")
+
+    def query_loss(
+        self,
+        loss_fn: LossFn,
+        support_x: Tensor,
+        support_y: Tensor,
+        query_x: Tensor,
+        query_y: Tensor,
+        *,
+        steps: int | None = None,
+    ) -> Tensor:
+        """Adapt a fresh learner on one task's support set and return its query loss.
+
+        Args:
+            loss_fn: ``loss_fn(prediction, target) -> scalar tensor``.
+            support_x: Support inputs of one task.
+            support_y: Support targets of one task.
+            query_x: Query inputs of the same task.
+            query_y: Query targets of the same task.
+            steps: Number of inner steps; ``None`` uses ``inner_steps``.
+
+        Returns:
+            The scalar post-adaptation query loss (for :class:`MAMLpp`, the weighted sum of
+            the query losses after each step), differentiable w.r.t. ``self.parameters()``.
+
+        Raises:
+            ValueError: If ``steps`` is negative or a loss is not a scalar.
+
+        Example:
+            >>> import torch.nn.functional as F
+            >>> maml = MAML(torch.nn.Linear(1, 1), inner_lr=0.1)
+            >>> x, y = torch.randn(4, 1), torch.randn(4, 1)
+            >>> maml.query_loss(F.mse_loss, x, y, x, y, steps=2).shape
+            torch.Size([])
+        """
+        steps = self._resolve_steps(steps)
+        weights = self.query_step_weights(steps)
+        learner = self.clone()
+        if weights is None:
+            learner.adapt_on(loss_fn, support_x, support_y, steps=steps)
+            return check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
+        total: Tensor | None = None
+        for weight in weights:
+            learner.adapt(loss_fn(learner(support_x), support_y))
+            if weight == 0.0:
+                continue
+            query = check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
+            total = weight * query if total is None else total + weight * query
+        if total is None:
+            raise ValueError("all query step weights are zero; expected at least one positive")
+        return total
+
+    def batched_query_loss(
+        self,
+        loss_fn: LossFn,
+        support_x: Tensor,
+        support_y: Tensor,
+        query_x: Tensor,
+        query_y: Tensor,
+        *,
+        steps: int | None = None,
+    ) -> Tensor:
+        """Mean post-adaptation query loss over a stack of tasks, in one vectorised pass.
+
+        Equivalent to averaging :meth:`query_loss` over the tasks (same value and same
+        meta-gradient), but computed with :func:`torch.func.grad` for the inner steps inside
+        :func:`torch.func.vmap` over tasks. Second order unless :meth:`uses_first_order`;
+        honours ``adapt_names``, learned rates and multi-step-loss weights.
+
+        ``F.batch_norm`` calls are routed through a primitive-op batch norm during the pass
+        (vmap over grad through the fused kernel gives wrong meta-gradients), so BatchNorm
+        with ``track_running_stats=False`` normalises each task with its own statistics, as in
+        the per-task loop. Random ops (dropout) draw differently per task. An adapted
+        parameter that the support loss does not use gets a zero gradient (the
+        ``allow_unused=True`` behaviour; ``allow_unused=False`` is not checked here).
+
+        Args:
+            loss_fn: ``loss_fn(prediction, target) -> scalar tensor``.
+            support_x: Support inputs, shape ``(tasks, shots, ...)``.
+            support_y: Support targets, shape ``(tasks, shots, ...)``.
+            query_x: Query inputs, shape ``(tasks, queries, ...)``.
+            query_y: Query targets, shape ``(tasks, queries, ...)``.
+            steps: Number of inner steps; ``None`` uses ``inner_steps``.
+
+        Returns:
+            The scalar mean query loss over tasks, differentiable w.r.t. ``self.parameters()``.
+
+        Raises:
+            ValueError: If the stacks hold different numbers of tasks, a loss is not a
+                scalar, ``steps`` is invalid, or a BatchNorm layer is in training mode with
+                running statistics.
+
+        Example:
+            >>> import torch.nn.functional as F
+            >>> maml = MAML(torch.nn.Linear(1, 1), inner_lr=0.1)
+            >>> xs, ys = torch.randn(3, 4, 1), torch.randn(3, 4, 1)
+            >>> maml.batched_query_loss(F.mse_loss, xs, ys, xs, ys).shape
+            torch.Size([])
+        """
+        steps = self._resolve_steps(steps)
+        check_task_stacks(support_x, support_y, query_x, query_y)
+        check_batchable(self.module)
+        weights = self.query_step_weights(steps)
+        first_order = self.uses_first_order()
+        rates = [self.step_rates(step) for step in range(steps)]
+        module = self.module
+        params: dict[str, Tensor] = dict(module.named_parameters())
+        adapt_names = self._adapt_names
+        fixed = {name: value for name, value in params.items() if name not in adapt_names}
+
+        def task_loss(adapted: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
+            out = functional_call(
+                module, {**fixed, **adapted}, (x,), tie_weights=True, strict=False
+            )
+            return check_scalar_loss(loss_fn(out, y), "the loss").reshape(())
+
+        support_grad = grad(task_loss)
+
+        def one_task(sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
+            adapted = {name: params[name] for name in adapt_names}
+            total: Tensor | None = None
+            for step in range(steps):
+                grads = support_grad(adapted, sx, sy)
+                rate = rates[step]
+                adapted = {
+                    name: value
+                    - (rate if isinstance(rate, float) else rate[name])
+                    * (grads[name].detach() if first_order else grads[name])
+                    for name, value in adapted.items()
+                }
+                if weights is not None and weights[step] != 0.0:
+                    weighted = weights[step] * task_loss(adapted, qx, qy)
+                    total = weighted if total is None else total + weighted
+            if weights is None:
+                return task_loss(adapted, qx, qy)
+            if total is None:
+                raise ValueError("all query step weights are zero; expected at least one positive")
+            return total
+
+        with PrimitiveBatchNormMode():
+            losses = vmap(one_task, randomness="different")(support_x, support_y, query_x, query_y)
+        return losses.mean()
+
+
+class Learner:
+    """A single adaptable copy of a :class:`MAML` module's parameters.
+
+    Created by :meth:`MAML.clone`. It starts from the module's live parameters and replaces
+    its parameter mapping with each :meth:`adapt` call; calling the learner runs a stateless
+    forward pass of the module with the current (possibly adapted) parameters. The module's
+    buffers are used as they are (a BatchNorm in training mode with running statistics updates
+    them, as in a normal forward pass).
+
+    Args:
+        maml: The wrapper whose module and inner-loop settings the learner uses.
+        first_order: Whether the inner steps drop second-order terms.
+
+    Example:
+        >>> import torch.nn.functional as F
+        >>> maml = MAML(torch.nn.Linear(1, 1), inner_lr=0.1)
+        >>> x, y = torch.randn(4, 1), torch.randn(4, 1)
+        >>> learner = maml.clone().adapt_on(F.mse_loss, x, y, steps=3)
+        >>> learner.steps_taken
+        3
+    """
+
+    def __init__(self, maml: MAML, *, first_order: bool) -> None:
+        self._maml = maml
+        self._module = maml.module
+        self._params: dict[str, Tensor] = dict(maml.module.named_parameters())
+        self._first_order = first_order
+        self._steps_taken = 0
+
+    @property
+    def params(self) -> dict[str, Tensor]:
+        """The current parameter mapping (a new dict; changing it never changes the learner)."""
+        return dict(self._params)
+
+    @property
+    def steps_taken(self) -> int:
+        """How many inner steps this learner has taken."""
+        return self._steps_taken
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the module with the learner's current parameters.
+
+        Args:
+            *args: Positional arguments of the module's ``forward``.
+            **kwargs: Keyword arguments of the module's ``forward``.
+
+        Returns:
+            Whatever the module returns.
+        """
+        return functional_call(
+            self._module, self._params, args, kwargs, tie_weights=True, strict=False
+        )
+
+    def adapt(self, support_loss: Tensor) -> Learner:
+        """Take one differentiable inner-loop step from ``support_loss``.
+
+        Args:
+            support_loss: Scalar loss computed with this learner's current parameters.
+
+        Returns:
+            ``self``, so calls can be chained.
+
+        Raises:
+            TypeError: If ``support_loss`` is not a tensor.
+            ValueError: If ``support_loss`` is not a scalar, or it does not depend on an
+                adapted parameter and ``allow_unused`` is ``False``, or (:class:`MAMLpp`) the
+                learner already took all steps that have learned rates.
+        """
+        check_scalar_loss(support_loss, "support_loss")
+        self._params = inner_step(
+            self._params,
+            support_loss,
+            self._maml.step_rates(self._steps_taken),
+            first_order=self._first_order,
+            adapt_names=self._maml.adapt_names,
+            allow_unused=self._maml.allow_unused,
+        )
+        self._steps_taken += 1
+        return self
+
+    def adapt_on(
+        self, loss_fn: LossFn, x: Tensor, y: Tensor, *, steps: int | None = None
+    ) -> Learner:
+        """Take ``steps`` inner steps on one support batch, recomputing the loss each step.
+
+        Args:
+            loss_fn: ``loss_fn(prediction, target) -> scalar tensor``.
+            x: Support inputs.
+            y: Support targets.
+            steps: Number of steps; ``None`` uses the wrapper's ``inner_steps``.
+
+        Returns:
+            ``self``, so calls can be chained.
+
+        Raises:
+            ValueError: If ``steps`` is negative, or for any error of :meth:`adapt`.
+        """
+        steps = self._maml._resolve_steps(steps)
+        for _ in range(steps):
+            self.adapt(loss_fn(self(x), y))
+        return self
+
+
+def _rate_key(name: str) -> str:
+    return name.replace(".", "__")
+
+
+def rate_keys(names: Iterable[str]) -> dict[str, str]:
+    """Map parameter names to ``ParameterDict``-safe keys (``'.'`` becomes ``'__'``)."""
+    keys = {name: _rate_key(name) for name in names}
+    if len(set(keys.values())) != len(keys):
+        clashes = sorted(name for name, key in keys.items() if list(keys.values()).count(key) > 1)
+        raise ValueError(
+            f"parameter names {clashes} map to the same rate key after replacing '.' by '__'; "
+            f"rename the submodules so that the names stay distinct"
+        )
+    return keys
+
+
+class MetaSGD(MAML):
+    """MAML with a learnable inner learning rate for every element of every adapted parameter.
+
+    Each adapted parameter ``name`` gets a rate tensor of the same shape, initialised to
+    ``inner_lr`` and registered as a parameter of this module (in the ``ParameterDict``
+    ``rates``, under the key ``name`` with ``'.'`` replaced by ``'__'``, because parameter
+    names cannot contain dots), so the meta-optimizer trains it with the meta-parameters. The
+    inner update is ``p' = p - rate * grad`` elementwise. Use :meth:`inner_rates` to get the
+    rates by parameter name.
+
+    Args:
+        module: The model to meta-train.
+        inner_lr: Initial value of every learned rate.
+        inner_steps: Default number of inner steps (all steps share the rates).
+        first_order: See :class:`MAML`.
+        adapt_names: Parameters to adapt and learn rates for; ``None`` means all.
+        allow_unused: See :class:`MAML`.
+
+    Raises:
+        ValueError: As :class:`MAML`, or if two parameter names map to the same rate key.
+
+    Example:
+        >>> metasgd = MetaSGD(torch.nn.Linear(2, 1), inner_lr=0.1)
+        >>> sorted(metasgd.inner_rates())
+        ['bias', 'weight']
+        >>> metasgd.inner_rates()["weight"].shape
+        torch.Size([1, 2])
+
+    References:
+        Li, Zhou, Chen and Li, "Meta-SGD: Learning to Learn Quickly for Few-Shot Learning",
+        2017.
+    """
+
+    def __init__(
+        self,
+        module: nn.Module,
+        inner_lr: float = 0.01,
+        inner_steps: int = 1,
+        first_order: bool = False,
+        adapt_names: Iterable[str] | None = None,
+        allow_unused: bool = True,
+    ) -> None:
+        super().__init__(module, inner_lr, inner_steps, first_order, adapt_names, allow_unused)
+        params = dict(self.module.named_parameters())
+        self._rate_keys = rate_keys(self.adapt_names)
+        self.rates = nn.ParameterDict(
+            {
+                self._rate_keys[name]: nn.Parameter(
+                    torch.full_like(params[name].detach(), self.inner_lr)
+                )
+                for name in self.adapt_names
+            }
+        )
+
+    def inner_rates(self) -> dict[str, Tensor]:
+        """The learned rates by parameter name (the live ``Parameter`` objects).
+
+        Returns:
+            A new dict name -> rate tensor of the parameter's shape.
+        """
+        return {name: self.rates[key] for name, key in self._rate_keys.items()}
+
+    def step_rates(self, step: int) -> StepRates:
+        """The learned per-element rates; the same for every step.
+
+        Args:
+            step: Index of the inner step (unused: MetaSGD shares rates across steps).
+
+        Returns:
+            A mapping name -> rate tensor.
+        """
+        del step
+        return self.inner_rates()
+
+
+def head_names(module: nn.Module, head: nn.Module) -> list[str]:
+    """Return the names (as seen from ``module``) of ``head``'s parameters.
+
+    Parameters are matched by identity, so ``head`` must be a submodule of ``module`` (or at
+    least share all its parameter tensors with it).
+
+    Args:
+        module: The full model.
+        head: The part of it to adapt.
+
+    Returns:
+        The names in ``module``'s parameter order.
+
+    Raises:
+        TypeError: If ``module`` or ``head`` is not a module.
+        ValueError: If ``head`` has no parameters or some of them are not parameters of
+            ``module``.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Linear(4, 1))
+        >>> head_names(net, net[1])
+        ['1.weight', '1.bias']
+    """
+    check_module(module)
+    check_module(head, "head")
+    head_params = list(head.parameters())
+    if not head_params:
+        raise ValueError(
+            f"head ({type(head).__name__}) has no parameters; expected a submodule of "
+            f"{type(module).__name__} that holds the parameters to adapt"
+        )
+    ids = {id(p) for p in head_params}
+    names = [name for name, p in module.named_parameters() if id(p) in ids]
+    found = {id(p) for p in module.parameters() if id(p) in ids}
+    if found != ids:
+        is_submodule = any(sub is head for sub in module.modules())
+        reason = "is not a submodule of" if not is_submodule else "has parameters outside"
+        raise ValueError(
+            f"head ({type(head).__name__}) {reason} module ({type(module).__name__}): "
+            f"{len(ids) - len(found)} of its {len(ids)} parameters are not parameters of "
+            f"module; pass the head as it is registered inside module, e.g. net.classifier"
+        )
+    return names
+
+
+class ANIL(MAML):
+    """Almost-no-inner-loop MAML: adapt only the parameters of a ``head`` submodule.
+
+    The body's parameters still receive meta-gradients (through the query loss) but stay
+    fixed in the inner loop.
+
+    Args:
+        module: The full model to meta-train.
+        head: A submodule of ``module`` (matched by identity, see :func:`head_names`).
+        **kwargs: Forwarded to :class:`MAML` (``inner_lr``, ``inner_steps``, ``first_order``,
+            ``allow_unused``); ``adapt_names`` is set from ``head`` and may not be given.
+
+    Raises:
+        TypeError: If ``adapt_names`` is passed.
+        ValueError: As :func:`head_names`.
+
+    Example:
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Linear(4, 1))
+        >>> ANIL(net, net[1], inner_lr=0.1).adapt_names
+        ('1.weight', '1.bias')
+
+    References:
+        Raghu, Raghu, Bengio and Vinyals, "Rapid Learning or Feature Reuse? Towards
+        Understanding the Effectiveness of MAML", ICLR 2020.
+    """
+
+    def __init__(self, module: nn.Module, head: nn.Module, **kwargs: Any) -> None:
+        if "adapt_names" in kwargs:
+            raise TypeError(
+                "ANIL sets adapt_names from head; got adapt_names="
+                f"{kwargs['adapt_names']!r} as well - pass only head, or use MAML(adapt_names=...)"
+            )
+        super().__init__(module, adapt_names=head_names(module, head), **kwargs)
