@@ -8,13 +8,18 @@ Pillow for Omniglot.
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._archives import OMNIGLOT_BASE_URL
 from ._fewshot import FewShotSampler, LabeledDataset, RotatedClasses, split_classes
+from ._omniglot import Omniglot, OmniglotOneShotRuns
 from ._sinusoid import SinusoidParams, SinusoidTaskSampler
 from ._task import Task, TaskBatch, TaskSampler, stack_tasks
 
 __all__ = [
+    "OMNIGLOT_BASE_URL",
     "FewShotSampler",
     "LabeledDataset",
+    "Omniglot",
+    "OmniglotOneShotRuns",
     "RotatedClasses",
     "SinusoidParams",
     "SinusoidTaskSampler",
