@@ -105,7 +105,8 @@ def test_batchnorm_is_per_task_without_buffers(device, factory):
     before = net(task_a)
     net(task_b)
     after = net(task_a)
-    torch.testing.assert_close(after, before, atol=0, rtol=0)
+    # same computation twice: bitwise equal on CPU; tiny slack for GPU kernel selection
+    torch.testing.assert_close(after, before, atol=1e-6, rtol=0)
     # eval mode uses the batch statistics too: nothing was accumulated
     net.eval()
     torch.testing.assert_close(net(task_a), before, atol=1e-6, rtol=1e-5)
