@@ -8,6 +8,7 @@ import meta_algos
 import meta_all.compat.learn2learn as l2l
 import meta_functional
 import meta_nn
+import meta_optim
 import pytest
 import torch
 import torch.nn.functional as F
@@ -387,6 +388,11 @@ def test_module_utilities_and_layers_are_meta_star_objects() -> None:
     assert l2l.utils.clone_module is meta_functional.clone_module
     for name in ("Lambda", "Flatten", "Scale", "KroneckerLinear", "KroneckerRNN", "KroneckerLSTM"):
         assert getattr(l2l.nn, name) is getattr(meta_nn, name)
+    for name in ("LearnableOptimizer", "ParameterUpdate", "DifferentiableSGD"):
+        assert getattr(l2l.optim, name) is getattr(meta_optim, name)
+    for name in ("ModuleTransform", "KroneckerTransform", "MetaCurvatureTransform"):
+        assert getattr(l2l.optim, name) is getattr(meta_optim, name)
+        assert getattr(l2l.optim.transforms, name) is getattr(meta_optim, name)
     assert l2l.vision.models.OmniglotCNN is meta_nn.OmniglotCNN
     assert l2l.vision.models.MiniImagenetCNN is meta_nn.MiniImagenetCNN
 
@@ -395,3 +401,224 @@ def test_docstring_examples_run() -> None:
     failures, tried = doctest.testmod(_algorithms, raise_on_error=False, report=False)[:2]
     assert tried >= 3
     assert failures == 0
+
+
+def gbml_reference_meta_gradients(
+    model: nn.Module, transforms: nn.ModuleList, tasks: list, *, lr: float, steps: int
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """torch.func meta-gradients of p <- p - lr * T_p(grad) for the model and transforms."""
+    names = [name for name, _ in model.named_parameters()]
+
+    def task_loss(params: dict, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(functional_call(model, params, (x,)), y)
+
+    def meta_loss(params: dict, transform_params: dict) -> torch.Tensor:
+        total = torch.zeros((), dtype=torch.float64, device=next(iter(params.values())).device)
+        for support_x, support_y, query_x, query_y in tasks:
+            fast = params
+            for _ in range(steps):
+                grads = torch.func.grad(task_loss)(fast, support_x, support_y)
+                fast = {
+                    name: fast[name]
+                    - lr
+                    * functional_call(
+                        transforms[index],
+                        {
+                            key[len(f"{index}.") :]: value
+                            for key, value in transform_params.items()
+                            if key.startswith(f"{index}.")
+                        },
+                        (grads[name],),
+                    )
+                    for index, name in enumerate(names)
+                }
+            total = total + task_loss(fast, query_x, query_y)
+        return total / len(tasks)
+
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    transform_params = {name: p.detach() for name, p in transforms.named_parameters()}
+    param_grads, transform_grads = torch.func.grad(meta_loss, argnums=(0, 1))(
+        params, transform_params
+    )
+    return (
+        [param_grads[name] for name in names],
+        [transform_grads[name] for name, _ in transforms.named_parameters()],
+    )
+
+
+def perturb_(module: nn.Module, scale: float = 0.2) -> None:
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            noise = torch.randn(parameter.shape, generator=generator, dtype=parameter.dtype)
+            parameter.add_(scale * noise.to(parameter.device))
+
+
+def test_gbml_metacurvature_meta_gradients_reach_the_transform_exactly(
+    device: torch.device,
+) -> None:
+    model = make_model(device)
+    tasks = make_tasks(device, count=2)
+    gbml = l2l.algorithms.GBML(model, l2l.optim.MetaCurvatureTransform, lr=0.3)
+    transforms = gbml.compute_update.transforms
+    assert len(transforms) == len(list(model.parameters()))
+    perturb_(transforms)  # away from the identity, so the transform matters
+    gbml.zero_grad()
+    for support_x, support_y, query_x, query_y in tasks:
+        learner = gbml.clone()
+        for _ in range(2):
+            learner.adapt(F.cross_entropy(learner(support_x), support_y))
+        (F.cross_entropy(learner(query_x), query_y) / len(tasks)).backward()
+    param_grads, transform_grads = gbml_reference_meta_gradients(
+        model, transforms, tasks, lr=0.3, steps=2
+    )
+    for parameter, expected in zip(model.parameters(), param_grads, strict=True):
+        torch.testing.assert_close(parameter.grad, expected, rtol=0, atol=1e-6)
+    for parameter, expected in zip(transforms.parameters(), transform_grads, strict=True):
+        assert parameter.grad is not None
+        torch.testing.assert_close(parameter.grad, expected, rtol=0, atol=1e-6)
+        assert parameter.grad.abs().max() > 1e-6
+
+
+def test_gbml_with_identity_transform_is_maml(device: torch.device) -> None:
+    model = make_model(device)
+    tasks = make_tasks(device, count=2)
+    maml_grads = l2l_meta_gradients(model, tasks, lr=0.3, steps=1, first_order=False)
+    gbml = l2l.algorithms.GBML(model, l2l.optim.MetaCurvatureTransform, lr=0.3)
+    gbml.zero_grad()
+    for support_x, support_y, query_x, query_y in tasks:
+        learner = gbml.clone()
+        learner.adapt(F.cross_entropy(learner(support_x), support_y))
+        (F.cross_entropy(learner(query_x), query_y) / len(tasks)).backward()
+    for parameter, expected in zip(model.parameters(), maml_grads, strict=True):
+        torch.testing.assert_close(parameter.grad, expected, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("factory", ["module", "kronecker"])
+def test_gbml_with_learn2learn_transform_factories(factory: str) -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    transform = (
+        l2l.optim.ModuleTransform(nn.Linear)
+        if factory == "module"
+        else l2l.optim.transforms.KroneckerTransform(l2l.nn.KroneckerLinear)
+    )
+    gbml = l2l.algorithms.GBML(model, transform, lr=0.1)
+    x, y = torch.randn(6, 4), torch.randint(0, 2, (6,))
+    learner = gbml.clone()
+    learner.adapt(F.cross_entropy(learner(x), y))
+    F.cross_entropy(learner(x), y).backward()
+    assert all(p.grad is not None for p in model.parameters())
+    assert all(p.grad is not None for p in gbml.compute_update.parameters())
+    # The factory is configuration: only the model and the transforms are parameters.
+    assert len(list(gbml.parameters())) == len(list(model.parameters())) + len(
+        list(gbml.compute_update.parameters())
+    )
+    assert learner.transform is transform
+
+
+def test_gbml_first_order_still_trains_the_transform() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    gbml = l2l.algorithms.GBML(model, l2l.optim.MetaCurvatureTransform, lr=0.1, first_order=True)
+    x = torch.randn(5, 3)
+    learner = gbml.clone()
+    learner.adapt(learner(x).pow(2).mean())
+    updated_weight = learner.module.weight
+    learner(x).pow(2).mean().backward()
+    assert gbml.compute_update.transforms[0].out_curvature.grad is not None
+    # First order: the update carries no graph back through the inner gradient.
+    assert updated_weight.grad_fn is not None
+    assert model.weight.grad is not None
+
+
+def test_gbml_adapt_transform_steps_the_transform_from_the_second_step() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    gbml = l2l.algorithms.GBML(
+        model, l2l.optim.MetaCurvatureTransform, lr=0.1, adapt_transform=True
+    )
+    x = torch.randn(6, 3)
+    learner = gbml.clone()
+    originals = [p.detach().clone() for p in gbml.compute_update.parameters()]
+    learner.adapt(learner(x).pow(2).mean())
+    # The first loss does not depend on the transform: it stays where it was.
+    for value, original in zip(learner.compute_update.parameters(), originals, strict=True):
+        torch.testing.assert_close(value.detach(), original, rtol=0, atol=0)
+    loss = learner(x).pow(2).mean()
+    before = [p.detach().clone() for p in learner.compute_update.parameters()]
+    grads = torch.autograd.grad(loss, list(learner.compute_update.parameters()), retain_graph=True)
+    learner.adapt(loss)
+    after = list(learner.compute_update.parameters())
+    for value, start, grad in zip(after, before, grads, strict=True):
+        torch.testing.assert_close(value.detach(), start - 0.1 * grad, rtol=0, atol=1e-12)
+    assert any(grad.abs().max() > 1e-6 for grad in grads)
+    # The meta-model's own transforms are untouched and still receive meta-gradients.
+    for value, original in zip(gbml.compute_update.parameters(), originals, strict=True):
+        torch.testing.assert_close(value.detach(), original, rtol=0, atol=0)
+    learner(x).pow(2).mean().backward()
+    assert all(p.grad is not None for p in gbml.compute_update.parameters())
+
+
+def test_gbml_adapt_transform_first_order() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    gbml = l2l.algorithms.GBML(
+        model, l2l.optim.MetaCurvatureTransform, lr=0.1, adapt_transform=True, first_order=True
+    )
+    x = torch.randn(6, 3)
+    learner = gbml.clone()
+    for _ in range(2):
+        learner.adapt(learner(x).pow(2).mean())
+    learner(x).pow(2).mean().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_gbml_frozen_layer_and_allow_nograd() -> None:
+    model = frozen_model(torch.device("cpu"))
+    support_x, support_y, _, _ = make_tasks(torch.device("cpu"), count=1)[0]
+    gbml = l2l.algorithms.GBML(model, l2l.optim.MetaCurvatureTransform, lr=0.1)
+    learner = gbml.clone()
+    with pytest.raises(ValueError, match="does not require grad; pass allow_nograd=True"):
+        learner.adapt(F.cross_entropy(learner(support_x), support_y))
+    learner = gbml.clone(allow_nograd=True)
+    frozen = learner.module[0].weight
+    learner.adapt(F.cross_entropy(learner(support_x), support_y))
+    assert learner.module[0].weight is frozen
+    assert learner.module[2].weight.grad_fn is not None
+
+
+def test_gbml_validates_its_arguments() -> None:
+    with pytest.raises(TypeError, match=r"GBML expects transform as a callable .* got int"):
+        l2l.algorithms.GBML(nn.Linear(2, 1), 3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="GBML expects lr as a float, got str"):
+        l2l.algorithms.GBML(nn.Linear(2, 1), l2l.optim.MetaCurvatureTransform, lr="x")  # type: ignore[arg-type]
+    learner = l2l.algorithms.GBML(nn.Linear(2, 1), l2l.optim.MetaCurvatureTransform).clone()
+    with pytest.raises(ValueError, match=r"GBML\.adapt expects a scalar loss"):
+        learner.adapt(learner(torch.ones(3, 2)))
+
+
+def test_learnable_optimizer_documented_example() -> None:
+    torch.manual_seed(0)
+    linear = nn.Linear(6, 3)
+    transform = l2l.optim.ModuleTransform(torch.nn.Linear)
+    metaopt = l2l.optim.LearnableOptimizer(linear, transform, lr=0.01)
+    opt = torch.optim.SGD(metaopt.parameters(), lr=0.001)
+    inputs, targets = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    losses = []
+    for _ in range(3):
+        metaopt.zero_grad()
+        opt.zero_grad()
+        error = F.cross_entropy(linear(inputs), targets)
+        losses.append(error.item())
+        error.backward()
+        opt.step()
+        metaopt.step()
+    assert all(p.grad is not None for p in metaopt.parameters())
+    assert losses[-1] < losses[0]
+    assert linear.weight.grad_fn is not None  # differentiably updated in place
+
+
+def test_vision_models_build_learn2learn_backbones() -> None:
+    model = l2l.vision.models.OmniglotCNN(5)
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 5)

@@ -31,6 +31,7 @@ from meta_functional import update_module as update_module
 
 from . import algorithms as algorithms
 from . import nn as nn
+from . import optim as optim
 from . import utils as utils
 from . import vision as vision
 
@@ -40,6 +41,7 @@ __all__ = [
     "detach_module",
     "magic_box",
     "nn",
+    "optim",
     "update_module",
     "utils",
     "vision",

@@ -10,11 +10,12 @@ learning rates or gradient transforms), which is what a meta-optimizer then step
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from meta_functional import clone_module, update_module
+from meta_optim import ParameterUpdate
 from torch import Tensor, nn
 
 
@@ -50,6 +51,7 @@ def _gradients(
     allow_unused: bool,
     allow_nograd: bool,
     owner: str,
+    retain_graph: bool | None = None,
 ) -> list[Tensor | None]:
     """Gradients of ``loss`` for every tensor of ``module.parameters()``, in that order.
 
@@ -75,7 +77,7 @@ def _gradients(
         loss,
         [named[index][1] for index in wanted],
         create_graph=create_graph,
-        retain_graph=create_graph,
+        retain_graph=create_graph if retain_graph is None else retain_graph,
         allow_unused=True,
     )
     unused = [named[index][0] for index, grad in zip(wanted, found, strict=True) if grad is None]
@@ -375,3 +377,185 @@ class MetaSGD(BaseLearner):
             first_order=self.first_order if first_order is None else first_order,
             lrs=clone_module(self.lrs),
         )
+
+
+class GBML(BaseLearner):
+    """Gradient-based meta-learning with a learnable gradient transform (learn2learn's GBML).
+
+    The inner step is ``p <- p - lr * T_p(dloss/dp)``, where ``T_p = transform(p)`` is a module
+    built once per parameter (held by a :class:`meta_optim.ParameterUpdate`, ``compute_update``).
+    With an identity-initialised transform (``KroneckerTransform``, ``MetaCurvatureTransform``)
+    this starts as MAML; meta-training then learns the transform too, since query losses of
+    adapted learners back-propagate into it (Meta-Curvature, KFO, ...).
+
+    Args:
+        module: The model to meta-learn.
+        transform: A factory ``param -> nn.Module`` mapping a gradient to an update of the
+            same shape, e.g. ``meta_optim.ModuleTransform(torch.nn.Linear)``,
+            ``meta_optim.KroneckerTransform(meta_nn.KroneckerLinear)`` or
+            ``meta_optim.MetaCurvatureTransform``.
+        lr: The fast-adaptation learning rate applied to the transformed gradients.
+        adapt_transform: If ``True``, each ``adapt`` also takes a gradient step (with ``lr``) on
+            the learner's copy of the transform's parameters, using the loss's gradient with
+            respect to them (non-zero from the second step on, when the loss depends on the
+            transform through earlier updates).
+        first_order: If ``True``, the gradients are not differentiated (the transform still
+            receives meta-gradients through the updates it produced).
+        allow_unused: Whether ``adapt`` tolerates parameters the loss does not use.
+        allow_nograd: Whether ``adapt`` skips parameters that do not require grad.
+
+    Raises:
+        TypeError: If ``module`` is not a module, ``transform`` is not callable, ``lr`` is not
+            a number or the factory returns something other than a module.
+
+    References:
+        1. Finn et al., 2017. "Model-Agnostic Meta-Learning for Fast Adaptation of Deep
+           Networks." ICML.
+        2. Park & Oliva, 2019. "Meta-Curvature." NeurIPS.
+        3. Arnold et al., 2019. "When MAML can adapt fast and how to assist when it cannot."
+
+    Example:
+        >>> import torch
+        >>> from meta_optim import MetaCurvatureTransform
+        >>> gbml = GBML(torch.nn.Linear(3, 1), MetaCurvatureTransform, lr=0.1)
+        >>> learner = gbml.clone()
+        >>> x = torch.randn(5, 3)
+        >>> learner.adapt(learner(x).pow(2).mean())
+        >>> learner(x).pow(2).mean().backward()
+        >>> gbml.compute_update.transforms[0].out_curvature.grad is not None
+        True
+    """
+
+    transform: Callable[[Tensor], nn.Module]
+    compute_update: ParameterUpdate
+
+    def __init__(
+        self,
+        module: nn.Module,
+        transform: Callable[[Tensor], nn.Module],
+        lr: float = 1.0,
+        adapt_transform: bool = False,
+        first_order: bool = False,
+        allow_unused: bool = False,
+        allow_nograd: bool = False,
+    ) -> None:
+        super().__init__(module)
+        if not callable(transform):
+            raise TypeError(
+                f"GBML expects transform as a callable param -> nn.Module, got "
+                f"{type(transform).__name__}"
+            )
+        self._configure(
+            transform,
+            ParameterUpdate(module.parameters(), transform),
+            lr=_check_lr(lr, "GBML"),
+            adapt_transform=adapt_transform,
+            first_order=first_order,
+            allow_unused=allow_unused,
+            allow_nograd=allow_nograd,
+        )
+
+    def _configure(
+        self,
+        transform: Callable[[Tensor], nn.Module],
+        compute_update: ParameterUpdate,
+        *,
+        lr: float,
+        adapt_transform: bool,
+        first_order: bool,
+        allow_unused: bool,
+        allow_nograd: bool,
+    ) -> None:
+        # The factory is configuration, not state: never registered as a submodule.
+        object.__setattr__(self, "transform", transform)
+        self.compute_update = compute_update
+        self.lr = lr
+        self.adapt_transform = bool(adapt_transform)
+        self.first_order = bool(first_order)
+        self.allow_unused = bool(allow_unused)
+        self.allow_nograd = bool(allow_nograd)
+
+    def adapt(
+        self,
+        loss: Tensor,
+        first_order: bool | None = None,
+        allow_unused: bool | None = None,
+        allow_nograd: bool | None = None,
+    ) -> None:
+        """Take one transformed gradient step ``p <- p - lr * T_p(dloss/dp)``, in place.
+
+        With ``adapt_transform``, the learner's transform parameters are also stepped with
+        ``lr`` times the loss's gradient with respect to them (left unchanged where the loss
+        does not depend on them yet).
+
+        Args:
+            loss: Scalar loss computed with this learner.
+            first_order: Overrides the constructor's ``first_order`` for this step.
+            allow_unused: Overrides the constructor's ``allow_unused`` for this step.
+            allow_nograd: Overrides the constructor's ``allow_nograd`` for this step.
+
+        Raises:
+            TypeError: If ``loss`` is not a tensor.
+            ValueError: If ``loss`` is not a scalar or does not require grad, a parameter is
+                frozen or unused without the matching flag, or a transform's output does not
+                have its parameter's shape.
+        """
+        loss = _check_loss(loss, "GBML")
+        first_order = self.first_order if first_order is None else first_order
+        allow_unused = self.allow_unused if allow_unused is None else allow_unused
+        allow_nograd = self.allow_nograd if allow_nograd is None else allow_nograd
+        second_order = not first_order
+        transform_gradients: list[Tensor | None] = []
+        if self.adapt_transform:
+            transform_gradients = _gradients(
+                loss,
+                self.compute_update,
+                create_graph=second_order,
+                allow_unused=True,
+                allow_nograd=True,
+                owner="GBML",
+                retain_graph=True,  # the model's gradients come from the same graph next
+            )
+        updates = self.compute_update(
+            loss,
+            list(self.module.parameters()),
+            create_graph=second_order,
+            retain_graph=second_order,
+            allow_unused=allow_unused,
+            allow_nograd=allow_nograd,
+        )
+        update_module(self.module, [None if u is None else -self.lr * u for u in updates])
+        if self.adapt_transform:
+            update_module(
+                self.compute_update,
+                [None if g is None else -self.lr * g for g in transform_gradients],
+            )
+
+    def clone(
+        self,
+        first_order: bool | None = None,
+        allow_unused: bool | None = None,
+        allow_nograd: bool | None = None,
+    ) -> GBML:
+        """A new ``GBML`` around differentiable copies of the model and of the transforms.
+
+        Args:
+            first_order: The clone's ``first_order``; ``None`` copies this one's.
+            allow_unused: The clone's ``allow_unused``; ``None`` copies this one's.
+            allow_nograd: The clone's ``allow_nograd``; ``None`` copies this one's.
+
+        Returns:
+            The new learner; meta-gradients through it reach this model and its transforms.
+        """
+        learner = GBML.__new__(GBML)
+        BaseLearner.__init__(learner, clone_module(self.module))
+        learner._configure(
+            self.transform,
+            clone_module(self.compute_update),
+            lr=self.lr,
+            adapt_transform=self.adapt_transform,
+            first_order=self.first_order if first_order is None else first_order,
+            allow_unused=self.allow_unused if allow_unused is None else allow_unused,
+            allow_nograd=self.allow_nograd if allow_nograd is None else allow_nograd,
+        )
+        return learner

@@ -6,8 +6,9 @@ They keep learn2learn's signatures and ``clone()``/``adapt()`` semantics; see
 
 from __future__ import annotations
 
+from ._algorithms import GBML as GBML
 from ._algorithms import MAML as MAML
 from ._algorithms import BaseLearner as BaseLearner
 from ._algorithms import MetaSGD as MetaSGD
 
-__all__ = ["MAML", "BaseLearner", "MetaSGD"]
+__all__ = ["GBML", "MAML", "BaseLearner", "MetaSGD"]

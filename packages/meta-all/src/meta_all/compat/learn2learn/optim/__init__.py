@@ -1,0 +1,28 @@
+"""learn2learn's ``l2l.optim``: learnable optimizers and gradient transforms, from meta-optim.
+
+``LearnableOptimizer``, ``ParameterUpdate`` and ``DifferentiableSGD`` are
+:mod:`meta_optim`'s classes, with learn2learn's signatures. The transforms
+(``ModuleTransform``, ``KroneckerTransform``, ``MetaCurvatureTransform``) are available here
+and under :mod:`.transforms`, as in learn2learn.
+"""
+
+from __future__ import annotations
+
+from meta_optim import DifferentiableSGD as DifferentiableSGD
+from meta_optim import KroneckerTransform as KroneckerTransform
+from meta_optim import LearnableOptimizer as LearnableOptimizer
+from meta_optim import MetaCurvatureTransform as MetaCurvatureTransform
+from meta_optim import ModuleTransform as ModuleTransform
+from meta_optim import ParameterUpdate as ParameterUpdate
+
+from . import transforms as transforms
+
+__all__ = [
+    "DifferentiableSGD",
+    "KroneckerTransform",
+    "LearnableOptimizer",
+    "MetaCurvatureTransform",
+    "ModuleTransform",
+    "ParameterUpdate",
+    "transforms",
+]

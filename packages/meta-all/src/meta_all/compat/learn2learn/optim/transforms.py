@@ -1,0 +1,14 @@
+"""learn2learn's ``l2l.optim.transforms``: modules that map gradients to updates.
+
+``ModuleTransform``, ``KroneckerTransform`` and ``MetaCurvatureTransform`` are
+:mod:`meta_optim`'s classes: factories (or, for ``MetaCurvatureTransform``, a module built
+directly from a parameter) giving one learnable transform per parameter.
+"""
+
+from __future__ import annotations
+
+from meta_optim import KroneckerTransform as KroneckerTransform
+from meta_optim import MetaCurvatureTransform as MetaCurvatureTransform
+from meta_optim import ModuleTransform as ModuleTransform
+
+__all__ = ["KroneckerTransform", "MetaCurvatureTransform", "ModuleTransform"]
