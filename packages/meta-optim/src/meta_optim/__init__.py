@@ -9,18 +9,27 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._functional import AdamState, RMSpropState, SgdState, adam, apply_updates, rmsprop, sgd
+from ._learnable import DifferentiableSGD, LearnableOptimizer, ParameterUpdate
+from ._transforms import KroneckerTransform, MetaCurvatureTransform, ModuleTransform, kronecker_dims
 from ._typing import GradientTransformation, InitFn, UpdateFn
 
 __all__ = [
     "AdamState",
+    "DifferentiableSGD",
     "GradientTransformation",
     "InitFn",
+    "KroneckerTransform",
+    "LearnableOptimizer",
+    "MetaCurvatureTransform",
+    "ModuleTransform",
+    "ParameterUpdate",
     "RMSpropState",
     "SgdState",
     "UpdateFn",
     "__version__",
     "adam",
     "apply_updates",
+    "kronecker_dims",
     "rmsprop",
     "sgd",
 ]

@@ -1,0 +1,356 @@
+"""Gradient transforms: learnable modules that map a parameter's gradient to an update.
+
+A *transform factory* is called once per parameter and returns an ``nn.Module`` whose forward
+takes a gradient of that parameter's shape and returns a tensor of the same shape.
+:class:`ModuleTransform` and :class:`KroneckerTransform` are such factories;
+:class:`MetaCurvatureTransform` is a module class whose constructor takes the parameter, so the
+class itself is a factory.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+
+def _check_parameter(param: object, owner: str) -> Tensor:
+    if not isinstance(param, Tensor):
+        raise TypeError(f"{owner} expects a parameter tensor, got {type(param).__name__}")
+    return param
+
+
+def _check_gradient(grad: object, shape: torch.Size, owner: str) -> Tensor:
+    if not isinstance(grad, Tensor):
+        raise TypeError(f"{owner} expects a gradient tensor, got {type(grad).__name__}")
+    if grad.shape != shape:
+        raise ValueError(
+            f"{owner} was built for a parameter of shape {tuple(shape)}, "
+            f"got a gradient of shape {tuple(grad.shape)}"
+        )
+    return grad
+
+
+def _match_parameter(module: nn.Module, param: Tensor) -> nn.Module:
+    """Move ``module`` to ``param``'s device, and to its dtype when that is floating point."""
+    if param.is_floating_point():
+        return module.to(device=param.device, dtype=param.dtype)
+    return module.to(device=param.device)
+
+
+class _ReshapedTransform(nn.Module):
+    """Apply ``module`` to the gradient reshaped to ``in_shape``; return the parameter's shape.
+
+    Built by :class:`ModuleTransform` and :class:`KroneckerTransform`.
+
+    Attributes:
+        module: The wrapped (learnable) module.
+        in_shape: The shape the gradient is reshaped to before ``module`` sees it.
+        shape: The shape of the parameter (and of the gradients and outputs).
+    """
+
+    def __init__(self, module: nn.Module, in_shape: tuple[int, ...], shape: torch.Size) -> None:
+        super().__init__()
+        self.module = module
+        self.in_shape = in_shape
+        self.shape = shape
+
+    def forward(self, grad: Tensor) -> Tensor:
+        """Transform ``grad`` into an update of the same shape.
+
+        Args:
+            grad: Gradient with the parameter's shape.
+
+        Returns:
+            The update, with the parameter's shape.
+
+        Raises:
+            TypeError: If ``grad`` is not a tensor.
+            ValueError: If ``grad`` or the module's output has the wrong number of elements.
+        """
+        owner = f"transform({type(self.module).__name__})"
+        grad = _check_gradient(grad, self.shape, owner)
+        out = self.module(grad.reshape(self.in_shape))
+        if not isinstance(out, Tensor) or out.numel() != grad.numel():
+            got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise ValueError(
+                f"{owner} maps gradients of shape {self.in_shape} to {got}; expected "
+                f"{grad.numel()} elements to reshape to the parameter's shape {tuple(self.shape)}"
+            )
+        return out.reshape(self.shape)
+
+    def extra_repr(self) -> str:
+        """Summarise the reshaping in ``repr``."""
+        return f"in_shape={self.in_shape}, shape={tuple(self.shape)}"
+
+
+class ModuleTransform:
+    """Build a transform from any module class mapping ``(1, numel)`` to ``(1, numel)``.
+
+    For a parameter with ``numel`` elements, ``module_cls(numel, numel)`` is instantiated (on the
+    parameter's device and, for floating-point parameters, in its dtype). The returned transform
+    flattens the gradient to ``(1, numel)``, applies the module and reshapes the result back to
+    the parameter's shape. A dense ``nn.Linear`` costs ``numel**2`` weights, so this is meant for
+    small parameters; see :class:`KroneckerTransform` for a scalable alternative.
+
+    Args:
+        module_cls: A callable ``(in_features, out_features) -> nn.Module``, e.g.
+            ``torch.nn.Linear``.
+
+    Raises:
+        TypeError: If ``module_cls`` is not callable (at construction), or does not return an
+            ``nn.Module`` (when called).
+
+    Example:
+        >>> import torch
+        >>> classifier = torch.nn.Linear(784, 10, bias=False)
+        >>> linear_transform = ModuleTransform(torch.nn.Linear)
+        >>> linear_update = linear_transform(classifier.weight)  # a Linear(7840, 7840) inside
+        >>> linear_update(torch.randn(10, 784)).shape
+        torch.Size([10, 784])
+    """
+
+    def __init__(self, module_cls: Callable[[int, int], nn.Module]) -> None:
+        if not callable(module_cls):
+            raise TypeError(
+                f"ModuleTransform expects a callable (in_features, out_features) -> nn.Module, "
+                f"got {type(module_cls).__name__}"
+            )
+        self.module_cls = module_cls
+
+    def __call__(self, param: Tensor) -> nn.Module:
+        """Instantiate the transform for ``param``.
+
+        Args:
+            param: The parameter whose gradients will be transformed.
+
+        Returns:
+            A module mapping gradients of ``param``'s shape to updates of the same shape.
+
+        Raises:
+            TypeError: If ``param`` is not a tensor or ``module_cls`` returns a non-module.
+
+        Example:
+            >>> import torch
+            >>> ModuleTransform(torch.nn.Linear)(torch.zeros(3)).module
+            Linear(in_features=3, out_features=3, bias=True)
+        """
+        param = _check_parameter(param, "ModuleTransform")
+        numel = param.numel()
+        module = self.module_cls(numel, numel)
+        if not isinstance(module, nn.Module):
+            raise TypeError(
+                f"ModuleTransform: module_cls({numel}, {numel}) returned "
+                f"{type(module).__name__}; expected a torch.nn.Module"
+            )
+        return _ReshapedTransform(_match_parameter(module, param), (1, numel), param.shape)
+
+
+def kronecker_dims(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
+    """Return the ``(n, m)`` Kronecker factor sizes :class:`KroneckerTransform` uses for a shape.
+
+    * 0-d (a scalar): ``(1, 1)``;
+    * 1-d ``(n,)`` (a bias): ``(n, 1)``, i.e. an ``(n, n)`` left factor and a scalar right one;
+    * 2-d ``(n, m)`` (a linear weight): ``(n, m)``;
+    * k-d ``(out, in, *kernel)`` with ``k > 2`` (a convolution weight):
+      ``(out, in * prod(kernel))``, the usual matrix view of a convolution filter bank.
+
+    Args:
+        shape: The parameter's shape.
+
+    Returns:
+        ``(n, m)`` with ``n * m`` equal to the number of elements.
+
+    Example:
+        >>> kronecker_dims((64, 32, 3, 3))
+        (64, 288)
+    """
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return int(shape[0]), 1
+    return int(shape[0]), math.prod(int(size) for size in shape[1:])
+
+
+class KroneckerTransform:
+    """Build Kronecker-factored transforms (e.g. from :class:`meta_nn.KroneckerLinear`).
+
+    For a parameter reshaped to ``(n, m)`` (see :func:`kronecker_dims`: weights keep their
+    shape, biases of size ``n`` use ``(n, 1)``, convolution weights ``(out, in, kh, kw)`` use
+    ``(out, in * kh * kw)``), the transform is ``kronecker_cls(n, m, bias=bias, psd=psd)``,
+    whose two factors have shapes ``(n, n)`` and ``(m, m)`` instead of one ``(nm, nm)`` matrix.
+    The gradient is flattened row-major to ``(n * m,)``, transformed and reshaped back to the
+    parameter's shape. With :class:`meta_nn.KroneckerLinear` the transform starts as the
+    identity, so a learnable optimizer built on it starts as plain gradient descent.
+
+    Args:
+        kronecker_cls: A callable ``(n, m, bias=..., psd=...) -> nn.Module`` taking inputs of
+            shape ``(n * m,)``, e.g. :class:`meta_nn.KroneckerLinear`.
+        bias: Passed to ``kronecker_cls``.
+        psd: Passed to ``kronecker_cls`` (keep the factored matrix positive semi-definite).
+
+    Raises:
+        TypeError: If ``kronecker_cls`` is not callable (at construction), or does not return
+            an ``nn.Module`` (when called).
+
+    References:
+        1. Arnold et al. 2019. "When MAML can adapt fast and how to assist when it cannot".
+
+    Example:
+        >>> import torch
+        >>> from meta_nn import KroneckerLinear
+        >>> classifier = torch.nn.Linear(784, 10, bias=False)
+        >>> kronecker_transform = KroneckerTransform(KroneckerLinear)
+        >>> kronecker_update = kronecker_transform(classifier.weight)
+        >>> [tuple(p.shape) for p in kronecker_update.parameters()]
+        [(10, 10), (784, 784)]
+        >>> grad = torch.randn(10, 784)
+        >>> torch.equal(kronecker_update(grad), grad)  # identity at initialisation
+        True
+    """
+
+    def __init__(
+        self, kronecker_cls: Callable[..., nn.Module], bias: bool = False, psd: bool = True
+    ) -> None:
+        if not callable(kronecker_cls):
+            raise TypeError(
+                f"KroneckerTransform expects a callable (n, m, bias=, psd=) -> nn.Module, "
+                f"got {type(kronecker_cls).__name__}"
+            )
+        self.kronecker_cls = kronecker_cls
+        self.bias = bias
+        self.psd = psd
+
+    def __call__(self, param: Tensor) -> nn.Module:
+        """Instantiate the Kronecker transform for ``param``.
+
+        Args:
+            param: The parameter whose gradients will be transformed.
+
+        Returns:
+            A module mapping gradients of ``param``'s shape to updates of the same shape.
+
+        Raises:
+            TypeError: If ``param`` is not a tensor or ``kronecker_cls`` returns a non-module.
+
+        Example:
+            >>> import torch
+            >>> from meta_nn import KroneckerLinear
+            >>> transform = KroneckerTransform(KroneckerLinear)(torch.zeros(8, 3, 3, 3))
+            >>> transform.module
+            KroneckerLinear(n=8, m=27, bias=False, psd=True)
+        """
+        param = _check_parameter(param, "KroneckerTransform")
+        n, m = kronecker_dims(param.shape)
+        module = self.kronecker_cls(n, m, bias=self.bias, psd=self.psd)
+        if not isinstance(module, nn.Module):
+            raise TypeError(
+                f"KroneckerTransform: kronecker_cls({n}, {m}, bias={self.bias}, psd={self.psd}) "
+                f"returned {type(module).__name__}; expected a torch.nn.Module"
+            )
+        return _ReshapedTransform(_match_parameter(module, param), (n * m,), param.shape)
+
+
+class MetaCurvatureTransform(nn.Module):
+    """The meta-curvature transform of Park & Oliva (2019), built directly from a parameter.
+
+    The update is a learnable, tensor-factored preconditioning of the gradient ``G``, scaled by
+    the fixed ``lr``. All curvature matrices start as the identity (so the transform starts as
+    ``lr * G``):
+
+    * 2-d ``(n, m)`` parameter: ``update = lr * M_out @ G @ M_in`` with learnable
+      ``out_curvature`` ``M_out`` ``(n, n)`` and ``in_curvature`` ``M_in`` ``(m, m)``.
+    * k-d ``(out, in, *kernel)`` parameter with ``k > 2`` (a convolution weight): ``G`` is viewed
+      as ``(out, in, f)`` with ``f = prod(kernel)`` and multiplied along each mode,
+      ``update[o, i, k] = lr * sum_{a, b, c} M_out[o, a] G[a, b, c] M_in[b, i] M_f[c, k]``, with
+      a third learnable matrix ``filter_curvature`` ``M_f`` ``(f, f)``.
+    * 0-d and 1-d parameters (biases): a full matrix would be cheap but a bias has no row and
+      column structure to factor, so the curvature is a learnable elementwise ``curvature`` of
+      the parameter's shape, initialised to ones: ``update = lr * curvature * G``.
+
+    The curvature is created on the parameter's device and, for floating-point parameters, in
+    its dtype.
+
+    Args:
+        param: The parameter whose gradients will be transformed.
+        lr: Fixed (non-learnable) scale of the update, ``>= 0``.
+
+    Raises:
+        TypeError: If ``param`` is not a tensor or ``lr`` is not a float.
+        ValueError: If ``lr`` is negative.
+
+    References:
+        1. Park & Oliva. 2019. "Meta-Curvature". NeurIPS.
+
+    Example:
+        >>> import torch
+        >>> classifier = torch.nn.Linear(784, 10, bias=False)
+        >>> metacurvature_update = MetaCurvatureTransform(classifier.weight)
+        >>> grad = torch.randn(10, 784)
+        >>> torch.allclose(metacurvature_update(grad), grad)  # identity at initialisation
+        True
+    """
+
+    curvature: nn.Parameter | None
+    out_curvature: nn.Parameter | None
+    in_curvature: nn.Parameter | None
+    filter_curvature: nn.Parameter | None
+
+    def __init__(self, param: Tensor, lr: float = 1.0) -> None:
+        super().__init__()
+        param = _check_parameter(param, "MetaCurvatureTransform")
+        if isinstance(lr, bool) or not isinstance(lr, int | float):
+            raise TypeError(f"MetaCurvatureTransform expects lr to be a float, got {lr!r}")
+        if not lr >= 0:
+            raise ValueError(f"MetaCurvatureTransform expects lr >= 0, got {lr}")
+        self.lr = float(lr)
+        self.shape = param.shape
+        device = param.device
+        dtype = param.dtype if param.is_floating_point() else None
+        self.curvature = self.out_curvature = self.in_curvature = self.filter_curvature = None
+        if param.dim() <= 1:
+            self.curvature = nn.Parameter(torch.ones(param.shape, device=device, dtype=dtype))
+            return
+        self.out_curvature = nn.Parameter(torch.eye(param.shape[0], device=device, dtype=dtype))
+        self.in_curvature = nn.Parameter(torch.eye(param.shape[1], device=device, dtype=dtype))
+        if param.dim() > 2:
+            size = math.prod(param.shape[2:])
+            self.filter_curvature = nn.Parameter(torch.eye(size, device=device, dtype=dtype))
+
+    def forward(self, grad: Tensor) -> Tensor:
+        """Precondition ``grad`` with the learnable curvature.
+
+        Args:
+            grad: Gradient with the parameter's shape.
+
+        Returns:
+            The update, with the parameter's shape.
+
+        Raises:
+            TypeError: If ``grad`` is not a tensor.
+            ValueError: If ``grad`` does not have the parameter's shape.
+
+        Example:
+            >>> import torch
+            >>> transform = MetaCurvatureTransform(torch.zeros(3), lr=0.5)
+            >>> transform(torch.tensor([2.0, 4.0, 6.0]))
+            tensor([1., 2., 3.], grad_fn=<MulBackward0>)
+        """
+        grad = _check_gradient(grad, self.shape, "MetaCurvatureTransform")
+        if self.out_curvature is None or self.in_curvature is None:
+            # 0-d / 1-d parameter: __init__ set only the elementwise curvature.
+            return self.lr * typing.cast(Tensor, self.curvature) * grad
+        if self.filter_curvature is None:
+            return self.lr * (self.out_curvature @ grad @ self.in_curvature)
+        modes = grad.reshape(self.shape[0], self.shape[1], -1)
+        update = torch.einsum(
+            "oa,abc,bi,ck->oik", self.out_curvature, modes, self.in_curvature, self.filter_curvature
+        )
+        return self.lr * update.reshape(self.shape)
+
+    def extra_repr(self) -> str:
+        """Summarise the configuration in ``repr``."""
+        return f"shape={tuple(self.shape)}, lr={self.lr}"
