@@ -39,13 +39,13 @@ def test_mlp_errors():
     with pytest.raises(ValueError, match=r"MLP: sizes\[1\] must be a positive int, got 0"):
         MLP([3, 0, 1])
     with pytest.raises(TypeError, match=r"MLP: sizes\[0\] must be an int, got float"):
-        MLP([1.5, 2])  # type: ignore[list-item]
+        MLP([1.5, 2])
     with pytest.raises(TypeError, match=r"sizes to be a sequence of ints, got 5"):
-        MLP(5)  # type: ignore[arg-type]
+        MLP(5)
     with pytest.raises(TypeError, match=r"activation to be a zero-argument callable"):
-        MLP([1, 2, 1], activation="relu")  # type: ignore[arg-type]
+        MLP([1, 2, 1], activation="relu")
     with pytest.raises(TypeError, match=r"activation\(\) to return an nn.Module, got builtin"):
-        MLP([1, 2, 1], activation=lambda: torch.relu)  # type: ignore[arg-type,return-value]
+        MLP([1, 2, 1], activation=lambda: torch.relu)
     message = r"MLP\(\[1, 40, 1\]\) expects input of shape \(\.\.\., 1\), got shape \(4, 2\)"
     with pytest.raises(ValueError, match=message):
         MLP([1, 40, 1])(torch.zeros(4, 2))
@@ -163,7 +163,7 @@ def test_conv_backbone_errors():
     with pytest.raises(ValueError, match=r"OmniglotCNN: image_size=28 is too small for layers=5"):
         OmniglotCNN(5, layers=5)
     with pytest.raises(TypeError, match=r"MiniImagenetCNN: hidden_size must be an int, got str"):
-        MiniImagenetCNN(5, hidden_size="32")  # type: ignore[arg-type]
+        MiniImagenetCNN(5, hidden_size="32")
     with pytest.raises(ValueError, match=r"ConvNet4: output_size must be a positive int, got 0"):
         ConvNet4(0)
     with pytest.raises(
@@ -176,4 +176,4 @@ def test_conv_backbone_errors():
     ):
         MiniImagenetCNN(5)(torch.zeros(2, 1, 84, 84))
     with pytest.raises(TypeError, match=r"ConvNet4 expects input to be a torch.Tensor"):
-        ConvNet4(5)(None)  # type: ignore[arg-type]
+        ConvNet4(5)(None)

@@ -146,19 +146,19 @@ def test_kronecker_linear_bad_shapes(bad, shape):
 
 def test_kronecker_constructor_errors():
     with pytest.raises(TypeError, match=r"KroneckerLinear: n must be an int, got float \(2.0\)"):
-        KroneckerLinear(2.0, 3)  # type: ignore[arg-type]
+        KroneckerLinear(2.0, 3)
     with pytest.raises(ValueError, match=r"KroneckerLinear: m must be a positive int, got 0"):
         KroneckerLinear(2, 0)
     with pytest.raises(TypeError, match=r"KroneckerRNN: m must be an int, got bool"):
         KroneckerRNN(2, True)
     with pytest.raises(TypeError, match=r"KroneckerRNN expects sigma to be a callable"):
-        KroneckerRNN(2, 2, sigma=3)  # type: ignore[arg-type]
+        KroneckerRNN(2, 2, sigma=3)
     with pytest.raises(ValueError, match=r"KroneckerLSTM: n must be a positive int, got -1"):
         KroneckerLSTM(-1, 2)
     with pytest.raises(TypeError, match=r"KroneckerLSTM expects sigma to be a callable"):
-        KroneckerLSTM(2, 2, sigma="tanh")  # type: ignore[arg-type]
+        KroneckerLSTM(2, 2, sigma="tanh")
     with pytest.raises(TypeError, match=r"KroneckerLinear expects input to be a torch.Tensor"):
-        KroneckerLinear(2, 2)([1.0] * 4)  # type: ignore[arg-type]
+        KroneckerLinear(2, 2)([1.0] * 4)
 
 
 def _reference_rnn(rnn: KroneckerRNN, x, h):
@@ -277,9 +277,9 @@ def test_lstm_bad_state():
     lstm = KroneckerLSTM(2, 2)
     x = torch.zeros(4)
     with pytest.raises(TypeError, match=r"a pair \(h, c\), got a tuple of length 3"):
-        lstm(x, (x, x, x))  # type: ignore[arg-type]
+        lstm(x, (x, x, x))
     with pytest.raises(TypeError, match=r"expects state h \(a tensor or \(h, c\)\) to be a torch"):
-        lstm(x, 1.0)  # type: ignore[arg-type]
+        lstm(x, 1.0)
     with pytest.raises(ValueError, match=r"expects cell state of shape .* got shape \(5,\)"):
         lstm(x, (x, torch.zeros(5)))
     with pytest.raises(ValueError, match=r"hidden and cell state with the same batch size"):

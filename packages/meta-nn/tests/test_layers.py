@@ -53,7 +53,7 @@ def test_lambda_forwards_args_and_kwargs(device):
 
 def test_lambda_rejects_non_callable():
     with pytest.raises(TypeError, match=r"Lambda expects a callable lmb, got int"):
-        Lambda(3)  # type: ignore[arg-type]
+        Lambda(3)
 
 
 def test_flatten_non_contiguous_and_vmap(device):
@@ -67,7 +67,7 @@ def test_flatten_non_contiguous_and_vmap(device):
 
 def test_flatten_errors():
     with pytest.raises(TypeError, match=r"Flatten expects input to be a torch.Tensor, got list"):
-        Flatten()([1, 2])  # type: ignore[arg-type]
+        Flatten()([1, 2])
     with pytest.raises(ValueError, match=r"batch dimension.*got a 0-d tensor"):
         Flatten()(torch.tensor(1.0))
 
@@ -89,12 +89,12 @@ def test_scale_default_alpha_is_one():
 
 def test_scale_errors():
     with pytest.raises(TypeError, match=r"shape to be an int or a sequence of ints, got 'abc'"):
-        Scale("abc")  # type: ignore[arg-type]
+        Scale("abc")
     with pytest.raises(TypeError, match=r"shape to be an int or a sequence of ints, got 2.5"):
-        Scale(2.5)  # type: ignore[arg-type]
+        Scale(2.5)
     with pytest.raises(ValueError, match=r"non-negative sizes in shape, got \(2, -1\)"):
         Scale((2, -1))
     with pytest.raises(TypeError, match=r"alpha to be a real number, got 'x'"):
-        Scale(2, alpha="x")  # type: ignore[arg-type]
+        Scale(2, alpha="x")
     with pytest.raises(TypeError, match=r"Scale expects input to be a torch.Tensor, got float"):
-        Scale(2)(1.0)  # type: ignore[arg-type]
+        Scale(2)(1.0)
