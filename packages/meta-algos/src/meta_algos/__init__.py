@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._maml import ANIL, MAML, Learner, MetaSGD, head_names
+from ._mamlpp import MAMLpp
 from ._typing import LossFn
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "MAML",
     "Learner",
     "LossFn",
+    "MAMLpp",
     "MetaSGD",
     "__version__",
     "head_names",
