@@ -7,5 +7,19 @@ Depends on meta-algos and meta-tasks; `pip install meta-train[plot]` adds matplo
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._history import History
+from ._metrics import accuracy, is_class_labels, mean_confidence_interval
+from ._plotting import plot_history, plot_sinusoid_fits
+from ._trainer import MetaTrainer, TaskEvaluation
 
-__all__ = ["__version__"]
+__all__ = [
+    "History",
+    "MetaTrainer",
+    "TaskEvaluation",
+    "__version__",
+    "accuracy",
+    "is_class_labels",
+    "mean_confidence_interval",
+    "plot_history",
+    "plot_sinusoid_fits",
+]

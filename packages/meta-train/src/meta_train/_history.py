@@ -1,0 +1,211 @@
+"""The :class:`History` record of a meta-training run and its JSON / CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._io import PathLike, atomic_write_text
+
+_LIST_FIELDS = ("meta_loss", "meta_accuracy")
+_RECORD_FIELDS = ("eval_loss", "eval_accuracy")
+_CSV_COLUMNS = ("iteration", "meta_loss", "meta_accuracy", "eval_loss", "eval_accuracy")
+
+
+@dataclass
+class History:
+    """Records produced by :meth:`MetaTrainer.fit <meta_train.MetaTrainer.fit>`.
+
+    Iterations are counted from 1: ``meta_loss[i]`` is the mean query loss of meta-update
+    ``i + 1``, and an evaluation record ``(k, value)`` was taken after ``k`` meta-updates.
+
+    Attributes:
+        meta_loss: Mean query (meta-training) loss of every meta-update.
+        meta_accuracy: Mean query accuracy of every meta-update; filled only when the query
+            targets are class labels (an integer dtype), otherwise empty.
+        eval_loss: ``(iteration, mean post-adaptation query loss)`` of each evaluation.
+        eval_accuracy: ``(iteration, mean post-adaptation query accuracy)`` of each
+            evaluation on classification tasks; empty for regression.
+
+    Example:
+        >>> history = History(meta_loss=[0.9, 0.7], eval_loss=[(2, 0.65)])
+        >>> History.from_dict(history.to_dict()) == history
+        True
+    """
+
+    meta_loss: list[float] = field(default_factory=list)
+    meta_accuracy: list[float] = field(default_factory=list)
+    eval_loss: list[tuple[int, float]] = field(default_factory=list)
+    eval_accuracy: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def iterations(self) -> int:
+        """Number of meta-updates recorded (``len(meta_loss)``)."""
+        return len(self.meta_loss)
+
+    def to_dict(self) -> dict[str, list[Any]]:
+        """Return the history as plain lists (JSON- and ``weights_only``-safe).
+
+        Returns:
+            ``{"meta_loss": [...], "meta_accuracy": [...], "eval_loss": [[it, v], ...],
+            "eval_accuracy": [[it, v], ...]}`` holding only ints and floats.
+        """
+        out: dict[str, list[Any]] = {
+            name: [float(v) for v in getattr(self, name)] for name in _LIST_FIELDS
+        }
+        for name in _RECORD_FIELDS:
+            out[name] = [[int(it), float(v)] for it, v in getattr(self, name)]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> History:
+        """Rebuild a history from :meth:`to_dict`'s output.
+
+        Args:
+            data: Mapping with the four list fields; missing fields are taken as empty.
+
+        Returns:
+            The history.
+
+        Raises:
+            KeyError: If ``data`` holds a key that is not a history field.
+            ValueError: If an evaluation record is not an ``[iteration, value]`` pair.
+        """
+        known = set(_LIST_FIELDS) | set(_RECORD_FIELDS)
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise KeyError(
+                f"History.from_dict got unknown keys {unknown}; expected some of {sorted(known)}"
+            )
+        kwargs: dict[str, Any] = {
+            name: [float(v) for v in data.get(name, [])] for name in _LIST_FIELDS
+        }
+        for name in _RECORD_FIELDS:
+            records = []
+            for record in data.get(name, []):
+                if len(record) != 2:
+                    raise ValueError(
+                        f"History.from_dict: each {name} record must be [iteration, value], "
+                        f"got {record!r}"
+                    )
+                records.append((int(record[0]), float(record[1])))
+            kwargs[name] = records
+        return cls(**kwargs)
+
+    def to_json(self, path: PathLike) -> Path:
+        """Write the history as JSON, atomically (temp file in the same directory, then rename).
+
+        Args:
+            path: Destination file.
+
+        Returns:
+            The path written.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> target = pathlib.Path(tempfile.mkdtemp()) / "history.json"
+            >>> History(meta_loss=[1.0]).to_json(target).name
+            'history.json'
+        """
+        return atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def from_json(cls, path: PathLike) -> History:
+        """Read a history written by :meth:`to_json`.
+
+        Args:
+            path: A JSON file.
+
+        Returns:
+            The history.
+
+        Raises:
+            TypeError: If the file does not hold a JSON object.
+        """
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            raise TypeError(
+                f"History.from_json({str(path)!r}) expected a JSON object, "
+                f"got {type(data).__name__}"
+            )
+        return cls.from_dict(data)
+
+    def to_csv(self, path: PathLike) -> Path:
+        """Write one CSV row per meta-update, atomically.
+
+        Columns: ``iteration, meta_loss, meta_accuracy, eval_loss, eval_accuracy``; a cell is
+        empty where nothing was recorded (no accuracy for regression, no evaluation at that
+        iteration). Evaluations recorded at iteration 0 (before training) get their own row.
+
+        Args:
+            path: Destination file.
+
+        Returns:
+            The path written.
+        """
+        eval_loss = dict(self.eval_loss)
+        eval_accuracy = dict(self.eval_accuracy)
+        last = max([self.iterations, *eval_loss, *eval_accuracy])
+        first = 0 if (0 in eval_loss or 0 in eval_accuracy) else 1
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(_CSV_COLUMNS)
+        for iteration in range(first, last + 1):
+            index = iteration - 1
+            row = [
+                iteration,
+                _cell(self.meta_loss, index),
+                _cell(self.meta_accuracy, index),
+                _fmt(eval_loss.get(iteration)),
+                _fmt(eval_accuracy.get(iteration)),
+            ]
+            writer.writerow(row)
+        return atomic_write_text(path, buffer.getvalue())
+
+    @classmethod
+    def from_csv(cls, path: PathLike) -> History:
+        """Read a history written by :meth:`to_csv`.
+
+        Args:
+            path: A CSV file with :meth:`to_csv`'s header.
+
+        Returns:
+            The history.
+
+        Raises:
+            ValueError: If the header differs from :meth:`to_csv`'s.
+        """
+        with open(path, encoding="utf-8", newline="") as file:
+            reader = csv.reader(file)
+            header = tuple(next(reader, ()))
+            if header != _CSV_COLUMNS:
+                raise ValueError(
+                    f"History.from_csv: expected header {list(_CSV_COLUMNS)}, got {list(header)}"
+                )
+            history = cls()
+            for row in reader:
+                iteration = int(row[0])
+                if row[1]:
+                    history.meta_loss.append(float(row[1]))
+                if row[2]:
+                    history.meta_accuracy.append(float(row[2]))
+                if row[3]:
+                    history.eval_loss.append((iteration, float(row[3])))
+                if row[4]:
+                    history.eval_accuracy.append((iteration, float(row[4])))
+        return history
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    return repr(float(value)) if math.isfinite(value) else str(value)
+
+
+def _cell(values: list[float], index: int) -> str:
+    return _fmt(values[index]) if 0 <= index < len(values) else ""
