@@ -4,7 +4,15 @@ from collections import Counter
 
 import pytest
 import torch
-from meta_tasks import FewShotSampler, RotatedClasses, Task, TaskBatch, TaskSampler, split_classes
+from meta_tasks import (
+    FewShotSampler,
+    RotatedClasses,
+    Task,
+    TaskBatch,
+    TaskSampler,
+    split_classes,
+    stack_tasks,
+)
 from torch import Tensor
 
 
@@ -297,3 +305,14 @@ def test_rotated_classes_validation() -> None:
         rotated[4]
     with pytest.raises(ValueError, match=r"label must be in 0..3, got 4"):
         rotated.split(4)
+
+
+def test_sample_batch_equals_stacked_samples() -> None:
+    batch = FewShotSampler(toy(), 4, 2, 3, seed=6).sample_batch(5)
+    stacked = stack_tasks(FewShotSampler(toy(), 4, 2, 3, seed=6).sample(5))
+    for name in ("support_x", "support_y", "query_x", "query_y"):
+        torch.testing.assert_close(getattr(batch, name), getattr(stacked, name), rtol=0, atol=0)
+    assert batch.query_y.shape == (5, 12)
+    assert batch.support_y[3].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    no_query = FewShotSampler(toy(), 2, 1, 0, seed=0).sample_batch(3)
+    assert no_query.query_x.shape == (3, 0, 2, 3, 3)

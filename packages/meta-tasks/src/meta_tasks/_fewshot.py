@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import Tensor
 
-from ._task import Task, TaskBatch, check_meta_batch_size, stack_tasks
+from ._task import Task, TaskBatch, check_meta_batch_size
 
 
 @runtime_checkable
@@ -251,23 +251,30 @@ class FewShotSampler:
             ``(task, classes)`` where episode label ``k`` stands for dataset label
             ``classes[k]``.
         """
-        classes, examples = self._episode_indices()
-        support = [(pool[: self.shots]) for pool in examples]
-        query = [(pool[self.shots :]) for pool in examples]
-        support_x = self._load([i for pool in support for i in pool])
-        query_x = (
-            self._load([i for pool in query for i in pool])
-            if self.query_shots
-            else support_x.new_empty((0, *support_x.shape[1:]))
-        )
+        task, classes = self._episodes(1)
+        return task[0], classes[0]
+
+    def _episodes(self, count: int) -> tuple[TaskBatch, list[list[int]]]:
+        """Draw ``count`` episodes and load all their inputs with a single ``torch.stack``."""
+        support: list[int] = []
+        query: list[int] = []
+        drawn_classes: list[list[int]] = []
+        for _ in range(count):
+            classes, examples = self._episode_indices()
+            drawn_classes.append(classes)
+            support.extend(i for pool in examples for i in pool[: self.shots])
+            query.extend(i for pool in examples for i in pool[self.shots :])
+        inputs = self._load(support + query)
+        split = len(support)
+        shape = inputs.shape[1:]
         labels = torch.arange(self.ways, dtype=torch.int64)
-        task = Task(
-            support_x,
-            labels.repeat_interleave(self.shots),
-            query_x,
-            labels.repeat_interleave(self.query_shots),
+        batch = TaskBatch(
+            inputs[:split].view(count, self.ways * self.shots, *shape),
+            labels.repeat_interleave(self.shots).expand(count, -1).clone(),
+            inputs[split:].view(count, self.ways * self.query_shots, *shape),
+            labels.repeat_interleave(self.query_shots).expand(count, -1).clone(),
         )
-        return task, classes
+        return batch, drawn_classes
 
     def _load(self, indices: list[int]) -> Tensor:
         inputs = [self.dataset[index][0] for index in indices]
@@ -302,10 +309,13 @@ class FewShotSampler:
             ValueError: If ``meta_batch_size`` is below 1.
         """
         meta_batch_size = check_meta_batch_size(meta_batch_size)
-        return [self.sample_episode()[0] for _ in range(meta_batch_size)]
+        return [self._episodes(1)[0][0] for _ in range(meta_batch_size)]
 
     def sample_batch(self, meta_batch_size: int) -> TaskBatch:
         """Return ``meta_batch_size`` independent episodes stacked as a :class:`TaskBatch`.
+
+        From the same generator state this equals ``stack_tasks(sampler.sample(n))``, but all
+        inputs are gathered with one ``torch.stack`` (no second copy).
 
         Args:
             meta_batch_size: Number of episodes (at least 1).
@@ -317,7 +327,7 @@ class FewShotSampler:
             TypeError: If ``meta_batch_size`` is not an int.
             ValueError: If ``meta_batch_size`` is below 1.
         """
-        return stack_tasks(self.sample(meta_batch_size))
+        return self._episodes(check_meta_batch_size(meta_batch_size))[0]
 
 
 def split_classes(
