@@ -33,6 +33,7 @@ from .__about__ import __version__
 from .algos import ANIL as ANIL
 from .algos import MAML as MAML
 from .algos import Learner as Learner
+from .algos import MAMLpp as MAMLpp
 from .algos import MetaSGD as MetaSGD
 from .algos import head_names as head_names
 from .functional import adapt as adapt
@@ -45,17 +46,24 @@ from .functional import named_buffers as named_buffers
 from .functional import named_params as named_params
 from .functional import update_module as update_module
 from .tasks import FewShotSampler as FewShotSampler
+from .tasks import Omniglot as Omniglot
 from .tasks import SinusoidTaskSampler as SinusoidTaskSampler
 from .tasks import Task as Task
 from .tasks import TaskBatch as TaskBatch
 from .tasks import TaskSampler as TaskSampler
+from .train import History as History
+from .train import MetaTrainer as MetaTrainer
 
 __all__ = [
     "ANIL",
     "MAML",
     "FewShotSampler",
+    "History",
     "Learner",
+    "MAMLpp",
     "MetaSGD",
+    "MetaTrainer",
+    "Omniglot",
     "SinusoidTaskSampler",
     "Task",
     "TaskBatch",

@@ -12,6 +12,7 @@ from meta_algos import ANIL as ANIL
 from meta_algos import MAML as MAML
 from meta_algos import Learner as Learner
 from meta_algos import LossFn as LossFn
+from meta_algos import MAMLpp as MAMLpp
 from meta_algos import MetaSGD as MetaSGD
 from meta_algos import __version__ as __version__
 from meta_algos import head_names as head_names
@@ -21,6 +22,7 @@ __all__ = [
     "MAML",
     "Learner",
     "LossFn",
+    "MAMLpp",
     "MetaSGD",
     "__version__",
     "head_names",

@@ -9,8 +9,13 @@ interchangeable. See :mod:`meta_functional` for each name.
 from __future__ import annotations
 
 from meta_functional import BuildLoss as BuildLoss
+from meta_functional import DefaultList as DefaultList
+from meta_functional import DependentModule as DependentModule
 from meta_functional import LearningRate as LearningRate
+from meta_functional import MultipleList as MultipleList
 from meta_functional import Params as Params
+from meta_functional import ProtoModule as ProtoModule
+from meta_functional import SubDict as SubDict
 from meta_functional import __version__ as __version__
 from meta_functional import adapt as adapt
 from meta_functional import clone_module as clone_module
@@ -24,8 +29,13 @@ from meta_functional import update_module as update_module
 
 __all__ = [
     "BuildLoss",
+    "DefaultList",
+    "DependentModule",
     "LearningRate",
+    "MultipleList",
     "Params",
+    "ProtoModule",
+    "SubDict",
     "__version__",
     "adapt",
     "clone_module",

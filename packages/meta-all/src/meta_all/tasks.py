@@ -8,8 +8,11 @@ name.
 
 from __future__ import annotations
 
+from meta_tasks import OMNIGLOT_BASE_URL as OMNIGLOT_BASE_URL
 from meta_tasks import FewShotSampler as FewShotSampler
 from meta_tasks import LabeledDataset as LabeledDataset
+from meta_tasks import Omniglot as Omniglot
+from meta_tasks import OmniglotOneShotRuns as OmniglotOneShotRuns
 from meta_tasks import RotatedClasses as RotatedClasses
 from meta_tasks import SinusoidParams as SinusoidParams
 from meta_tasks import SinusoidTaskSampler as SinusoidTaskSampler
@@ -21,8 +24,11 @@ from meta_tasks import split_classes as split_classes
 from meta_tasks import stack_tasks as stack_tasks
 
 __all__ = [
+    "OMNIGLOT_BASE_URL",
     "FewShotSampler",
     "LabeledDataset",
+    "Omniglot",
+    "OmniglotOneShotRuns",
     "RotatedClasses",
     "SinusoidParams",
     "SinusoidTaskSampler",

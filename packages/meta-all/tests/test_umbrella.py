@@ -1,0 +1,99 @@
+"""The umbrella exports exactly what the packages promise, as the very same objects."""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import meta_all
+import pytest
+
+SUBMODULES = {
+    "functional": "meta_functional",
+    "nn": "meta_nn",
+    "optim": "meta_optim",
+    "algos": "meta_algos",
+    "tasks": "meta_tasks",
+    "train": "meta_train",
+}
+
+# The main names promised at the top level, and the package each one comes from.
+TOP_LEVEL = {
+    "MAML": "meta_algos",
+    "MetaSGD": "meta_algos",
+    "ANIL": "meta_algos",
+    "MAMLpp": "meta_algos",
+    "Learner": "meta_algos",
+    "head_names": "meta_algos",
+    "MetaTrainer": "meta_train",
+    "History": "meta_train",
+    "Task": "meta_tasks",
+    "TaskBatch": "meta_tasks",
+    "TaskSampler": "meta_tasks",
+    "SinusoidTaskSampler": "meta_tasks",
+    "FewShotSampler": "meta_tasks",
+    "Omniglot": "meta_tasks",
+    "functional_forward": "meta_functional",
+    "inner_step": "meta_functional",
+    "adapt": "meta_functional",
+    "named_params": "meta_functional",
+    "named_buffers": "meta_functional",
+    "clone_module": "meta_functional",
+    "detach_module": "meta_functional",
+    "update_module": "meta_functional",
+    "magic_box": "meta_functional",
+}
+
+
+@pytest.mark.parametrize(("submodule", "package_name"), sorted(SUBMODULES.items()))
+def test_submodule_exports_exactly_the_package_all(submodule: str, package_name: str) -> None:
+    umbrella = importlib.import_module(f"meta_all.{submodule}")
+    package = importlib.import_module(package_name)
+    assert getattr(meta_all, submodule) is umbrella
+    # Same promise: a name added to (or dropped from) the package's __all__ fails here.
+    assert sorted(umbrella.__all__) == sorted(package.__all__)
+    for name in package.__all__:
+        assert getattr(umbrella, name) is getattr(package, name), name
+    # Nothing public beyond the promise leaks into the submodule's namespace.
+    public = {
+        name
+        for name, value in vars(umbrella).items()
+        if not name.startswith("_") and name != "annotations"
+    }
+    assert public == {name for name in package.__all__ if not name.startswith("_")}
+
+
+def test_submodule_all_has_no_duplicates() -> None:
+    for submodule in SUBMODULES:
+        names = importlib.import_module(f"meta_all.{submodule}").__all__
+        assert len(set(names)) == len(names), submodule
+
+
+@pytest.mark.parametrize(("name", "package_name"), sorted(TOP_LEVEL.items()))
+def test_top_level_name_is_the_package_object(name: str, package_name: str) -> None:
+    package = importlib.import_module(package_name)
+    assert name in package.__all__, f"{package_name} does not export {name}"
+    assert name in meta_all.__all__
+    assert getattr(meta_all, name) is getattr(package, name)
+
+
+def test_top_level_all_is_the_main_names_and_submodules() -> None:
+    expected = {*TOP_LEVEL, *SUBMODULES, "__version__"}
+    assert set(meta_all.__all__) == expected
+    for submodule in SUBMODULES:
+        assert isinstance(getattr(meta_all, submodule), types.ModuleType)
+
+
+def test_version_is_the_distribution_version() -> None:
+    from meta_all.__about__ import __version__
+
+    assert meta_all.__version__ == __version__
+    assert meta_all.functional.__version__ == importlib.import_module("meta_functional").__version__
+
+
+def test_docstring_example_runs() -> None:
+    import doctest
+
+    failures, tried = doctest.testmod(meta_all, raise_on_error=False, report=False)[:2]
+    assert tried >= 1
+    assert failures == 0
