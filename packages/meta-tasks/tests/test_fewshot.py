@@ -316,3 +316,27 @@ def test_sample_batch_equals_stacked_samples() -> None:
     assert batch.support_y[3].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     no_query = FewShotSampler(toy(), 2, 1, 0, seed=0).sample_batch(3)
     assert no_query.query_x.shape == (3, 0, 2, 3, 3)
+
+
+class TensorLabels:
+    def __init__(self, labels: Tensor) -> None:
+        self.labels = labels
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        return torch.tensor([float(index)]), int(self.labels[index])
+
+
+def test_tensor_labels_attribute() -> None:
+    labels = torch.arange(12) % 3
+    task, classes = FewShotSampler(TensorLabels(labels), 3, 2, 2, seed=0).sample_episode()
+    for index, label in zip(
+        task.support_x[:, 0].long().tolist(), task.support_y.tolist(), strict=True
+    ):
+        assert int(labels[index]) == classes[label]
+    with pytest.raises(
+        TypeError, match=r"dataset.labels must be a 1-D integer tensor, got shape \(12,\)"
+    ):
+        FewShotSampler(TensorLabels(labels.float()), 3, 2, 2)

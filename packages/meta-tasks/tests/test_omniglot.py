@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
-import sys
 import zipfile
 from pathlib import Path
 
@@ -181,16 +180,6 @@ def test_missing_archive_names_file_and_directory(tmp_path: Path) -> None:
     assert "images_evaluation.zip not found in" in message
     assert str(tmp_path / "nowhere") in message
     assert "download=True" in message
-
-
-def test_missing_pillow_names_the_extra(
-    background_root: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setitem(sys.modules, "PIL", None)
-    with pytest.raises(ImportError, match=r"pip install meta-tasks\[images\]"):
-        Omniglot(background_root, "background")
-    with pytest.raises(ImportError, match=r"pip install meta-tasks\[images\]"):
-        OmniglotOneShotRuns(background_root)
 
 
 def test_builtin_checksum_mismatch_is_refused(tmp_path: Path) -> None:
