@@ -7,6 +7,9 @@ import types
 
 import meta_all
 import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 SUBMODULES = {
     "functional": "meta_functional",
@@ -97,3 +100,20 @@ def test_docstring_example_runs() -> None:
     failures, tried = doctest.testmod(meta_all, raise_on_error=False, report=False)[:2]
     assert tried >= 1
     assert failures == 0
+
+
+def test_sinusoid_meta_training_through_the_umbrella(device: torch.device) -> None:
+    # The pieces fit together when reached only through meta_all.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 32), nn.ReLU(), nn.Linear(32, 1)).to(device)
+    maml = meta_all.MAML(model, inner_lr=0.01)
+    sampler = meta_all.SinusoidTaskSampler(seed=0, device=device)
+    trainer = meta_all.MetaTrainer(
+        maml, torch.optim.Adam(maml.parameters(), lr=1e-3), F.mse_loss, sampler, progress=False
+    )
+    eval_tasks = meta_all.SinusoidTaskSampler(seed=1, device=device).sample(8)
+    before = trainer.evaluate(eval_tasks)
+    history = trainer.fit(60, 5)
+    assert isinstance(history, meta_all.History)
+    assert len(history.meta_loss) == 60
+    assert trainer.evaluate(eval_tasks) < before
