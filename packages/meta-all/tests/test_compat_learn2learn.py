@@ -270,6 +270,14 @@ def test_allow_unused_leaves_the_unused_parameter() -> None:
     assert learner.module.used.bias.grad_fn is not None
 
 
+def test_allow_unused_per_call_override() -> None:
+    maml = l2l.algorithms.MAML(WithUnused(), lr=0.1)
+    learner = maml.clone()
+    learner.adapt(learner(torch.ones(2, 3)).sum(), allow_unused=True)
+    assert learner.module.used.weight.grad_fn is not None
+    assert maml.allow_unused is False  # the per-call flag changes nothing stored
+
+
 def test_tied_parameters_are_updated_once_and_stay_tied() -> None:
     first = nn.Linear(3, 3, bias=False)
     model = nn.Sequential(first, nn.Tanh(), nn.Linear(3, 3, bias=False))

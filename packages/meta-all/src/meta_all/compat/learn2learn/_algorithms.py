@@ -198,8 +198,7 @@ class MAML(BaseLearner):
         Args:
             loss: Scalar loss computed with this learner.
             first_order: Overrides the constructor's ``first_order`` for this step.
-            allow_unused: Overrides the constructor's ``allow_unused``; ``None`` keeps it, or
-                follows ``allow_nograd`` when that is given.
+            allow_unused: Overrides the constructor's ``allow_unused`` for this step.
             allow_nograd: Overrides the constructor's ``allow_nograd`` for this step.
 
         Raises:
@@ -209,11 +208,8 @@ class MAML(BaseLearner):
                 and ``allow_unused`` is off.
         """
         first_order = self.first_order if first_order is None else first_order
-        if allow_nograd is None:
-            allow_nograd = self.allow_nograd
-            allow_unused = self.allow_unused if allow_unused is None else allow_unused
-        elif allow_unused is None:
-            allow_unused = allow_nograd
+        allow_unused = self.allow_unused if allow_unused is None else allow_unused
+        allow_nograd = self.allow_nograd if allow_nograd is None else allow_nograd
         gradients = _gradients(
             _check_loss(loss, "MAML"),
             self.module,
