@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 from meta_functional import clone_module
-from meta_nn import Scale
+from meta_nn import KroneckerLinear, Scale
 from meta_optim import (
     DifferentiableSGD,
+    KroneckerTransform,
     LearnableOptimizer,
     MetaCurvatureTransform,
     ModuleTransform,
@@ -245,3 +246,36 @@ def test_differentiable_sgd_errors() -> None:
         sgd([torch.zeros(1)])  # type: ignore[arg-type]  # on purpose
     with pytest.raises(ValueError, match=r"update for 'weight' has shape \(3, 2\)"):
         sgd(model, [torch.zeros(3, 2), torch.zeros(2)])
+
+
+@pytest.mark.parametrize("kind", ["kronecker", "metacurvature"])
+def test_learnable_optimizer_on_a_conv_net(kind: str, device: torch.device) -> None:
+    """Conv weights (out, in, kh, kw) and biases go through both factorised transforms."""
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3)).to(
+        device=device, dtype=DTYPE
+    )
+    factory = KroneckerTransform(KroneckerLinear) if kind == "kronecker" else MetaCurvatureTransform
+    metaopt = LearnableOptimizer(model, factory, lr=0.05)
+    inputs = torch.randn(8, 2, 6, 6, dtype=DTYPE, device=device)
+    targets = torch.randint(0, 3, (8,), device=device)
+    criterion = nn.CrossEntropyLoss()
+    losses = []
+    for _ in range(3):
+        metaopt.zero_grad()
+        error = criterion(model(inputs), targets)
+        losses.append(error.item())
+        error.backward()
+        metaopt.step()
+    for transform in metaopt.transforms:
+        for param in transform.parameters():
+            assert param.grad is not None
+            assert param.grad.abs().sum() > 0
+    assert losses[-1] < losses[0]
+    assert [p.shape for p in model.parameters()] == [
+        torch.Size([4, 2, 3, 3]),
+        torch.Size([4]),
+        torch.Size([3, 64]),
+        torch.Size([3]),
+    ]

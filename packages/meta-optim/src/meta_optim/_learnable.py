@@ -76,7 +76,9 @@ class LearnableOptimizer(nn.Module):
     * Parameters whose ``.grad`` is ``None`` (frozen or unused) are left unchanged.
     * The gradients are constants of the meta-gradient (their own graph, if any, is not
       followed). :meth:`step` releases the ``.grad`` of the original leaf parameters it reads,
-      since the update keeps a reference to that tensor.
+      since the update keeps a reference to that tensor. Those original parameters are in the
+      graph of the first update only, so the backward after the first :meth:`step` also gives
+      them a ``.grad``; later steps start from detached copies.
 
     Args:
         model: The module to optimize.
