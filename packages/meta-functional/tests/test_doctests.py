@@ -9,6 +9,7 @@ import pkgutil
 import meta_functional
 import pytest
 
+EXAMPLE_MODULES = {"_containers", "_dependent", "_functional", "_modules", "_proto"}
 MODULES = sorted(
     info.name for info in pkgutil.iter_modules(meta_functional.__path__, prefix="meta_functional.")
 )
@@ -19,6 +20,8 @@ def test_docstring_examples(module_name: str) -> None:
     module = importlib.import_module(module_name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0, f"{result.failed} docstring example(s) failed in {module_name}"
+    if module_name.rsplit(".", 1)[1] in EXAMPLE_MODULES:
+        assert result.attempted >= 10, f"only {result.attempted} examples ran in {module_name}"
 
 
 def test_every_public_name_has_a_docstring_with_an_example() -> None:

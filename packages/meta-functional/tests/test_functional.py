@@ -243,9 +243,9 @@ def test_inner_step_bad_input_messages() -> None:
         + re.escape("expected a subset of ['w']"),
     ):
         inner_step(params, w.sum(), 0.1, adapt_names=["v"])
-    with pytest.raises(TypeError, match="got the string 'w'"):
+    with pytest.raises(TypeError, match=r"got the string 'w'"):
         inner_step(params, w.sum(), 0.1, adapt_names="w")
-    with pytest.raises(ValueError, match="adapt_names is empty"):
+    with pytest.raises(ValueError, match=r"adapt_names is empty"):
         inner_step(params, w.sum(), 0.1, adapt_names=[])
     with pytest.raises(
         KeyError, match=re.escape("learning-rate mapping has no entry for adapted parameters ['w']")
@@ -258,7 +258,7 @@ def test_inner_step_bad_input_messages() -> None:
     ):
         inner_step(params, w.sum(), {"w": torch.ones(3)})
     with pytest.raises(
-        TypeError, match="learning rate for 'w' must be a tensor or a float, got str"
+        TypeError, match=r"learning rate for 'w' must be a tensor or a float, got str"
     ):
         inner_step(params, w.sum(), {"w": "fast"})  # type: ignore[dict-item]  # wrong on purpose
     with pytest.raises(
@@ -282,9 +282,9 @@ def test_adapt_docstring_example_and_zero_steps() -> None:
     assert support_loss(adapted) < support_loss(named_params(net))
     unchanged = adapt(net, named_params(net), support_loss, inner_steps=0)
     assert unchanged == named_params(net)
-    with pytest.raises(ValueError, match="inner_steps must be a non-negative int, got -1"):
+    with pytest.raises(ValueError, match=r"inner_steps must be a non-negative int, got -1"):
         adapt(net, named_params(net), support_loss, inner_steps=-1)
-    with pytest.raises(ValueError, match="inner_steps must be a non-negative int, got True"):
+    with pytest.raises(ValueError, match=r"inner_steps must be a non-negative int, got True"):
         adapt(net, named_params(net), support_loss, inner_steps=True)
 
 

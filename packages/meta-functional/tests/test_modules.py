@@ -333,7 +333,7 @@ def test_update_module_bad_inputs() -> None:
         update_module(net, [torch.zeros(2, 3), torch.zeros(3)])
     with pytest.raises(TypeError, match=r"update for .weight. must be a torch.Tensor or None, got"):
         update_module(net, [1.0, None])  # type: ignore[list-item]  # deliberately wrong input
-    with pytest.raises(TypeError, match="got a single tensor"):
+    with pytest.raises(TypeError, match=r"got a single tensor"):
         update_module(net, torch.zeros(2, 3))
     with pytest.raises(TypeError, match=r"update_module expects a torch.nn.Module, got list"):
         update_module([], None)  # type: ignore[type-var]  # deliberately wrong input

@@ -1,0 +1,316 @@
+"""MetaNN's small containers: SubDict, DefaultList and MultipleList."""
+
+from __future__ import annotations
+
+from collections.abc import (
+    Callable,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    MutableSequence,
+    Sequence,
+)
+from typing import Any, Generic, TypeVar, overload
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+T = TypeVar("T")
+
+
+class SubDict(MutableMapping[K, V]):
+    """A live view of some of the keys of a larger dict.
+
+    Reads and writes go through to ``super_dict``: ``sub[key]`` reads ``super_dict[key]``,
+    ``sub[key] = value`` writes ``super_dict[key]`` (adding ``key`` to the view), and
+    ``del sub[key]`` deletes ``key`` from both. Typical use: adapt only the head parameters
+    of a parameter dict while the adapted values land in the full dict.
+
+    Args:
+        super_dict: The dict to view. Writes need a mutable mapping.
+        keys: The keys of the view; each must be in ``super_dict``. Duplicates are ignored.
+        keep_order: Iterate in ``super_dict``'s order (default); otherwise in the order of
+            ``keys`` (keys added later come last).
+
+    Raises:
+        KeyError: If a key is not in ``super_dict``.
+
+    Example:
+        >>> import collections
+        >>> super_dict = collections.OrderedDict({"a": 1, "b": 2, "c": 3})
+        >>> sub_dict = SubDict(super_dict, keys=["b", "a"])
+        >>> dict(sub_dict)
+        {'a': 1, 'b': 2}
+        >>> sub_dict["b"] = 20
+        >>> super_dict["b"]
+        20
+    """
+
+    def __init__(
+        self, super_dict: Mapping[K, V], keys: Iterable[K] = (), keep_order: bool = True
+    ) -> None:
+        self.super_dict = super_dict
+        self.keep_order = keep_order
+        requested = list(dict.fromkeys(keys))
+        unknown = [key for key in requested if key not in super_dict]
+        if unknown:
+            available = list(super_dict)
+            shown = repr(available[:8])[:-1] + (", ...]" if len(available) > 8 else "]")
+            raise KeyError(
+                f"SubDict keys {unknown!r} are not in the super dict; expected a subset of "
+                f"its {len(available)} keys {shown}"
+            )
+        self._keys: list[K] = requested
+        self.update_keys()
+
+    def update_keys(self) -> None:
+        """Resynchronise the view after ``super_dict`` was modified directly.
+
+        Keys deleted from ``super_dict`` leave the view, and with ``keep_order`` the order is
+        re-read from ``super_dict``. Changes made through the view itself never need this.
+
+        Example:
+            >>> super_dict = {"a": 1, "b": 2}
+            >>> sub_dict = SubDict(super_dict, keys=["a", "b"])
+            >>> del super_dict["a"]
+            >>> sub_dict.update_keys()
+            >>> list(sub_dict)
+            ['b']
+        """
+        present = [key for key in self._keys if key in self.super_dict]
+        if self.keep_order:
+            wanted = set(present)
+            present = [key for key in self.super_dict if key in wanted]
+        self._keys = present
+
+    def _writable(self) -> MutableMapping[K, V]:
+        if not isinstance(self.super_dict, MutableMapping):
+            raise TypeError(
+                f"cannot modify a SubDict of a read-only {type(self.super_dict).__name__}; "
+                f"expected a mutable mapping such as dict"
+            )
+        return self.super_dict
+
+    def __getitem__(self, key: K) -> V:
+        if key not in self._keys:
+            raise KeyError(key)
+        return self.super_dict[key]
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self._writable()[key] = value
+        if key not in self._keys:
+            self._keys.append(key)
+            self.update_keys()
+
+    def __delitem__(self, key: K) -> None:
+        if key not in self._keys:
+            raise KeyError(key)
+        del self._writable()[key]
+        self._keys.remove(key)
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(list(self._keys))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __repr__(self) -> str:
+        return f"SubDict({dict(self)!r})"
+
+
+def _none() -> None:
+    return None
+
+
+class DefaultList(Generic[T]):
+    """A list that grows on demand, like ``collections.defaultdict`` for indices.
+
+    Reading or writing a non-negative index at or past the end first appends
+    ``factory()`` values up to that index. Negative indices and slices behave as for a
+    plain list (no growth). Handy for per-step state whose number of steps is not known up
+    front (e.g. per-inner-step learning rates).
+
+    Args:
+        factory: Zero-argument callable producing the default entry (default: ``None``).
+        fill: Optional initial entries, written from index 0 by :meth:`fill`.
+
+    Example:
+        >>> steps = DefaultList(factory=lambda: 0.1)
+        >>> steps[2]
+        0.1
+        >>> len(steps)
+        3
+        >>> DefaultList(fill=[1, 2])[3] is None
+        True
+    """
+
+    def __init__(
+        self,
+        # The default factory makes T None; mypy cannot express a default tied to T.
+        factory: Callable[[], T] = _none,  # type: ignore[assignment]
+        fill: Iterable[T] | None = None,
+    ) -> None:
+        if not callable(factory):
+            raise TypeError(f"factory must be callable, got {type(factory).__name__}")
+        self.factory = factory
+        self._items: list[T] = []
+        if fill is not None:
+            self.fill(fill)
+
+    def fill(self, data: Iterable[T]) -> None:
+        """Write ``data`` into the list from index 0, growing it as needed.
+
+        Entries past ``len(data)`` are kept.
+
+        Args:
+            data: The entries to write.
+
+        Example:
+            >>> values = DefaultList(fill=[0, 0, 0])
+            >>> values.fill([7, 8])
+            >>> values
+            DefaultList([7, 8, 0])
+        """
+        for index, value in enumerate(data):
+            self[index] = value
+
+    def _grow(self, index: int) -> None:
+        while len(self._items) <= index:
+            self._items.append(self.factory())
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice) -> T | list[T]:
+        if isinstance(index, int) and index >= 0:
+            self._grow(index)
+        return self._items[index]
+
+    def __setitem__(self, index: int, value: T) -> None:
+        if index >= 0:
+            self._grow(index)
+        self._items[index] = value
+
+    def append(self, value: T) -> None:
+        """Append ``value`` at the end.
+
+        Args:
+            value: The entry to append.
+
+        Example:
+            >>> values = DefaultList()
+            >>> values.append(1)
+            >>> values
+            DefaultList([1])
+        """
+        self._items.append(value)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(list(self._items))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, DefaultList):
+            return self._items == other._items
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like list
+
+    def __repr__(self) -> str:
+        return f"DefaultList({self._items!r})"
+
+
+class MultipleList(Generic[T]):
+    """A view of a list that can be indexed with several indices at once.
+
+    ``view[[0, 2]]`` returns ``[lst[0], lst[2]]`` and ``view[[0, 2]] = [a, b]`` writes
+    ``lst[0] = a`` and ``lst[2] = b``. Integers and slices work as for ``lst``. Writes go
+    through to ``lst``.
+
+    Args:
+        lst: The sequence to view (a mutable one for writes).
+
+    Raises:
+        TypeError: If ``lst`` is not a sequence.
+
+    Example:
+        >>> weights = ["w0", "w1", "w2", "w3"]
+        >>> view = MultipleList(weights)
+        >>> view[[3, 1]]
+        ['w3', 'w1']
+        >>> view[[0, 2]] = ["a", "b"]
+        >>> weights
+        ['a', 'w1', 'b', 'w3']
+    """
+
+    def __init__(self, lst: Sequence[T]) -> None:
+        if not isinstance(lst, Sequence) or isinstance(lst, str | bytes):
+            raise TypeError(
+                f"MultipleList views a list or other sequence, got {type(lst).__name__}"
+            )
+        self.lst = lst
+
+    @staticmethod
+    def _indices(indices: object) -> list[int]:
+        if not isinstance(indices, Iterable):
+            raise TypeError(
+                f"MultipleList index must be an int, a slice or an iterable of ints, got "
+                f"{type(indices).__name__}"
+            )
+        resolved = list(indices)
+        wrong = [
+            index for index in resolved if isinstance(index, bool) or not isinstance(index, int)
+        ]
+        if wrong:
+            raise TypeError(
+                f"MultipleList indices must be ints, got {wrong!r}; to select by a boolean "
+                f"mask, pass [i for i, keep in enumerate(mask) if keep]"
+            )
+        return resolved
+
+    @overload
+    def __getitem__(self, index: int) -> T: ...
+
+    @overload
+    def __getitem__(self, index: slice | Iterable[int]) -> list[T]: ...
+
+    def __getitem__(self, index: int | slice | Iterable[int]) -> T | list[T]:
+        if isinstance(index, int) and not isinstance(index, bool):
+            return self.lst[index]
+        if isinstance(index, slice):
+            return list(self.lst[index])
+        return [self.lst[i] for i in self._indices(index)]
+
+    def __setitem__(self, index: int | Iterable[int], value: Any) -> None:
+        target = self.lst
+        if not isinstance(target, MutableSequence):
+            raise TypeError(
+                f"cannot write through a MultipleList of a read-only {type(target).__name__}"
+            )
+        if isinstance(index, int) and not isinstance(index, bool):
+            target[index] = value
+            return
+        indices = self._indices(index)
+        values = list(value)
+        if len(values) != len(indices):
+            raise ValueError(
+                f"MultipleList assignment got {len(values)} values for {len(indices)} indices "
+                f"{indices}; expected one value per index"
+            )
+        for i, entry in zip(indices, values, strict=True):
+            target[i] = entry
+
+    def __len__(self) -> int:
+        return len(self.lst)
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self.lst)
+
+    def __repr__(self) -> str:
+        return f"MultipleList({list(self.lst)!r})"
