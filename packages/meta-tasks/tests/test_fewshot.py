@@ -340,3 +340,19 @@ def test_tensor_labels_attribute() -> None:
         TypeError, match=r"dataset.labels must be a 1-D integer tensor, got shape \(12,\)"
     ):
         FewShotSampler(TensorLabels(labels.float()), 3, 2, 2)
+
+
+class IndexLike:
+    """An integer scalar that is not an int (like numpy.int64)."""
+
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+    def __index__(self) -> int:
+        return self.value
+
+
+def test_integer_like_labels_and_classes() -> None:
+    data = [(torch.tensor([float(i)]), IndexLike(i % 3)) for i in range(9)]
+    sampler = FewShotSampler(data, 2, 1, 1, classes=[IndexLike(0), IndexLike(2)], seed=0)  # type: ignore[list-item]
+    assert sampler.classes == [0, 2]

@@ -170,3 +170,11 @@ def test_task_sampler_protocol() -> None:
 
     assert isinstance(Fixed(), TaskSampler)
     assert not isinstance(object(), TaskSampler)
+
+
+def test_tasks_compare_by_identity(device: torch.device) -> None:
+    task = make_task(device)
+    same_values = Task(task.support_x, task.support_y, task.query_x, task.query_y)
+    assert task == task
+    assert task != same_values
+    assert len({task, same_values}) == 2

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import operator
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, SupportsIndex, runtime_checkable
 
 import torch
 from torch import Tensor
@@ -47,9 +48,11 @@ def _as_label(value: object, where: str) -> int:
                 f"and dtype {value.dtype}"
             )
         return int(value.item())
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool):
+        raise TypeError(f"{where} must be an integer label, got bool")
+    if not isinstance(value, SupportsIndex):  # int, or an integer scalar such as numpy.int64
         raise TypeError(f"{where} must be an integer label, got {type(value).__name__}")
-    return value
+    return operator.index(value)
 
 
 def dataset_labels(dataset: LabeledDataset) -> list[int]:

@@ -34,12 +34,13 @@ def _convert(
     return tensor.to(device=device)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Task:
     """A single few-shot task: a support split to adapt on and a query split to evaluate on.
 
     The first dimension of every tensor indexes examples: ``support_x[i]`` is the input whose
-    target is ``support_y[i]``. Instances are immutable; :meth:`to` returns a new task.
+    target is ``support_y[i]``. Instances are immutable (:meth:`to` returns a new task) and
+    compare by identity (tensors have no single truth value to compare by).
 
     Attributes:
         support_x: Inputs used for inner-loop adaptation, shape ``(n_support, ...)``.
@@ -126,7 +127,7 @@ class Task:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TaskBatch:
     """A batch of equally shaped tasks, stacked along a leading task dimension.
 
