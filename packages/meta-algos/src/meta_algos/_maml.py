@@ -26,6 +26,19 @@ from ._typing import LossFn
 StepRates = float | dict[str, Tensor]
 
 
+def has_tied_tensors(module: nn.Module) -> bool:
+    """Whether ``module`` reaches one parameter or buffer under several names."""
+    seen: set[int] = set()
+    for _, tensor in [
+        *module.named_parameters(remove_duplicate=False),
+        *module.named_buffers(remove_duplicate=False),
+    ]:
+        if id(tensor) in seen:
+            return True
+        seen.add(id(tensor))
+    return False
+
+
 class MAML(nn.Module):
     """Model-agnostic meta-learning (MAML) wrapper for any :class:`torch.nn.Module`.
 
@@ -35,6 +48,9 @@ class MAML(nn.Module):
     differentiable gradient steps; back-propagating a loss of the adapted learner accumulates
     meta-gradients into ``maml.parameters()``. :meth:`query_loss` does this for one task and
     :meth:`batched_query_loss` for a stack of tasks in one vectorised pass.
+
+    The module's parameter names (and whether it ties weights) are read at construction:
+    wrap the module after its final structure is built.
 
     Args:
         module: The model to meta-train.
@@ -89,6 +105,8 @@ class MAML(nn.Module):
         self.first_order = bool(first_order)
         self.allow_unused = bool(allow_unused)
         self._adapt_names = resolve_adapt_names(dict(module.named_parameters()), adapt_names)
+        # Read once: functional_call's weight-tying pass costs O(#tensors) Python per call.
+        self._tie_weights = has_tied_tensors(module)
         self.register_buffer("meta_iteration_count", torch.zeros((), dtype=torch.long))
 
     @property
@@ -306,10 +324,11 @@ class MAML(nn.Module):
         params: dict[str, Tensor] = dict(module.named_parameters())
         adapt_names = self._adapt_names
         fixed = {name: value for name, value in params.items() if name not in adapt_names}
+        tie_weights = self._tie_weights
 
         def task_loss(adapted: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
             out = functional_call(
-                module, {**fixed, **adapted}, (x,), tie_weights=True, strict=False
+                module, {**fixed, **adapted}, (x,), tie_weights=tie_weights, strict=False
             )
             return check_scalar_loss(loss_fn(out, y), "the loss").reshape(())
 
@@ -366,6 +385,7 @@ class Learner:
     def __init__(self, maml: MAML, *, first_order: bool) -> None:
         self._maml = maml
         self._module = maml.module
+        self._tie_weights = maml._tie_weights
         self._params: dict[str, Tensor] = dict(maml.module.named_parameters())
         self._first_order = first_order
         self._steps_taken = 0
@@ -391,7 +411,7 @@ class Learner:
             Whatever the module returns.
         """
         return functional_call(
-            self._module, self._params, args, kwargs, tie_weights=True, strict=False
+            self._module, self._params, args, kwargs, tie_weights=self._tie_weights, strict=False
         )
 
     def adapt(self, support_loss: Tensor) -> Learner:
