@@ -27,6 +27,8 @@ PACKAGES = [
     "meta-all",
 ]
 DEVICES = ["cpu", "cuda"]
+# Optional extras installed with a package wherever it is installed, so its tests cover them.
+EXTRAS = {"meta-tasks": "[images]", "meta-train": "[plot]"}
 TORCH_SPEC = os.environ.get("TORCH_SPEC", "torch==2.13.0")
 # On a GPU machine PyPI's default Linux wheel of torch is a CUDA build.
 CUDA_TORCH_SPEC = os.environ.get("CUDA_TORCH_SPEC", "torch==2.13.0")
@@ -81,10 +83,12 @@ def _install_torch(session: nox.Session, device: str) -> None:
         session.install(*TORCH_SPEC.split())
 
 
-def _install_local(session: nox.Session, packages: list[str], extras: str = "") -> None:
-    """Install local distributions (always rebuilt, so a reused venv never tests stale code)."""
+def _install_local(session: nox.Session, packages: list[str]) -> None:
+    """Install local distributions with their optional extras (always rebuilt, never stale)."""
     paths = [str(PACKAGES_DIR / name) for name in packages]
-    with_extras = [f"{path}{extras}" if path.endswith("meta-all") else path for path in paths]
+    with_extras = [
+        f"{path}{EXTRAS.get(name, '')}" for name, path in zip(packages, paths, strict=True)
+    ]
     session.install("hatchling")
     session.install("--no-build-isolation", *with_extras)
     session.install("--no-build-isolation", "--no-deps", "--force-reinstall", *paths)
@@ -129,7 +133,7 @@ def integration(session: nox.Session, device: str) -> None:
     """Everything installed through meta-all (with extras); runs tests-integration/."""
     _install_torch(session, device)
     session.install("pytest")
-    _install_local(session, _with_siblings("meta-all"), extras="[images,plot]")
+    _install_local(session, _with_siblings("meta-all"))
     session.run(
         "pytest",
         str(ROOT / "tests-integration"),
@@ -140,7 +144,7 @@ def integration(session: nox.Session, device: str) -> None:
 
 def _install_everything(session: nox.Session) -> None:
     _install_torch(session, "cpu")
-    _install_local(session, _with_siblings("meta-all"), extras="[images,plot]")
+    _install_local(session, _with_siblings("meta-all"))
 
 
 @nox.session(python=PYTHON)
