@@ -560,3 +560,35 @@ def test_repeated_batched_meta_iterations_do_not_grow_live_tensors(device) -> No
         maml.advance_iteration()
         counts.append(live_tensors())
     assert counts[-1] == counts[1]
+
+
+@pytest.mark.parametrize("kind", ["maml", "metasgd", "anil"])
+def test_query_losses_under_no_grad_are_the_detached_values(kind, device) -> None:
+    torch.manual_seed(0)
+    maml = build(kind, mlp().to(device), inner_lr=0.1, inner_steps=2)
+    tasks = sinusoid_tasks(3, 5, device, torch.float32)
+    task = tuple(t[0] for t in tasks)
+    expected_one = maml.query_loss(F.mse_loss, *task).detach()
+    expected_batch = maml.batched_query_loss(F.mse_loss, *tasks).detach()
+    with torch.no_grad():
+        one = maml.query_loss(F.mse_loss, *task)
+        batch = maml.batched_query_loss(F.mse_loss, *tasks)
+    assert not one.requires_grad
+    assert not batch.requires_grad
+    torch.testing.assert_close(one, expected_one)
+    torch.testing.assert_close(batch, expected_batch)
+    learner = maml.clone()
+    with torch.no_grad(), pytest.raises(ValueError, match=r"computed under torch.no_grad\(\)"):
+        learner.adapt(F.mse_loss(learner(task[0]), task[1]))
+
+
+def test_frozen_parameters_are_not_adapted_in_either_path(device) -> None:
+    torch.manual_seed(0)
+    net = mlp().to(device, torch.float64)
+    net[0].weight.requires_grad_(False)
+    maml = MAML(net, inner_lr=0.1, inner_steps=2)
+    tasks = sinusoid_tasks(3, 5, device, torch.float64)
+    learner = maml.clone().adapt_on(F.mse_loss, tasks[0][0], tasks[1][0])
+    assert learner.params["0.weight"] is net[0].weight
+    loop = loop_loss(maml, F.mse_loss, tasks)
+    torch.testing.assert_close(maml.batched_query_loss(F.mse_loss, *tasks), loop)

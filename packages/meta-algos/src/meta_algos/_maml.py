@@ -236,6 +236,9 @@ class MAML(nn.Module):
             query_y: Query targets of the same task.
             steps: Number of inner steps; ``None`` uses ``inner_steps``.
 
+        Under ``torch.no_grad()`` the inner loop still runs with gradients and the returned
+        loss carries no graph (for evaluation).
+
         Returns:
             The scalar post-adaptation query loss (for :class:`MAMLpp`, the weighted sum of
             the query losses after each step), differentiable w.r.t. ``self.parameters()``.
@@ -258,7 +261,7 @@ class MAML(nn.Module):
             return check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
         total: Tensor | None = None
         for weight in weights:
-            learner.adapt(loss_fn(learner(support_x), support_y))
+            learner.adapt_on(loss_fn, support_x, support_y, steps=1)
             if weight == 0.0:
                 continue
             query = check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
@@ -290,6 +293,8 @@ class MAML(nn.Module):
         the per-task loop. Random ops (dropout) draw differently per task. An adapted
         parameter that the support loss does not use gets a zero gradient (the
         ``allow_unused=True`` behaviour; ``allow_unused=False`` is not checked here).
+        Under ``torch.no_grad()`` the inner gradients are still computed
+        (:func:`torch.func.grad` ignores the outer mode) and the result carries no graph.
 
         Args:
             loss_fn: ``loss_fn(prediction, target) -> scalar tensor``.
@@ -322,7 +327,8 @@ class MAML(nn.Module):
         rates = [self.step_rates(step) for step in range(steps)]
         module = self.module
         params: dict[str, Tensor] = dict(module.named_parameters())
-        adapt_names = self._adapt_names
+        # as in the loop, parameters that do not require grad are not adapted
+        adapt_names = [name for name in self._adapt_names if params[name].requires_grad]
         fixed = {name: value for name, value in params.items() if name not in adapt_names}
         tie_weights = self._tie_weights
 
@@ -430,6 +436,12 @@ class Learner:
                 learner already took all steps that have learned rates.
         """
         check_scalar_loss(support_loss, "support_loss")
+        if not support_loss.requires_grad:
+            raise ValueError(
+                "support_loss does not require grad: it was computed under torch.no_grad() or "
+                "does not depend on the learner's parameters; compute it with gradients enabled "
+                "(adapt_on and query_loss do this for you)"
+            )
         self._params = inner_step(
             self._params,
             support_loss,
@@ -455,12 +467,16 @@ class Learner:
         Returns:
             ``self``, so calls can be chained.
 
+        The support losses are computed with gradients enabled even inside
+        ``torch.no_grad()``, so evaluation code can adapt without tracking the query pass.
+
         Raises:
             ValueError: If ``steps`` is negative, or for any error of :meth:`adapt`.
         """
         steps = self._maml._resolve_steps(steps)
-        for _ in range(steps):
-            self.adapt(loss_fn(self(x), y))
+        with torch.enable_grad():
+            for _ in range(steps):
+                self.adapt(loss_fn(self(x), y))
         return self
 
 
