@@ -153,7 +153,8 @@ def inner_step(
         adapt_names: Subset of names to update. The others pass through as the very same
             tensor objects (ANIL adapts only the head this way). ``None`` adapts all.
         allow_unused: If ``False``, an adapted parameter that ``loss`` does not depend on is
-            an error; if ``True`` it is left unchanged.
+            an error; if ``True`` it is left unchanged. Parameters that do not require grad
+            are never updated (they pass through unchanged).
 
     Returns:
         A new parameter mapping with the same names, in the same order.
