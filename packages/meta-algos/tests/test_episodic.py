@@ -1,0 +1,580 @@
+"""Tests of meta_algos.episodic, MetaNN's episodic API (metann.meta)."""
+
+from __future__ import annotations
+
+import copy
+import doctest
+from dataclasses import dataclass
+
+import meta_optim
+import pytest
+import torch
+import torch.nn.functional as F
+from meta_algos import _episodic
+from meta_algos import episodic as episodic_module
+from meta_algos.episodic import (
+    MAML,
+    GDLearner,
+    Learner,
+    MAMLpp,
+    MultiModel,
+    RMSPropLearner,
+    SequentialGDLearner,
+    active_indices,
+    default_evaluator_classification,
+    mamlpp_evaluator,
+)
+from meta_functional import DependentModule, ProtoModule, named_params
+from torch import Tensor, nn
+from torch.func import functional_call
+
+# float64 meta-gradients against the torch.func reference: only rounding differs.
+ATOL = 1e-10
+RTOL = 1e-8
+
+
+@dataclass
+class EpisodeTask:
+    """Duck-typed stand-in for a meta-tasks Task (meta-algos cannot import meta-tasks)."""
+
+    support_x: Tensor
+    support_y: Tensor
+    query_x: Tensor
+    query_y: Tensor
+
+
+def make_net(device: torch.device, dtype: torch.dtype = torch.float64, seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).to(device, dtype)
+
+
+def make_split(
+    device: torch.device, n: int = 6, dtype: torch.dtype = torch.float64, seed: int = 1
+) -> tuple[Tensor, Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=generator, dtype=dtype).to(device)
+    y = torch.randint(0, 3, (n,), generator=generator).to(device)
+    return x, y
+
+
+def loss_at(net: nn.Module, params: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
+    return F.cross_entropy(functional_call(net, params, (x,)), y)
+
+
+def reference_meta_grad(
+    net: nn.Module,
+    support: tuple[Tensor, Tensor],
+    query: tuple[Tensor, Tensor],
+    lr: float,
+    steps: int,
+    *,
+    first_order: bool,
+) -> dict[str, Tensor]:
+    """Hand-written torch.func MAML / FOMAML meta-gradient."""
+    params = {name: p.detach() for name, p in net.named_parameters()}
+    support_grad = torch.func.grad(lambda p, x, y: loss_at(net, p, x, y))
+
+    def adapt(start: dict[str, Tensor]) -> dict[str, Tensor]:
+        fast = start
+        for _ in range(steps):
+            grads = support_grad(fast, *support)
+            fast = {name: fast[name] - lr * grads[name] for name in fast}
+        return fast
+
+    if first_order:
+        return support_grad(adapt(params), *query)
+    return torch.func.grad(lambda p: loss_at(net, adapt(p), *query))(params)
+
+
+def meta_grad_of(net: nn.Module, loss: Tensor) -> dict[str, Tensor]:
+    names, tensors = zip(*net.named_parameters(), strict=True)
+    grads = torch.autograd.grad(loss, tensors)
+    return dict(zip(names, grads, strict=True))
+
+
+def assert_maps_close(actual: dict[str, Tensor], expected: dict[str, Tensor]) -> None:
+    assert list(actual) == list(expected)
+    for name in expected:
+        torch.testing.assert_close(actual[name], expected[name], atol=ATOL, rtol=RTOL)
+
+
+# ---------------------------------------------------------------------------------------------
+# the seed's README example and MAML
+
+
+def test_readme_example_backward_reaches_every_parameter(device: torch.device) -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(10, 100), nn.Linear(100, 5)).to(device)
+    data_train = (torch.randn(8, 10, device=device), torch.randint(0, 5, (8,), device=device))
+    data_test = (torch.randn(8, 10, device=device), torch.randint(0, 5, (8,), device=device))
+    before = [p.detach().clone() for p in net.parameters()]
+
+    maml = MAML(net, steps_train=5, steps_eval=10, lr=0.01)
+    output = maml(data_train)
+    loss = default_evaluator_classification(output, data_test)
+    loss.backward()
+
+    assert loss.shape == ()
+    assert [name for name, _ in maml.named_parameters()] == [
+        f"model.{name}" for name, _ in net.named_parameters()
+    ]
+    for p, original in zip(net.parameters(), before, strict=True):
+        assert p.grad is not None
+        assert torch.isfinite(p.grad).all()
+        assert p.grad.abs().sum() > 0
+        assert torch.equal(p.detach(), original)  # adaptation never touches the net
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+@pytest.mark.parametrize("first_order", [False, True])
+def test_maml_meta_gradient_matches_torch_func(
+    device: torch.device, steps: int, first_order: bool
+) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=1), make_split(device, seed=2)
+    maml = MAML(net, steps_train=steps, steps_eval=0, lr=0.3, first_order=first_order)
+    loss = default_evaluator_classification(maml(support), query)
+    expected = reference_meta_grad(net, support, query, 0.3, steps, first_order=first_order)
+    assert_maps_close(meta_grad_of(net, loss), expected)
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_gdlearner_create_graph_gives_second_order_else_first_order(
+    device: torch.device, steps: int
+) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=3), make_split(device, seed=4)
+    grads = {}
+    for create_graph in (True, False):
+        learner = GDLearner(steps, 0.5, create_graph=create_graph)
+        loss = default_evaluator_classification(learner(net, support), query)
+        grads[create_graph] = meta_grad_of(net, loss)
+        expected = reference_meta_grad(
+            net, support, query, 0.5, steps, first_order=not create_graph
+        )
+        assert_maps_close(grads[create_graph], expected)
+    # the two really differ, so the comparison above tells them apart
+    assert not torch.allclose(grads[True]["0.weight"], grads[False]["0.weight"], atol=1e-6)
+
+
+def test_gdlearner_meta_gradient_passes_gradcheck(device: torch.device) -> None:
+    net = make_net(device)
+    support, query = make_split(device, n=4, seed=5), make_split(device, n=4, seed=6)
+    names = [name for name, _ in net.named_parameters()]
+    learner = GDLearner(steps=2, lr=0.4)
+
+    def meta_loss(*tensors: Tensor) -> Tensor:
+        params = dict(zip(names, tensors, strict=True))
+        model = DependentModule(copy.deepcopy(net))
+        model.clear_params(init=True)
+        model.substitute(params.items())
+        adapted = learner.forward_inplace(model, support)
+        return default_evaluator_classification(adapted, query)
+
+    inputs = tuple(p.detach().clone().requires_grad_(True) for p in net.parameters())
+    assert torch.autograd.gradcheck(meta_loss, inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
+def test_steps_train_and_steps_eval_follow_train_and_eval(device: torch.device) -> None:
+    calls: list[int] = []
+
+    def counting_evaluator(model: _episodic.ModelFn, data: object) -> Tensor:
+        calls.append(1)
+        return default_evaluator_classification(model, data)
+
+    net = make_net(device)
+    support = make_split(device)
+    maml = MAML(net, steps_train=2, steps_eval=5, lr=0.1, evaluator=counting_evaluator)
+    assert maml.training
+    assert maml.steps == 2
+    maml(support)
+    assert len(calls) == 2
+    maml.eval()
+    assert maml.steps == 5
+    assert not net.training
+    calls.clear()
+    maml(support)
+    assert len(calls) == 5
+    maml.train()
+    calls.clear()
+    maml(support)
+    assert len(calls) == 2
+
+
+def test_maml_eval_adapts_under_no_grad(device: torch.device) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=1), make_split(device, seed=2)
+    maml = MAML(net, steps_train=1, steps_eval=4, lr=0.5).eval()
+    with torch.no_grad():
+        before = default_evaluator_classification(net, support)
+        after = default_evaluator_classification(maml(support), support)
+    assert after < before
+    expected = GDLearner(4, 0.5, create_graph=False).fast_weights(net, support)[-1]
+    with torch.no_grad():
+        torch.testing.assert_close(
+            maml(support)(query[0]), functional_call(net, expected, (query[0],))
+        )
+
+
+def test_maml_accepts_an_episode_or_a_task_and_uses_its_support(device: torch.device) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=1), make_split(device, seed=2)
+    maml = MAML(net, steps_train=2, steps_eval=2, lr=0.3)
+    expected = default_evaluator_classification(maml(support), query)
+    task = EpisodeTask(*support, *query)
+    for data in ((support, query), [list(support), list(query)], task):
+        # the evaluator picks the query part of an episode or a task
+        torch.testing.assert_close(default_evaluator_classification(maml(data), data), expected)
+
+
+# ---------------------------------------------------------------------------------------------
+# learners built on meta-optim
+
+
+def by_hand(
+    net: nn.Module,
+    optimizer: meta_optim.GradientTransformation[object],
+    batches: list[tuple[Tensor, Tensor]],
+) -> list[dict[str, Tensor]]:
+    """Apply a meta-optim optimizer step by step, outside the learner."""
+    params = {name: p.detach().clone() for name, p in net.named_parameters()}
+    state = optimizer.init(params)
+    trajectory = []
+    for x, y in batches:
+        grads = torch.func.grad(loss_at, argnums=1)(net, params, x, y)
+        updates, state = optimizer.update(grads, state, params)
+        params = meta_optim.apply_updates(params, updates)
+        trajectory.append(params)
+    return trajectory
+
+
+def torch_optim_trajectory(
+    net: nn.Module, make_optimizer: type[torch.optim.Optimizer], batches: list, **options: object
+) -> list[dict[str, Tensor]]:
+    clone = copy.deepcopy(net)
+    optimizer = make_optimizer(clone.parameters(), **options)
+    trajectory = []
+    for x, y in batches:
+        optimizer.zero_grad()
+        F.cross_entropy(clone(x), y).backward()
+        optimizer.step()
+        trajectory.append({name: p.detach().clone() for name, p in clone.named_parameters()})
+    return trajectory
+
+
+def assert_trajectories_close(actual: list[dict[str, Tensor]], expected: list) -> None:
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected, strict=True):
+        assert_maps_close({name: t.detach() for name, t in got.items()}, want)
+
+
+@pytest.mark.parametrize("centered", [False, True])
+def test_rmsprop_learner_steps_equal_meta_optim_rmsprop(
+    device: torch.device, centered: bool
+) -> None:
+    net = make_net(device)
+    batches = [make_split(device, seed=seed) for seed in range(4)]
+    learner = RMSPropLearner(lr=0.02, alpha=0.9, eps=1e-6, centered=centered)
+    actual = learner.fast_weights(net, batches)
+    optimizer = meta_optim.rmsprop(0.02, alpha=0.9, eps=1e-6, centered=centered)
+    assert_trajectories_close(actual, by_hand(net, optimizer, batches))
+    assert_trajectories_close(
+        actual,
+        torch_optim_trajectory(
+            net, torch.optim.RMSprop, batches, lr=0.02, alpha=0.9, eps=1e-6, centered=centered
+        ),
+    )
+
+
+def test_rmsprop_learner_with_steps_repeats_one_split(device: torch.device) -> None:
+    net = make_net(device)
+    support = make_split(device)
+    actual = RMSPropLearner(lr=0.01, steps=3).fast_weights(net, support)
+    assert_trajectories_close(actual, by_hand(net, meta_optim.rmsprop(0.01), [support] * 3))
+
+
+def test_sequential_gd_learner_steps_equal_meta_optim_sgd_with_momentum(
+    device: torch.device,
+) -> None:
+    net = make_net(device)
+    batches = [make_split(device, seed=seed) for seed in range(4)]
+    actual = SequentialGDLearner(lr=0.1, momentum=0.5).fast_weights(net, batches)
+    assert_trajectories_close(actual, by_hand(net, meta_optim.sgd(0.1, momentum=0.5), batches))
+    assert_trajectories_close(
+        actual, torch_optim_trajectory(net, torch.optim.SGD, batches, lr=0.1, momentum=0.5)
+    )
+
+
+def test_sequential_meta_gradient_matches_torch_func(device: torch.device) -> None:
+    net = make_net(device)
+    batches = [make_split(device, seed=seed) for seed in range(3)]
+    query = make_split(device, seed=9)
+    mimo = SequentialGDLearner(lr=0.2, momentum=0.5).forward_pure(net, batches, mimo=True)
+    loss = default_evaluator_classification(mimo[len(mimo) - 1], query)
+
+    def meta_loss(params: dict[str, Tensor]) -> Tensor:
+        optimizer = meta_optim.sgd(0.2, momentum=0.5)
+        state = optimizer.init(params)
+        for x, y in batches:
+            grads = torch.func.grad(loss_at, argnums=1)(net, params, x, y)
+            updates, state = optimizer.update(grads, state, params)
+            params = meta_optim.apply_updates(params, updates)
+        return loss_at(net, params, *query)
+
+    expected = torch.func.grad(meta_loss)({n: p.detach() for n, p in net.named_parameters()})
+    assert_maps_close(meta_grad_of(net, loss), expected)
+
+
+def test_generic_learner_runs_any_meta_optim_optimizer(device: torch.device) -> None:
+    net = make_net(device)
+    support = make_split(device)
+    optimizer = meta_optim.adam(0.05)
+    actual = Learner(optimizer, steps=3).fast_weights(net, support)
+    assert_trajectories_close(actual, by_hand(net, optimizer, [support] * 3))
+
+
+def test_forward_pure_leaves_the_model_untouched_and_zero_steps_is_identity(
+    device: torch.device,
+) -> None:
+    net = make_net(device)
+    support = make_split(device)
+    before = {name: p.detach().clone() for name, p in net.named_parameters()}
+    adapted = GDLearner(steps=0, lr=0.1)(net, support)
+    torch.testing.assert_close(adapted(support[0]), net(support[0]))
+    adapted = GDLearner(steps=3, lr=0.1)(net, support)
+    assert not torch.allclose(adapted(support[0]), net(support[0]))
+    for name, p in net.named_parameters():
+        assert torch.equal(p.detach(), before[name])
+
+
+def test_frozen_parameters_are_not_adapted(device: torch.device) -> None:
+    net = make_net(device)
+    net[0].weight.requires_grad_(False)
+    fast = GDLearner(steps=2, lr=0.1).fast_weights(net, make_split(device))
+    assert fast[-1]["0.weight"] is net[0].weight
+    assert not torch.equal(fast[-1]["2.weight"], net[2].weight)
+
+
+def test_forward_inplace_substitutes_the_adapted_dependents(device: torch.device) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=1), make_split(device, seed=2)
+    model = DependentModule(copy.deepcopy(net))
+    model.clear_params(init=True)
+    learner = GDLearner(steps=2, lr=0.3)
+    returned = learner(model, support, inplace=True)
+    assert returned is model
+    pure = learner(net, support)
+    torch.testing.assert_close(model(query[0]), pure(query[0]), atol=ATOL, rtol=RTOL)
+
+
+# ---------------------------------------------------------------------------------------------
+# MultiModel, MAMLpp, mamlpp_evaluator, active_indices
+
+
+def test_multimodel_forward_runs_every_set_of_fast_weights(device: torch.device) -> None:
+    net = make_net(device)
+    x, _ = make_split(device)
+    weights = [
+        {name: p.detach() * scale for name, p in net.named_parameters()} for scale in (1, 2, 3)
+    ]
+    mimo = MultiModel(ProtoModule(net), weights)
+    outputs = mimo(x)
+    assert len(mimo) == 3
+    assert len(outputs) == 3
+    for output, w in zip(outputs, weights, strict=True):
+        torch.testing.assert_close(output, functional_call(net, w, (x,)))
+    plain = MultiModel(net, weights)  # a plain module is wrapped in a ProtoModule
+    torch.testing.assert_close(plain(x)[1], outputs[1])
+
+
+def constant_loss_mimo(device: torch.device, losses: list[float]) -> MultiModel:
+    """A MultiModel whose model at weights i outputs losses[i] for every input."""
+    net = nn.Linear(1, 1).to(device, torch.float64)
+    weights = [
+        {
+            "weight": torch.zeros(1, 1, device=device, dtype=torch.float64),
+            "bias": torch.full((1,), value, device=device, dtype=torch.float64),
+        }
+        for value in losses
+    ]
+    return MultiModel(net, weights)
+
+
+def mean_output(model: _episodic.ModelFn, data: object) -> Tensor:
+    x, _ = data  # type: ignore[misc]
+    return model(x).mean()
+
+
+def test_mamlpp_evaluator_weights_decay_by_gamma_and_sum_to_one(device: torch.device) -> None:
+    mimo = constant_loss_mimo(device, [8.0, 4.0, 2.0, 1.0])
+    data = (torch.ones(5, 1, device=device, dtype=torch.float64), None)
+    # steps=3, gamma=0.5: weights 0.25, 0.5, 1 over the last three steps, divided by 1.75
+    expected = (0.25 * 4.0 + 0.5 * 2.0 + 1.0 * 1.0) / 1.75
+    loss = mamlpp_evaluator(mimo, data, 3, mean_output, gamma=0.5)
+    assert loss.item() == pytest.approx(expected, abs=1e-12)
+    assert mamlpp_evaluator(mimo, data, 1, mean_output).item() == pytest.approx(1.0, abs=1e-12)
+    assert mamlpp_evaluator(mimo, data, 4, mean_output, gamma=1.0).item() == pytest.approx(
+        15.0 / 4, abs=1e-12
+    )
+    weights = _episodic._step_weights(5, 0.6, loss)
+    assert weights.sum().item() == pytest.approx(1.0, abs=1e-12)
+    torch.testing.assert_close(weights[:-1] / weights[1:], torch.full_like(weights[1:], 0.6))
+
+
+def test_mamlpp_returns_one_set_of_weights_per_step_and_trains(device: torch.device) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=1), make_split(device, seed=2)
+    mamlpp = MAMLpp(net, steps_train=3, steps_eval=5, lr=0.3)
+    mimo = mamlpp(support)
+    assert isinstance(mimo, MultiModel)
+    assert len(mimo) == 3
+    expected = GDLearner(3, 0.3).fast_weights(net, support)
+    for got, want in zip(mimo.fast_weights, expected, strict=True):
+        assert_maps_close(
+            {n: t.detach() for n, t in got.items()}, {n: t.detach() for n, t in want.items()}
+        )
+    loss = mamlpp_evaluator(mimo, query, 3, default_evaluator_classification)
+    # the multi-step loss equals the weighted per-step MAML losses
+    per_step = [default_evaluator_classification(mimo[i], query) for i in range(3)]
+    torch.testing.assert_close(loss, (0.36 * per_step[0] + 0.6 * per_step[1] + per_step[2]) / 1.96)
+    loss.backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
+    assert len(mamlpp.eval()(support)) == 5
+
+
+def test_active_indices() -> None:
+    assert active_indices([0, 1, True, None, "a", []]) == [1, 2, 4]
+    assert active_indices([]) == []
+    assert active_indices(x > 1 for x in [3, 0, 2]) == [0, 2]
+
+
+def test_docstring_examples_run() -> None:
+    for module in (_episodic, episodic_module):
+        result = doctest.testmod(module, raise_on_error=False)
+        assert result.failed == 0, f"{result.failed} doctest(s) failed in {module.__name__}"
+        assert result.attempted > 0
+
+
+def test_public_surface() -> None:
+    # sorted as ruff's RUF022 does: SCREAMING_CASE names first, then the rest
+    assert episodic_module.__all__ == sorted(
+        episodic_module.__all__, key=lambda name: (not name.isupper(), name)
+    )
+    aliases = {"Evaluator", "ModelFn"}  # type aliases, documented by #: comments
+    for name in set(episodic_module.__all__) - aliases:
+        assert getattr(episodic_module, name).__doc__, name
+
+
+# ---------------------------------------------------------------------------------------------
+# bad input
+
+
+@pytest.mark.parametrize(
+    ("data", "error", "match"),
+    [
+        (torch.zeros(3), TypeError, r"data must be an \(x, y\) pair.*got Tensor"),
+        (5, TypeError, r"data must be an \(x, y\) pair.*got int"),
+        ((1, 2, 3), ValueError, r"got a tuple of length 3"),
+        ([], ValueError, r"got a list of length 0"),
+    ],
+)
+def test_bad_data_is_rejected(
+    device: torch.device, data: object, error: type[Exception], match: str
+) -> None:
+    maml = MAML(make_net(device), steps_train=1, steps_eval=1, lr=0.1)
+    with pytest.raises(error, match=match):
+        maml(data)
+    with pytest.raises(error, match=match):
+        GDLearner(1, 0.1)(make_net(device), data)
+    with pytest.raises(error, match=match):
+        default_evaluator_classification(make_net(device), data)
+
+
+def test_bad_sequential_data_is_rejected(device: torch.device) -> None:
+    net = make_net(device)
+    learner = SequentialGDLearner(lr=0.1)
+    with pytest.raises(ValueError, match=r"data is an empty sequence"):
+        learner(net, [])
+    with pytest.raises(TypeError, match=r"data\[1\] must be an \(x, y\) batch.*length 3"):
+        learner(net, [make_split(device), (1, 2, 3)])
+    with pytest.raises(TypeError, match=r"sequence of \(x, y\) batches; got int"):
+        learner(net, 3)
+
+
+@pytest.mark.parametrize(
+    ("build", "match"),
+    [
+        (lambda net: GDLearner(-1, 0.1), r"steps must be an int >= 0, got -1"),
+        (lambda net: GDLearner(1.5, 0.1), r"steps must be an int >= 0, got 1.5"),
+        (lambda net: GDLearner(True, 0.1), r"steps must be an int >= 0, got True"),
+        (lambda net: GDLearner(1, 0.0), r"lr must be a positive number, got 0.0"),
+        (lambda net: RMSPropLearner(lr=-1.0), r"lr must be a positive number, got -1.0"),
+        (lambda net: RMSPropLearner(steps=-2), r"steps must be an int >= 0, got -2"),
+        (lambda net: SequentialGDLearner(lr="0.1"), r"lr must be a positive number, got '0.1'"),
+        (lambda net: MAML(net, -1, 1, 0.1), r"steps_train must be an int >= 0, got -1"),
+        (lambda net: MAML(net, 1, -1, 0.1), r"steps_eval must be an int >= 0, got -1"),
+        (lambda net: MAMLpp(net, 0, 1, 0.1), r"steps_train must be an int >= 1, got 0"),
+        (lambda net: MAMLpp(net, 1, 0, 0.1), r"steps_eval must be an int >= 1, got 0"),
+    ],
+)
+def test_bad_hyperparameters_are_rejected(device: torch.device, build, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        build(make_net(device))
+
+
+def test_bad_types_are_rejected(device: torch.device) -> None:
+    net = make_net(device)
+    with pytest.raises(TypeError, match=r"optimizer must be a meta_optim.GradientTransformation"):
+        Learner(torch.optim.SGD)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"evaluator must be callable, got int"):
+        GDLearner(1, 0.1, evaluator=3)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"evaluator must be callable, got str"):
+        MAML(net, 1, 1, 0.1, evaluator="ce")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got function"):
+        MAML(lambda x: x, 1, 1, 0.1)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got function"):
+        GDLearner(1, 0.1)(lambda x: x, make_split(device))
+    with pytest.raises(TypeError, match=r"forward_inplace needs a meta_functional.DependentModule"):
+        GDLearner(1, 0.1)(net, make_split(device), inplace=True)
+    with pytest.raises(TypeError, match=r"fast_weight_lst must be a sequence.*got dict"):
+        MultiModel(net, named_params(net))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"fast_weight_lst\[1\] must be a name -> tensor mapping"):
+        MultiModel(net, [named_params(net), 3])  # type: ignore[list-item]
+
+
+def test_bad_losses_are_rejected(device: torch.device) -> None:
+    net = make_net(device)
+    support = make_split(device)
+    per_sample = GDLearner(
+        1, 0.1, evaluator=lambda m, d: F.cross_entropy(m(d[0]), d[1], reduction="none")
+    )
+    with pytest.raises(ValueError, match=r"evaluator must return a scalar loss, got shape \(6,\)"):
+        per_sample(net, support)
+    with pytest.raises(TypeError, match=r"evaluator must return a torch.Tensor loss, got float"):
+        GDLearner(1, 0.1, evaluator=lambda m, d: 1.0)(net, support)
+    constant = GDLearner(1, 0.1, evaluator=lambda m, d: torch.tensor(1.0))
+    with pytest.raises(ValueError, match=r"loss does not depend on the model's parameters"):
+        constant(net, support)
+    with pytest.raises(ValueError, match=r"criterion must return a scalar loss"):
+        default_evaluator_classification(net, support, nn.CrossEntropyLoss(reduction="none"))
+    frozen = make_net(device).requires_grad_(False)
+    with pytest.raises(ValueError, match=r"none of the model's parameters .* requires grad"):
+        GDLearner(1, 0.1)(frozen, support)
+
+
+def test_bad_mamlpp_evaluator_arguments_are_rejected(device: torch.device) -> None:
+    mimo = constant_loss_mimo(device, [1.0, 2.0])
+    data = (torch.ones(2, 1, device=device, dtype=torch.float64), None)
+    with pytest.raises(TypeError, match=r"mimo must be a MultiModel, got function"):
+        mamlpp_evaluator(lambda x: x, data, 1, mean_output)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"steps=3 exceeds the 2 sets of fast weights"):
+        mamlpp_evaluator(mimo, data, 3, mean_output)
+    with pytest.raises(ValueError, match=r"steps must be an int >= 1, got 0"):
+        mamlpp_evaluator(mimo, data, 0, mean_output)
+    for gamma in (0.0, 1.5, -0.2):
+        with pytest.raises(ValueError, match=rf"gamma must be a number in \(0, 1\], got {gamma}"):
+            mamlpp_evaluator(mimo, data, 2, mean_output, gamma=gamma)
+    with pytest.raises(
+        ValueError, match=r"evaluator must return a scalar loss, got shape \(2, 1\)"
+    ):
+        mamlpp_evaluator(mimo, data, 2, lambda m, d: m(d[0]))
