@@ -82,7 +82,7 @@ def test_defaultlist_growth_fill_and_list_behaviour() -> None:
     assert list(lists) == [[], ["x"]]
     assert lists[0] is not lists[1]
     with pytest.raises(TypeError, match=r"factory must be callable, got int"):
-        DefaultList(factory=3)  # type: ignore[arg-type]  # wrong on purpose
+        DefaultList(factory=3)
 
 
 def test_multiplelist_multi_index_reads_and_writes() -> None:
@@ -107,7 +107,7 @@ def test_multiplelist_bad_inputs() -> None:
     with pytest.raises(TypeError, match=r"indices must be ints, got \[True\]"):
         view[[True]]
     with pytest.raises(TypeError, match=r"a slice or an iterable of ints, got bool"):
-        view[True]  # type: ignore[call-overload]  # wrong on purpose
+        view[True]
     with pytest.raises(TypeError, match=r"write through a MultipleList of a read-only tuple"):
         MultipleList((1, 2))[0] = 3
     with pytest.raises(TypeError, match=r"MultipleList views a list or other sequence, got str"):

@@ -143,7 +143,7 @@ def test_substitute_strictness_and_messages() -> None:
     ):
         net.substitute({"weight": torch.ones(2, 1), "bias": torch.ones(1)})
     with pytest.raises(TypeError, match=r"substitute got float for dependent 'bias'"):
-        net.substitute({"weight": torch.ones(1, 2), "bias": 1.0})  # type: ignore[dict-item]
+        net.substitute({"weight": torch.ones(1, 2), "bias": 1.0})
     # Nothing was half-applied by the failing calls.
     assert all(value is None for value in net.dependents())
     # strict=False ignores unknown names and keeps the unnamed dependents.
