@@ -42,7 +42,8 @@ def test_resume_reproduces_the_uninterrupted_run_exactly(device, tmp_path):
     random.seed(5)
     resumed = _trainer(device, init_seed=7, sampler_seed=8)
     resumed.load_checkpoint(tmp_path / "ck.pt")
-    assert resumed.iteration == 20 and resumed.maml.meta_iteration == 20
+    assert resumed.iteration == 20
+    assert resumed.maml.meta_iteration == 20
     resumed.fit(20, 3, eval_every=10, eval_tasks=eval_tasks)
 
     for (name, a), b in zip(
@@ -102,7 +103,8 @@ def test_fit_saves_periodically(device, tmp_path, monkeypatch):
     assert saved_at == [3, 6, 7]
     fresh = _trainer(device)
     fresh.load_checkpoint(tmp_path / "run" / "ck.pt")
-    assert fresh.iteration == 7 and fresh.history == trainer.history
+    assert fresh.iteration == 7
+    assert fresh.history == trainer.history
 
 
 def test_checkpoint_is_loadable_with_weights_only(device, tmp_path):

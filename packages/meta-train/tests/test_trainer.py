@@ -62,7 +62,8 @@ def test_training_lowers_the_post_adaptation_loss(device):
     # Meta-learning, not only regression to the mean: adaptation helps after training.
     result = trainer.evaluate_tasks(eval_tasks)
     assert sum(result.post_loss) < 0.95 * sum(result.pre_loss)  # measured: 3.80 vs 4.27
-    assert history.meta_accuracy == [] and history.eval_accuracy == []
+    assert history.meta_accuracy == []
+    assert history.eval_accuracy == []
 
 
 def test_meta_step_returns_mean_query_loss_and_updates(device):
@@ -167,7 +168,8 @@ def test_evaluate_leaves_parameters_grads_and_buffers_unchanged(device):
     grads = {n: p.grad.clone() for n, p in maml.named_parameters()}
     buffers = {n: b.clone() for n, b in maml.named_buffers()}
     value = trainer.evaluate(tasks)
-    assert isinstance(value, float) and value > 0
+    assert isinstance(value, float)
+    assert value > 0
     assert not maml.training
     for name, p in maml.named_parameters():
         assert torch.equal(p, params[name]), name
@@ -182,7 +184,8 @@ def test_evaluate_tasks_reports_pre_and_post_per_task(device):
     result = trainer.evaluate_tasks(tasks, steps=0)
     # With zero inner steps the adapted model is the initialisation.
     assert result.post_loss == pytest.approx(result.pre_loss, rel=1e-6)
-    assert result.pre_accuracy is None and result.post_accuracy is None
+    assert result.pre_accuracy is None
+    assert result.post_accuracy is None
     task = tasks[0].to(device)
     with torch.no_grad():
         expected = F.mse_loss(trainer.maml(task.query_x), task.query_y).item()
@@ -239,7 +242,8 @@ def test_mamlpp_iteration_counter_advances_with_meta_steps(device):
         progress=False,
     )
     trainer.fit(3, 2)
-    assert maml.meta_iteration == 3 and trainer.iteration == 3
+    assert maml.meta_iteration == 3
+    assert trainer.iteration == 3
 
 
 def test_grad_clip_bounds_the_update(device):
@@ -272,7 +276,8 @@ def test_fit_continues_and_calls_back(device):
     calls = []
     trainer.fit(2, 2, callback=lambda it, loss: calls.append((it, loss)))
     history = trainer.fit(3, 2, callback=lambda it, loss: calls.append((it, loss)))
-    assert isinstance(history, History) and history is trainer.history
+    assert isinstance(history, History)
+    assert history is trainer.history
     assert [it for it, _ in calls] == [1, 2, 3, 4, 5]
     assert [loss for _, loss in calls] == history.meta_loss
     assert trainer.fit(0, 1).iterations == 5
@@ -289,7 +294,9 @@ def test_progress_bar_shows_meta_and_eval_loss(device, capsys):
     trainer = _trainer(device, progress=True)
     trainer.fit(3, 2, eval_every=1, eval_tasks=SinusoidTaskSampler(seed=9).sample(2))
     err = capsys.readouterr().err
-    assert "meta-train" in err and "meta_loss=" in err and "eval_loss=" in err
+    assert "meta-train" in err
+    assert "meta_loss=" in err
+    assert "eval_loss=" in err
 
 
 def test_progress_is_off_when_stderr_is_not_a_tty(device, capsys, monkeypatch):
@@ -356,9 +363,11 @@ def test_constructor_errors():
     maml = MAML(_mlp())
     optimizer = torch.optim.SGD(maml.parameters(), lr=0.1)
     sampler = SinusoidTaskSampler(seed=0)
-    with pytest.raises(TypeError, match="maml must be a meta_algos.MAML .*got Sequential"):
+    with pytest.raises(TypeError, match=r"maml must be a meta_algos\.MAML .*got Sequential"):
         MetaTrainer(_mlp(), optimizer, F.mse_loss, sampler)
-    with pytest.raises(TypeError, match="meta_optimizer must be a torch.optim.Optimizer, got dict"):
+    with pytest.raises(
+        TypeError, match=r"meta_optimizer must be a torch\.optim\.Optimizer, got dict"
+    ):
         MetaTrainer(maml, {}, F.mse_loss, sampler)
     with pytest.raises(TypeError, match="loss_fn must be callable"):
         MetaTrainer(maml, optimizer, "mse", sampler)

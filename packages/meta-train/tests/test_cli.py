@@ -1,0 +1,264 @@
+"""The meta-train command line: argument errors (before training), sinusoid and omniglot runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from meta_train import History
+from meta_train.cli import build_parser, main
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+OMNIGLOT_ROOT = Path(
+    os.environ.get("META_OMNIGLOT_ROOT", REPO_ROOT.parent / "shared" / "data" / "omniglot")
+)
+
+
+def _error(capsys, argv) -> str:
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
+    return capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["sinusoid", "--iterations", "-5"], "--iterations: expected an integer >= 0, got -5"),
+        (
+            ["sinusoid", "--meta-batch", "0"],
+            r"--meta-batch: expected a positive integer \(>= 1\), got 0",
+        ),
+        (["sinusoid", "--shots", "two"], "--shots: expected a positive integer, got 'two'"),
+        (
+            ["sinusoid", "--inner-lr", "-0.1"],
+            "--inner-lr: expected a positive finite number, got -0.1",
+        ),
+        (
+            ["sinusoid", "--algo", "reptile"],
+            r"--algo: invalid choice: 'reptile' "
+            r"\(choose from '?maml'?, '?metasgd'?, '?anil'?, '?mamlpp'?\)",
+        ),
+        (
+            ["sinusoid", "--algo", "mamlpp", "--inner-steps", "2", "--eval-steps", "5"],
+            r"--eval-steps must equal --inner-steps \(2\), got --eval-steps 5",
+        ),
+        (["sinusoid", "--algo", "mamlpp", "--first-order"], "use --first-order-iterations N"),
+        (["sinusoid", "--msl-iterations", "5"], "apply to --algo mamlpp only, got --algo maml"),
+        (["omniglot"], "the following arguments are required: --root"),
+        (
+            ["omniglot", "--root", "/nonexistent/omniglot"],
+            "--root '/nonexistent/omniglot' is not a directory; expected the folder that holds",
+        ),
+        (
+            ["omniglot", "--root", ".", "--subset", "tiny"],
+            r"--subset: invalid choice: 'tiny' \(choose from '?background'?,",
+        ),
+        (
+            ["omniglot", "--root", ".", "--test-fraction", "1.5"],
+            "expected a number strictly between 0 and 1, got 1.5",
+        ),
+        (["imagenet"], "invalid choice: 'imagenet'"),
+        ([], "the following arguments are required"),
+    ],
+)
+def test_invalid_arguments_fail_before_training(capsys, tmp_path, argv, message):
+    out = tmp_path / "never"
+    err = _error(
+        capsys, [*argv, "--out", str(out)] if argv and argv[0] in {"sinusoid", "omniglot"} else argv
+    )
+    assert "usage: meta-train" in err
+    assert re.search(message, err), err
+    assert not out.exists()
+
+
+def test_cuda_device_error_without_cuda(capsys, tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA, so --device cuda is valid")
+    err = _error(capsys, ["sinusoid", "--device", "cuda", "--out", str(tmp_path / "x")])
+    assert "--device cuda: CUDA is not available here; use --device cpu" in err
+
+
+def test_help_lists_the_algorithms(capsys):
+    with pytest.raises(SystemExit) as excinfo:
+        main(["sinusoid", "--help"])
+    assert excinfo.value.code == 0
+    out = capsys.readouterr().out
+    assert "maml, metasgd, anil, mamlpp" in out
+    assert "--batched" in out
+    assert build_parser().prog == "meta-train"
+
+
+def _check_outputs(out: Path, iterations: int) -> dict:
+    metrics = json.loads((out / "metrics.json").read_text())
+    history = History.from_json(out / "history.json")
+    assert history.iterations == iterations
+    assert History.from_csv(out / "history.csv") == history
+    payload = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert payload["iteration"] == iterations
+    return metrics
+
+
+@pytest.mark.parametrize("algo", ["maml", "metasgd", "anil", "mamlpp"])
+def test_sinusoid_run_writes_everything(capsys, tmp_path, algo):
+    out = tmp_path / "run"
+    argv = [
+        "sinusoid",
+        "--algo",
+        algo,
+        "--iterations",
+        "4",
+        "--meta-batch",
+        "3",
+        "--eval-tasks",
+        "6",
+        "--eval-every",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    if algo == "mamlpp":
+        argv += ["--inner-steps", "2", "--msl-iterations", "2"]
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    assert f"meta-train sinusoid: {algo}, 4 iterations" in stdout
+    assert "iteration 4/4  meta-loss" in stdout
+    assert "pre-adaptation" in stdout
+    assert "post-adaptation" in stdout
+    assert "MSE" in stdout
+    metrics = _check_outputs(out, 4)
+    assert metrics["algo"] == algo
+    assert metrics["test"]["tasks"] == 6
+    assert set(metrics["test"]) == {"tasks", "pre_loss", "post_loss"}
+    assert metrics["test"]["post_loss"]["ci95"] > 0
+    history = History.from_json(out / "history.json")
+    assert [it for it, _ in history.eval_loss] == [2, 4]
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert "no plots: plotting needs matplotlib" in stdout
+    else:
+        assert f"plot: {out / 'learning_curves.png'}" in stdout
+        assert f"plot: {out / 'sinusoid_fits.png'}" in stdout
+        assert (out / "sinusoid_fits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sinusoid_run_is_reproducible(capsys, tmp_path):
+    argv = [
+        "sinusoid",
+        "--iterations",
+        "3",
+        "--meta-batch",
+        "2",
+        "--eval-tasks",
+        "3",
+        "--seed",
+        "7",
+        "--batched",
+        "--no-progress",
+    ]
+    main([*argv, "--out", str(tmp_path / "a")])
+    main([*argv, "--out", str(tmp_path / "b")])
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())["test"]
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())["test"]
+    assert a == b
+
+
+def test_python_dash_m_and_default_out(tmp_path):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "meta_train",
+            "sinusoid",
+            "--iterations",
+            "1",
+            "--meta-batch",
+            "2",
+            "--eval-tasks",
+            "2",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "runs" / "sinusoid-maml" / "metrics.json").is_file()
+    assert "post-adaptation" in result.stdout
+
+
+@pytest.mark.data
+def test_omniglot_run(capsys, tmp_path):
+    if not (OMNIGLOT_ROOT / "images_background_small1.zip").is_file():
+        pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")
+    out = tmp_path / "omni"
+    argv = [
+        "omniglot",
+        "--root",
+        str(OMNIGLOT_ROOT),
+        "--subset",
+        "background_small1",
+        "--ways",
+        "5",
+        "--shots",
+        "1",
+        "--query-shots",
+        "2",
+        "--iterations",
+        "2",
+        "--meta-batch",
+        "2",
+        "--eval-tasks",
+        "3",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    stdout = capsys.readouterr().out
+    assert "5-way 1-shot Omniglot, held-out characters (3 tasks" in stdout
+    assert "accuracy" in stdout
+    metrics = _check_outputs(out, 2)
+    assert set(metrics["test"]) == {
+        "tasks",
+        "pre_loss",
+        "post_loss",
+        "pre_accuracy",
+        "post_accuracy",
+    }
+    if (OMNIGLOT_ROOT / "all_runs.zip").is_file():
+        lake = metrics["lake_runs"]
+        assert lake["queries"] == 400
+        assert lake["tasks"] == 20
+        assert 0.0 <= lake["error_rate"] <= 1.0
+        assert lake["error_rate"] == pytest.approx(1 - lake["post_accuracy"]["mean"], abs=1e-9)
+        assert "error rate over 400 queries" in stdout
+
+
+@pytest.mark.data
+def test_omniglot_ways_and_shots_checked_against_the_data(capsys, tmp_path):
+    if not (OMNIGLOT_ROOT / "images_background_small1.zip").is_file():
+        pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")
+    base = [
+        "omniglot",
+        "--root",
+        str(OMNIGLOT_ROOT),
+        "--subset",
+        "background_small1",
+        "--out",
+        str(tmp_path / "x"),
+    ]
+    err = _error(capsys, [*base, "--ways", "100"])
+    assert "--ways 100 is more than the 27 held-out characters" in err
+    err = _error(capsys, [*base, "--shots", "10", "--query-shots", "15"])
+    assert "= 25 examples per class, but Omniglot has 20 drawings per character" in err
+    assert not (tmp_path / "x").exists()
