@@ -48,6 +48,13 @@ def make_net(device: torch.device, dtype: torch.dtype = torch.float64, seed: int
     return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3)).to(device, dtype)
 
 
+def make_bn_net(device: torch.device, seed: int = 0) -> nn.Module:
+    """A net with per-batch BatchNorm (no running statistics), as few-shot backbones use."""
+    torch.manual_seed(seed)
+    layers = [nn.Linear(4, 8), nn.BatchNorm1d(8, track_running_stats=False), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(8, 3)).to(device, torch.float64)
+
+
 def make_split(
     device: torch.device, n: int = 6, dtype: torch.dtype = torch.float64, seed: int = 1
 ) -> tuple[Tensor, Tensor]:
@@ -127,10 +134,11 @@ def test_readme_example_backward_reaches_every_parameter(device: torch.device) -
 
 @pytest.mark.parametrize("steps", [1, 3])
 @pytest.mark.parametrize("first_order", [False, True])
+@pytest.mark.parametrize("build", [make_net, make_bn_net], ids=["mlp", "batchnorm"])
 def test_maml_meta_gradient_matches_torch_func(
-    device: torch.device, steps: int, first_order: bool
+    device: torch.device, steps: int, first_order: bool, build
 ) -> None:
-    net = make_net(device)
+    net = build(device)
     support, query = make_split(device, seed=1), make_split(device, seed=2)
     maml = MAML(net, steps_train=steps, steps_eval=0, lr=0.3, first_order=first_order)
     loss = default_evaluator_classification(maml(support), query)
@@ -305,15 +313,24 @@ def test_sequential_gd_learner_steps_equal_meta_optim_sgd_with_momentum(
     )
 
 
-def test_sequential_meta_gradient_matches_torch_func(device: torch.device) -> None:
+@pytest.mark.parametrize(
+    ("learner", "optimizer"),
+    [
+        (SequentialGDLearner(lr=0.2, momentum=0.5), meta_optim.sgd(0.2, momentum=0.5)),
+        (RMSPropLearner(lr=0.02, centered=True), meta_optim.rmsprop(0.02, centered=True)),
+    ],
+    ids=["sequential-momentum", "rmsprop-centered"],
+)
+def test_second_order_meta_gradient_through_optimizer_steps_matches_torch_func(
+    device: torch.device, learner: Learner, optimizer: meta_optim.GradientTransformation[object]
+) -> None:
     net = make_net(device)
     batches = [make_split(device, seed=seed) for seed in range(3)]
     query = make_split(device, seed=9)
-    mimo = SequentialGDLearner(lr=0.2, momentum=0.5).forward_pure(net, batches, mimo=True)
+    mimo = learner.forward_pure(net, batches, mimo=True)
     loss = default_evaluator_classification(mimo[len(mimo) - 1], query)
 
     def meta_loss(params: dict[str, Tensor]) -> Tensor:
-        optimizer = meta_optim.sgd(0.2, momentum=0.5)
         state = optimizer.init(params)
         for x, y in batches:
             grads = torch.func.grad(loss_at, argnums=1)(net, params, x, y)
@@ -323,6 +340,15 @@ def test_sequential_meta_gradient_matches_torch_func(device: torch.device) -> No
 
     expected = torch.func.grad(meta_loss)({n: p.detach() for n, p in net.named_parameters()})
     assert_maps_close(meta_grad_of(net, loss), expected)
+
+
+def test_sequential_learner_takes_a_task_or_a_pair_as_one_batch(device: torch.device) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=1), make_split(device, seed=2)
+    learner = SequentialGDLearner(lr=0.1)
+    expected = by_hand(net, meta_optim.sgd(0.1, momentum=0.5), [support])
+    for data in (support, list(support), EpisodeTask(*support, *query)):
+        assert_trajectories_close(learner.fast_weights(net, data), expected)
 
 
 def test_generic_learner_runs_any_meta_optim_optimizer(device: torch.device) -> None:
@@ -365,6 +391,30 @@ def test_forward_inplace_substitutes_the_adapted_dependents(device: torch.device
     assert returned is model
     pure = learner(net, support)
     torch.testing.assert_close(model(query[0]), pure(query[0]), atol=ATOL, rtol=RTOL)
+
+
+def test_forward_inplace_meta_gradient_reaches_the_cleared_parameters(
+    device: torch.device,
+) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=1), make_split(device, seed=2)
+    model = DependentModule(copy.deepcopy(net))
+    meta_params = dict(model.named_parameters())  # clear_params(init=True) keeps these objects
+    model.clear_params(init=True)
+    assert list(model.parameters()) == []
+    GDLearner(steps=2, lr=0.3)(model, support, inplace=True)
+    loss = default_evaluator_classification(model, query)
+    names = list(meta_params)
+    grads = dict(zip(names, torch.autograd.grad(loss, list(meta_params.values())), strict=True))
+    assert_maps_close(grads, reference_meta_grad(net, support, query, 0.3, 2, first_order=False))
+
+
+def test_forward_inplace_rejects_unset_or_missing_dependents(device: torch.device) -> None:
+    support = make_split(device)
+    with pytest.raises(ValueError, match=r"unset dependents \['0.bias', '0.weight', "):
+        GDLearner(1, 0.1).forward_inplace(DependentModule.stateless(make_net(device)), support)
+    with pytest.raises(ValueError, match=r"has no dependents to adapt; call clear_params"):
+        GDLearner(1, 0.1).forward_inplace(DependentModule(make_net(device)), support)
 
 
 # ---------------------------------------------------------------------------------------------
