@@ -267,7 +267,6 @@ def mamlpp_evaluator(
 
     Example:
         >>> import torch
-        >>> from meta_functional import ProtoModule
         >>> net = torch.nn.Linear(4, 3)
         >>> learner = SequentialGDLearner(lr=0.1, momentum=0.0)
         >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
@@ -713,6 +712,9 @@ class MAML(nn.Module):
         >>> loss.backward()
     """
 
+    #: Smallest accepted ``steps_train`` / ``steps_eval``.
+    _min_steps = 0
+
     def __init__(
         self,
         model: nn.Module,
@@ -733,8 +735,6 @@ class MAML(nn.Module):
             raise TypeError(f"evaluator must be callable, got {type(evaluator).__name__}")
         self.evaluator = evaluator
         self.first_order = bool(first_order)
-
-    _min_steps = 0
 
     @property
     def steps(self) -> int:
