@@ -259,16 +259,14 @@ class MAML(nn.Module):
         if weights is None:
             learner.adapt_on(loss_fn, support_x, support_y, steps=steps)
             return check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
-        total: Tensor | None = None
-        for weight in weights:
+        # the query loss of a zero-weight step is skipped; the last step always counts
+        total: Tensor | float = 0.0
+        for step, weight in enumerate(weights):
             learner.adapt_on(loss_fn, support_x, support_y, steps=1)
-            if weight == 0.0:
-                continue
-            query = check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
-            total = weight * query if total is None else total + weight * query
-        if total is None:
-            raise ValueError("all query step weights are zero; expected at least one positive")
-        return total
+            if weight != 0.0 or step == len(weights) - 1:
+                query = check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
+                total = total + weight * query
+        return torch.as_tensor(total)
 
     def batched_query_loss(
         self,
@@ -342,7 +340,7 @@ class MAML(nn.Module):
 
         def one_task(sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
             adapted = {name: params[name] for name in adapt_names}
-            total: Tensor | None = None
+            total: Tensor | float = 0.0
             for step in range(steps):
                 grads = support_grad(adapted, sx, sy)
                 rate = rates[step]
@@ -352,14 +350,12 @@ class MAML(nn.Module):
                     * (grads[name].detach() if first_order else grads[name])
                     for name, value in adapted.items()
                 }
-                if weights is not None and weights[step] != 0.0:
-                    weighted = weights[step] * task_loss(adapted, qx, qy)
-                    total = weighted if total is None else total + weighted
+                # as in query_loss: zero-weight steps are skipped, the last one always counts
+                if weights is not None and (weights[step] != 0.0 or step == steps - 1):
+                    total = total + weights[step] * task_loss(adapted, qx, qy)
             if weights is None:
                 return task_loss(adapted, qx, qy)
-            if total is None:
-                raise ValueError("all query step weights are zero; expected at least one positive")
-            return total
+            return torch.as_tensor(total)
 
         with PrimitiveBatchNormMode():
             losses = vmap(one_task, randomness="different")(support_x, support_y, query_x, query_y)
