@@ -228,6 +228,13 @@ class MultiModel(nn.Module):
 
         Returns:
             ``[model_at(w)(x) for w in fast_weight_lst]``, one output per set of weights.
+
+        Example:
+            >>> import torch
+            >>> net = torch.nn.Linear(2, 1)
+            >>> ones = {n: torch.ones_like(p) for n, p in net.named_parameters()}
+            >>> MultiModel(net, [ones, ones])(torch.ones(1, 2))
+            [tensor([[3.]]), tensor([[3.]])]
         """
         return [model(x) for model in self]
 
@@ -426,6 +433,14 @@ class Learner(nn.Module):
             TypeError: If ``data`` or ``model`` has the wrong type or the evaluator does not
                 return a tensor.
             ValueError: If the loss is not a scalar or does not depend on the parameters.
+
+        Example:
+            >>> import torch
+            >>> net = torch.nn.Linear(4, 3)
+            >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
+            >>> weights = GDLearner(steps=2, lr=0.1).fast_weights(net, (x, y))
+            >>> len(weights), sorted(weights[-1])
+            (2, ['bias', 'weight'])
         """
         proto = _proto(model)
         return _run_inner_loop(
@@ -502,6 +517,16 @@ class Learner(nn.Module):
         Raises:
             TypeError: If ``model`` is not a DependentModule, or for a wrong ``data``.
             ValueError: If ``model`` has no dependents, or unset ones.
+
+        Example:
+            >>> import copy, torch
+            >>> from meta_functional import DependentModule
+            >>> net = torch.nn.Linear(4, 3)
+            >>> model = DependentModule(copy.deepcopy(net)).clear_params(init=True)
+            >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
+            >>> adapted = GDLearner(steps=2, lr=0.1).forward_inplace(model, (x, y))
+            >>> adapted is model, model.weight.grad_fn is not None
+            (True, True)
         """
         if not isinstance(model, DependentModule):
             raise TypeError(
@@ -553,6 +578,14 @@ class Learner(nn.Module):
 
         Returns:
             What the chosen method returns.
+
+        Example:
+            >>> import torch
+            >>> net = torch.nn.Linear(4, 3)
+            >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
+            >>> adapted = GDLearner(steps=1, lr=0.1)(net, (x, y))  # forward_pure
+            >>> adapted(x).shape
+            torch.Size([6, 3])
         """
         if inplace:
             return self.forward_inplace(model, data, **kwargs)
@@ -738,11 +771,28 @@ class MAML(nn.Module):
 
     @property
     def steps(self) -> int:
-        """Inner steps for the current mode: ``steps_train`` if training, else ``steps_eval``."""
+        """Inner steps for the current mode: ``steps_train`` if training, else ``steps_eval``.
+
+        Example:
+            >>> import torch
+            >>> maml = MAML(torch.nn.Linear(2, 2), steps_train=1, steps_eval=5, lr=0.1)
+            >>> maml.steps, maml.eval().steps
+            (1, 5)
+        """
         return self.steps_train if self.training else self.steps_eval
 
     def learner(self) -> GDLearner:
-        """Return the :class:`GDLearner` used in the current mode."""
+        """Return the :class:`GDLearner` used in the current mode.
+
+        Returns:
+            ``GDLearner(self.steps, lr, create_graph=not first_order, evaluator=evaluator)``.
+
+        Example:
+            >>> import torch
+            >>> maml = MAML(torch.nn.Linear(2, 2), steps_train=1, steps_eval=5, lr=0.1)
+            >>> maml.learner().steps
+            1
+        """
         return GDLearner(
             self.steps, self.lr, create_graph=not self.first_order, evaluator=self.evaluator
         )
@@ -759,6 +809,14 @@ class MAML(nn.Module):
 
         Raises:
             TypeError: If ``data`` has none of the accepted forms.
+
+        Example:
+            >>> import torch
+            >>> maml = MAML(torch.nn.Linear(4, 3), steps_train=2, steps_eval=2, lr=0.1)
+            >>> support = (torch.randn(6, 4), torch.randint(0, 3, (6,)))
+            >>> query = (torch.randn(6, 4), torch.randint(0, 3, (6,)))
+            >>> maml((support, query))(query[0]).shape  # an episode: its support is used
+            torch.Size([6, 3])
         """
         return self.learner().forward_pure(self.model, _split(data, "support"))
 
@@ -806,6 +864,13 @@ class MAMLpp(MAML):
 
         Raises:
             TypeError: If ``data`` has none of the accepted forms.
+
+        Example:
+            >>> import torch
+            >>> mamlpp = MAMLpp(torch.nn.Linear(4, 3), steps_train=3, steps_eval=5, lr=0.1)
+            >>> support = (torch.randn(6, 4), torch.randint(0, 3, (6,)))
+            >>> len(mamlpp(support)), len(mamlpp.eval()(support))
+            (3, 5)
         """
         mimo: MultiModel = self.learner().forward_pure(
             self.model, _split(data, "support"), mimo=True
