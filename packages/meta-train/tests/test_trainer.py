@@ -229,6 +229,22 @@ def test_accuracy_is_recorded_for_class_labels(device):
     assert all(0.0 <= a <= 1.0 for a in result.pre_accuracy + result.post_accuracy)
 
 
+def test_batched_classification_records_eval_accuracy_only(device):
+    maml, sampler = _classification(device)
+    tasks = sampler.sample(4)
+    trainer = MetaTrainer(
+        maml,
+        torch.optim.SGD(maml.parameters(), lr=0.1),
+        F.cross_entropy,
+        FixedSampler(tasks),
+        batched=True,
+        progress=False,
+    )
+    history = trainer.fit(2, 4, eval_every=2, eval_tasks=tasks)
+    assert history.meta_accuracy == []
+    assert [it for it, _ in history.eval_accuracy] == [2]
+
+
 def test_mamlpp_iteration_counter_advances_with_meta_steps(device):
     torch.manual_seed(0)
     maml = MAMLpp(

@@ -27,7 +27,8 @@ class History:
     Attributes:
         meta_loss: Mean query (meta-training) loss of every meta-update.
         meta_accuracy: Mean query accuracy of every meta-update; filled only when the query
-            targets are class labels (an integer dtype), otherwise empty.
+            targets are class labels (an integer dtype) and the trainer runs the per-task
+            loop (``batched=False``), otherwise empty.
         eval_loss: ``(iteration, mean post-adaptation query loss)`` of each evaluation.
         eval_accuracy: ``(iteration, mean post-adaptation query accuracy)`` of each
             evaluation on classification tasks; empty for regression.

@@ -86,13 +86,16 @@ class MetaTrainer:
       one task's graph is alive at a time (the memory-lean choice);
     * ``batched=True``: :meth:`MAML.batched_query_loss <meta_algos.MAML.batched_query_loss>`
       (``torch.func.vmap`` over tasks) whenever the tasks stack, i.e. all have the same
-      shapes; otherwise that meta-update silently falls back to the loop. Per-iteration
-      training accuracy is only recorded by the loop (predictions do not leave ``vmap``).
+      shapes; otherwise that meta-update falls back to the loop (same result). Per-iteration
+      training accuracy (:attr:`History.meta_accuracy`) is only recorded with
+      ``batched=False``, as predictions do not leave ``vmap``; evaluation accuracy always is.
 
     When :func:`torch.distributed.is_initialized`, every rank meta-trains on its own tasks
     and the meta-gradients are summed across ranks with weights ``1 / B_total`` before the
     step, so ``N`` ranks with ``B / N`` tasks each make exactly the update of one process
-    with all ``B`` tasks. Seed each rank's task sampler differently.
+    with all ``B`` tasks (uneven shares are weighted by their task counts). Seed each rank's
+    task sampler differently. Every rank evaluates all ``eval_tasks``; only rank 0 shows a
+    progress bar and writes checkpoints (holding rank 0's RNG states).
 
     Args:
         maml: The meta-learner (:class:`~meta_algos.MAML` or a subclass: ``MetaSGD``,
@@ -239,23 +242,22 @@ class MetaTrainer:
             param.grad = None
         distributed = dist.is_available() and dist.is_initialized()
         local_count = len(tasks)
-        total_count = local_count
-        if distributed:
-            count = torch.tensor([float(local_count)], device=self.device)
-            dist.all_reduce(count)
-            total_count = int(count.item())
-        weight = 1.0 / total_count
+        weight = 1.0 / local_count
         loss_sum = 0.0
-        accuracies: list[float] = []
+        accuracy_sum = 0.0
+        accuracy_count = 0
         if self.batched and self._stackable(tasks):
             batch = stack_tasks(tasks)
             loss = self.maml.batched_query_loss(
                 self.loss_fn, batch.support_x, batch.support_y, batch.query_x, batch.query_y
             )
-            torch.autograd.backward(loss * (local_count * weight))
+            torch.autograd.backward(loss)
             loss_sum = float(loss.item()) * local_count
         else:
-            classify = is_class_labels(tasks[0].query_y)
+            # Training accuracy comes from the loop path only (vmap keeps predictions inside),
+            # and is never recorded with batched=True, so that History.meta_accuracy stays
+            # aligned with meta_loss even when some meta-batches fall back to the loop.
+            classify = not self.batched and is_class_labels(tasks[0].query_y)
             for task in tasks:
                 loss_fn: LossFn = self.loss_fn
                 recorder = None
@@ -268,27 +270,34 @@ class MetaTrainer:
                 torch.autograd.backward(loss * weight)
                 loss_sum += float(loss.item())
                 if recorder is not None and recorder.prediction is not None:
-                    accuracies.append(accuracy(recorder.prediction, task.query_y))
+                    accuracy_sum += accuracy(recorder.prediction, task.query_y)
+                    accuracy_count += 1
+        total_count = local_count
         if distributed:
-            self._all_reduce_gradients(params)
-            summed = torch.tensor([loss_sum], dtype=torch.float64, device=self.device)
-            dist.all_reduce(summed)
-            loss_sum = float(summed.item())
+            stats = torch.tensor(
+                [float(local_count), loss_sum, accuracy_sum, float(accuracy_count)],
+                dtype=torch.float64,
+                device=self.device,
+            )
+            dist.all_reduce(stats)
+            total_count = round(stats[0].item())
+            loss_sum, accuracy_sum = stats[1].item(), stats[2].item()
+            accuracy_count = round(stats[3].item())
+            self._all_reduce_gradients(params, local_count / total_count)
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         self.meta_optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
         self.maml.advance_iteration()
-        mean_accuracy = None
-        if accuracies and len(accuracies) == local_count and not distributed:
-            mean_accuracy = sum(accuracies) / len(accuracies)
+        mean_accuracy = accuracy_sum / accuracy_count if accuracy_count == total_count else None
         return loss_sum / total_count, mean_accuracy
 
     @staticmethod
-    def _all_reduce_gradients(params: Sequence[Tensor]) -> None:
+    def _all_reduce_gradients(params: Sequence[Tensor], share: float) -> None:
+        """Replace each rank's mean gradient by the task-weighted mean over all ranks."""
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads])
+        flat = torch.cat([g.reshape(-1) for g in grads]) * share
         dist.all_reduce(flat)
         offset = 0
         for param in params:
