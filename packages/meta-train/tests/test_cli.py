@@ -196,10 +196,25 @@ def test_python_dash_m_and_default_out(tmp_path):
     assert "post-adaptation" in result.stdout
 
 
-@pytest.mark.data
-def test_omniglot_run(capsys, tmp_path):
+def _needs_omniglot():
     if not (OMNIGLOT_ROOT / "images_background_small1.zip").is_file():
         pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")
+
+
+@pytest.mark.data
+def test_omniglot_without_pillow_fails_before_training(capsys, tmp_path, monkeypatch):
+    _needs_omniglot()
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    err = _error(capsys, ["omniglot", "--root", str(OMNIGLOT_ROOT), "--out", str(tmp_path / "x")])
+    assert "meta-train omniglot cannot read images" in err
+    assert r"pip install meta-tasks[images]" in err
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.data
+def test_omniglot_run(capsys, tmp_path):
+    _needs_omniglot()
+    pytest.importorskip("PIL", reason="Omniglot decoding needs Pillow (meta-tasks[images])")
     out = tmp_path / "omni"
     argv = [
         "omniglot",
@@ -246,8 +261,8 @@ def test_omniglot_run(capsys, tmp_path):
 
 @pytest.mark.data
 def test_omniglot_ways_and_shots_checked_against_the_data(capsys, tmp_path):
-    if not (OMNIGLOT_ROOT / "images_background_small1.zip").is_file():
-        pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")
+    _needs_omniglot()
+    pytest.importorskip("PIL", reason="Omniglot decoding needs Pillow (meta-tasks[images])")
     base = [
         "omniglot",
         "--root",

@@ -61,6 +61,12 @@ def plot_history(history: History, path: PathLike, *, title: str | None = None) 
     Raises:
         ValueError: If the history is empty.
         ImportError: If matplotlib is missing (``pip install meta-train[plot]``).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "curves.png"
+        >>> plot_history(History(meta_loss=[1.0, 0.5], eval_loss=[(2, 0.6)]), target).name
+        'curves.png'
     """
     if not history.meta_loss and not history.eval_loss:
         raise ValueError(
@@ -144,6 +150,15 @@ def plot_sinusoid_fits(
     Raises:
         ValueError: If the shapes disagree.
         ImportError: If matplotlib is missing (``pip install meta-train[plot]``).
+
+    Example:
+        >>> import tempfile, pathlib, torch
+        >>> x = torch.linspace(-5, 5, 50).expand(2, -1)
+        >>> y = torch.sin(x)
+        >>> path = plot_sinusoid_fits(pathlib.Path(tempfile.mkdtemp()) / "fits.png", x=x,
+        ...     true_y=y, pre_y=0 * y, post_y=0.9 * y, support_x=x[:, :5], support_y=y[:, :5])
+        >>> path.name
+        'fits.png'
     """
     curves = [
         t.detach().cpu().reshape(t.shape[0], -1) if t.dim() > 1 else t

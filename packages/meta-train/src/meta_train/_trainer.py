@@ -41,6 +41,11 @@ class TaskEvaluation:
         pre_accuracy: Query accuracy before adaptation per task, or ``None`` when the
             targets are not class labels.
         post_accuracy: Query accuracy after adaptation per task, or ``None``.
+
+    Example:
+        >>> result = TaskEvaluation([2.0, 3.0], [0.5, 1.0], None, None)
+        >>> sum(result.post_loss) / len(result.post_loss)
+        0.75
     """
 
     pre_loss: list[float]

@@ -650,6 +650,8 @@ def _omniglot_data(
         dataset = Omniglot(root, args.subset, image_size=28, cache=True)
     except FileNotFoundError as error:
         parser.error(f"--root {str(root)!r} with --subset {args.subset}: {error}")
+    except ImportError as error:
+        parser.error(f"meta-train omniglot cannot read images: {error}")
     train_base, test_base = split_classes(
         dataset.num_classes,
         fractions=(1.0 - args.test_fraction, args.test_fraction),
@@ -713,9 +715,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         before anything is trained, with a message that says what is allowed.
 
     Example:
-        >>> main(["sinusoid", "--iterations", "2", "--eval-tasks", "2",
-        ...       "--out", str(tmp_path), "--no-progress"])  # doctest: +SKIP
-        0
+        From a shell, ``meta-train sinusoid --iterations 3000 --batched --out runs/demo``; from
+        Python, ``main(["sinusoid", "--iterations", "3000", "--batched"])`` does the same
+        with the default output directory ``runs/sinusoid-maml``.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
