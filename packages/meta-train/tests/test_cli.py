@@ -150,6 +150,31 @@ def test_sinusoid_run_writes_everything(capsys, tmp_path, algo):
         assert (out / "sinusoid_fits.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_zero_iterations_evaluates_the_initialisation(capsys, tmp_path):
+    out = tmp_path / "zero"
+    argv = ["sinusoid", "--iterations", "0", "--eval-tasks", "4", "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "no learning-curve plot: no meta-updates were made (--iterations 0)" in stdout
+    metrics = _check_outputs(out, 0)
+    assert metrics["iterations"] == 0
+
+
+def test_run_without_matplotlib_says_so(capsys, tmp_path, monkeypatch):
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = tmp_path / "noplot"
+    argv = ["sinusoid", "--iterations", "1", "--eval-tasks", "2", "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 0
+    stdout = capsys.readouterr().out
+    assert "no plots: plotting needs matplotlib" in stdout
+    assert "pip install meta-train[plot]" in stdout
+    assert _check_outputs(out, 1)["plots"] == []
+    assert not list(out.glob("*.png"))
+
+
 def test_sinusoid_run_is_reproducible(capsys, tmp_path):
     argv = [
         "sinusoid",

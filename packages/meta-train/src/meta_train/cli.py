@@ -606,25 +606,28 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     history.to_json(out / "history.json")
     history.to_csv(out / "history.csv")
     plots: list[str] = []
-    learning, why_not = _try_plot(
-        lambda: _plot_learning_curves(history, out / "learning_curves.png", args)
-    )
-    if learning is not None:
-        plots.append(str(learning))
-        if args.task == "sinusoid":
-            fits, why_not = _try_plot(
-                lambda: _sinusoid_fit_plot(trainer, args, out / "sinusoid_fits.png")
-            )
-            if fits is not None:
-                plots.append(str(fits))
+    why_not: str | None = None
+    if history.meta_loss or history.eval_loss:
+        learning, why_not = _try_plot(
+            lambda: _plot_learning_curves(history, out / "learning_curves.png", args)
+        )
+        if learning is not None:
+            plots.append(str(learning))
+    if args.task == "sinusoid" and why_not is None:
+        fits, why_not = _try_plot(
+            lambda: _sinusoid_fit_plot(trainer, args, out / "sinusoid_fits.png")
+        )
+        if fits is not None:
+            plots.append(str(fits))
     metrics["plots"] = plots
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     print(f"\nwrote {out / 'history.json'}, {out / 'metrics.json'} and {checkpoint}")
-    if plots:
-        for plot in plots:
-            print(f"plot: {plot}")
-    else:
+    for plot in plots:
+        print(f"plot: {plot}")
+    if why_not is not None:
         print(f"no plots: {why_not}")
+    elif not history.meta_loss:
+        print("no learning-curve plot: no meta-updates were made (--iterations 0)")
     return 0
 
 
