@@ -624,10 +624,10 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     print(f"\nwrote {out / 'history.json'}, {out / 'metrics.json'} and {checkpoint}")
     for plot in plots:
         print(f"plot: {plot}")
+    if not history.meta_loss:
+        print("no learning-curve plot: no meta-updates were made (--iterations 0)")
     if why_not is not None:
         print(f"no plots: {why_not}")
-    elif not history.meta_loss:
-        print("no learning-curve plot: no meta-updates were made (--iterations 0)")
     return 0
 
 
