@@ -130,7 +130,7 @@ def default_evaluator_classification(
         ValueError: If ``data`` is a tuple or list whose length is not 2, or the loss is not a
             scalar.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(4, 3)
         >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
@@ -153,7 +153,7 @@ def active_indices(lst: Iterable[object]) -> list[int]:
     Returns:
         The list of ``i`` with ``bool(lst[i])`` true.
 
-    Example:
+    Examples:
         >>> active_indices([0, 1, True, None, "a"])
         [1, 2, 4]
     """
@@ -183,7 +183,7 @@ class MultiModel(nn.Module):
     Raises:
         TypeError: If ``fast_weight_lst`` is not a sequence of mappings.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_functional import ProtoModule, named_params
         >>> net = torch.nn.Linear(2, 1)
@@ -229,7 +229,7 @@ class MultiModel(nn.Module):
         Returns:
             ``[model_at(w)(x) for w in fast_weight_lst]``, one output per set of weights.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = torch.nn.Linear(2, 1)
             >>> ones = {n: torch.ones_like(p) for n, p in net.named_parameters()}
@@ -272,7 +272,7 @@ def mamlpp_evaluator(
             tensor.
         ValueError: If ``steps`` or ``gamma`` is out of range or a loss is not a scalar.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(4, 3)
         >>> learner = SequentialGDLearner(lr=0.1, momentum=0.0)
@@ -380,7 +380,7 @@ class Learner(nn.Module):
             callable.
         ValueError: If ``steps`` is negative.
 
-    Example:
+    Examples:
         >>> import torch, meta_optim
         >>> learner = Learner(meta_optim.adam(0.01), steps=3)
         >>> net = torch.nn.Linear(4, 3)
@@ -434,7 +434,7 @@ class Learner(nn.Module):
                 return a tensor.
             ValueError: If the loss is not a scalar or does not depend on the parameters.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = torch.nn.Linear(4, 3)
             >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
@@ -477,7 +477,7 @@ class Learner(nn.Module):
             TypeError: If ``data`` or ``model`` has the wrong type.
             ValueError: If the loss is not a scalar or does not depend on the parameters.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = torch.nn.Linear(4, 3)
             >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
@@ -518,7 +518,7 @@ class Learner(nn.Module):
             TypeError: If ``model`` is not a DependentModule, or for a wrong ``data``.
             ValueError: If ``model`` has no dependents, or unset ones.
 
-        Example:
+        Examples:
             >>> import copy, torch
             >>> from meta_functional import DependentModule
             >>> net = torch.nn.Linear(4, 3)
@@ -579,7 +579,7 @@ class Learner(nn.Module):
         Returns:
             What the chosen method returns.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = torch.nn.Linear(4, 3)
             >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
@@ -604,7 +604,7 @@ class GDLearner(Learner):
     Raises:
         ValueError: If ``steps`` is negative or ``lr`` is not positive.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(4, 3)
         >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
@@ -645,7 +645,7 @@ class RMSPropLearner(Learner):
     Raises:
         ValueError: If ``lr`` is not positive or ``steps`` is negative.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(4, 3)
         >>> batches = [(torch.randn(6, 4), torch.randint(0, 3, (6,))) for _ in range(3)]
@@ -686,7 +686,7 @@ class SequentialGDLearner(Learner):
     Raises:
         ValueError: If ``lr`` is not positive.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(4, 3)
         >>> batches = [(torch.randn(6, 4), torch.randint(0, 3, (6,))) for _ in range(2)]
@@ -733,7 +733,7 @@ class MAML(nn.Module):
     Raises:
         ValueError: If a step count is negative or ``lr`` is not positive.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch import nn
         >>> net = nn.Sequential(nn.Linear(10, 100), nn.Linear(100, 5))
@@ -773,7 +773,7 @@ class MAML(nn.Module):
     def steps(self) -> int:
         """Inner steps for the current mode: ``steps_train`` if training, else ``steps_eval``.
 
-        Example:
+        Examples:
             >>> import torch
             >>> maml = MAML(torch.nn.Linear(2, 2), steps_train=1, steps_eval=5, lr=0.1)
             >>> maml.steps, maml.eval().steps
@@ -787,7 +787,7 @@ class MAML(nn.Module):
         Returns:
             ``GDLearner(self.steps, lr, create_graph=not first_order, evaluator=evaluator)``.
 
-        Example:
+        Examples:
             >>> import torch
             >>> maml = MAML(torch.nn.Linear(2, 2), steps_train=1, steps_eval=5, lr=0.1)
             >>> maml.learner().steps
@@ -810,7 +810,7 @@ class MAML(nn.Module):
         Raises:
             TypeError: If ``data`` has none of the accepted forms.
 
-        Example:
+        Examples:
             >>> import torch
             >>> maml = MAML(torch.nn.Linear(4, 3), steps_train=2, steps_eval=2, lr=0.1)
             >>> support = (torch.randn(6, 4), torch.randint(0, 3, (6,)))
@@ -840,7 +840,7 @@ class MAMLpp(MAML):
     Raises:
         ValueError: If a step count is below 1 or ``lr`` is not positive.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(4, 3)
         >>> mamlpp = MAMLpp(net, steps_train=3, steps_eval=5, lr=0.1)
@@ -865,7 +865,7 @@ class MAMLpp(MAML):
         Raises:
             TypeError: If ``data`` has none of the accepted forms.
 
-        Example:
+        Examples:
             >>> import torch
             >>> mamlpp = MAMLpp(torch.nn.Linear(4, 3), steps_train=3, steps_eval=5, lr=0.1)
             >>> support = (torch.randn(6, 4), torch.randint(0, 3, (6,)))

@@ -70,7 +70,7 @@ class MAML(nn.Module):
             no parameters or ``adapt_names`` is empty.
         KeyError: If ``adapt_names`` names something that is not a parameter of ``module``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> import torch.nn.functional as F
         >>> net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
@@ -132,7 +132,7 @@ class MAML(nn.Module):
         Returns:
             The new value of :attr:`meta_iteration`.
 
-        Example:
+        Examples:
             >>> maml = MAML(torch.nn.Linear(1, 1))
             >>> maml.advance_iteration()
             1
@@ -150,7 +150,7 @@ class MAML(nn.Module):
         Returns:
             Whatever the wrapped module returns.
 
-        Example:
+        Examples:
             >>> MAML(torch.nn.Linear(2, 3))(torch.ones(4, 2)).shape
             torch.Size([4, 3])
         """
@@ -166,7 +166,7 @@ class MAML(nn.Module):
         Returns:
             A new, unadapted learner.
 
-        Example:
+        Examples:
             >>> maml = MAML(torch.nn.Linear(1, 1))
             >>> maml.clone().params["weight"] is maml.module.weight
             True
@@ -191,7 +191,7 @@ class MAML(nn.Module):
             ``inner_lr`` for :class:`MAML`; a mapping name -> learnable rate tensor for
             :class:`MetaSGD` and :class:`MAMLpp`.
 
-        Example:
+        Examples:
             >>> MAML(torch.nn.Linear(1, 1), inner_lr=0.5).step_rates(0)
             0.5
         """
@@ -246,7 +246,7 @@ class MAML(nn.Module):
         Raises:
             ValueError: If ``steps`` is negative or a loss is not a scalar.
 
-        Example:
+        Examples:
             >>> import torch.nn.functional as F
             >>> maml = MAML(torch.nn.Linear(1, 1), inner_lr=0.1)
             >>> x, y = torch.randn(4, 1), torch.randn(4, 1)
@@ -310,7 +310,7 @@ class MAML(nn.Module):
                 scalar, ``steps`` is invalid, or a BatchNorm layer is in training mode with
                 running statistics.
 
-        Example:
+        Examples:
             >>> import torch.nn.functional as F
             >>> maml = MAML(torch.nn.Linear(1, 1), inner_lr=0.1)
             >>> xs, ys = torch.randn(3, 4, 1), torch.randn(3, 4, 1)
@@ -375,7 +375,7 @@ class Learner:
         maml: The wrapper whose module and inner-loop settings the learner uses.
         first_order: Whether the inner steps drop second-order terms.
 
-    Example:
+    Examples:
         >>> import torch.nn.functional as F
         >>> maml = MAML(torch.nn.Linear(1, 1), inner_lr=0.1)
         >>> x, y = torch.randn(4, 1), torch.randn(4, 1)
@@ -513,7 +513,7 @@ class MetaSGD(MAML):
     Raises:
         ValueError: As :class:`MAML`, or if two parameter names map to the same rate key.
 
-    Example:
+    Examples:
         >>> metasgd = MetaSGD(torch.nn.Linear(2, 1), inner_lr=0.1)
         >>> sorted(metasgd.inner_rates())
         ['bias', 'weight']
@@ -585,7 +585,7 @@ def head_names(module: nn.Module, head: nn.Module) -> list[str]:
         ValueError: If ``head`` has no parameters or some of them are not parameters of
             ``module``.
 
-    Example:
+    Examples:
         >>> net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Linear(4, 1))
         >>> head_names(net, net[1])
         ['1.weight', '1.bias']
@@ -628,7 +628,7 @@ class ANIL(MAML):
         TypeError: If ``adapt_names`` is passed.
         ValueError: As :func:`head_names`.
 
-    Example:
+    Examples:
         >>> net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Linear(4, 1))
         >>> ANIL(net, net[1], inner_lr=0.1).adapt_names
         ('1.weight', '1.bias')

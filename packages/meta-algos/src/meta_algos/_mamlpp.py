@@ -46,7 +46,7 @@ class MAMLpp(MAML):
             of :class:`MAML` / :class:`MetaSGD` (clashing rate keys).
         KeyError: If ``adapt_names`` names a non-parameter.
 
-    Example:
+    Examples:
         >>> import torch.nn.functional as F
         >>> net = torch.nn.Sequential(torch.nn.Linear(1, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
         >>> mamlpp = MAMLpp(net, inner_lr=0.1, inner_steps=3, msl_iterations=10)
@@ -179,7 +179,7 @@ class MAMLpp(MAML):
         Raises:
             ValueError: If ``steps`` is out of range.
 
-        Example:
+        Examples:
             >>> mamlpp = MAMLpp(torch.nn.Linear(1, 1), inner_steps=2, msl_iterations=4)
             >>> _ = mamlpp.advance_iteration(), mamlpp.advance_iteration()
             >>> mamlpp.step_weights()

@@ -25,7 +25,7 @@ instead, one optimizer step per batch.
 An evaluator is any ``evaluator(model, data) -> scalar tensor`` where ``model`` is a callable
 ``x -> output``; inside a learner it is called with the current support batch.
 
-Example:
+Examples:
     >>> import torch
     >>> from torch import nn
     >>> from meta_algos.episodic import MAML, default_evaluator_classification as evaluator

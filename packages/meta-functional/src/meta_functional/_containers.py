@@ -36,7 +36,7 @@ class SubDict(MutableMapping[K, V]):
     Raises:
         KeyError: If a key is not in ``super_dict``.
 
-    Example:
+    Examples:
         >>> import collections
         >>> super_dict = collections.OrderedDict({"a": 1, "b": 2, "c": 3})
         >>> sub_dict = SubDict(super_dict, keys=["b", "a"])
@@ -70,7 +70,7 @@ class SubDict(MutableMapping[K, V]):
         Keys deleted from ``super_dict`` leave the view, and with ``keep_order`` the order is
         re-read from ``super_dict``. Changes made through the view itself never need this.
 
-        Example:
+        Examples:
             >>> super_dict = {"a": 1, "b": 2}
             >>> sub_dict = SubDict(super_dict, keys=["a", "b"])
             >>> del super_dict["a"]
@@ -135,7 +135,7 @@ class DefaultList(Generic[T]):
         factory: Zero-argument callable producing the default entry (default: ``None``).
         fill: Optional initial entries, written from index 0 by :meth:`fill`.
 
-    Example:
+    Examples:
         >>> steps = DefaultList(factory=lambda: 0.1)
         >>> steps[2]
         0.1
@@ -166,7 +166,7 @@ class DefaultList(Generic[T]):
         Args:
             data: The entries to write.
 
-        Example:
+        Examples:
             >>> values = DefaultList(fill=[0, 0, 0])
             >>> values.fill([7, 8])
             >>> values
@@ -201,7 +201,7 @@ class DefaultList(Generic[T]):
         Args:
             value: The entry to append.
 
-        Example:
+        Examples:
             >>> values = DefaultList()
             >>> values.append(1)
             >>> values
@@ -239,7 +239,7 @@ class MultipleList(Generic[T]):
     Raises:
         TypeError: If ``lst`` is not a sequence.
 
-    Example:
+    Examples:
         >>> weights = ["w0", "w1", "w2", "w3"]
         >>> view = MultipleList(weights)
         >>> view[[3, 1]]

@@ -53,7 +53,7 @@ class DependentModule(nn.Module):
     Raises:
         TypeError: If ``DependentModule(...)`` gets anything but a single module.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from torch.nn import Linear, Sequential
         >>> net = Sequential(Linear(10, 5), Linear(5, 2))
@@ -126,7 +126,7 @@ class DependentModule(nn.Module):
         Raises:
             TypeError: If ``module`` is not an ``nn.Module``.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2))
             >>> DependentModule.to_dependentmodule(net, recurse=False)
@@ -165,7 +165,7 @@ class DependentModule(nn.Module):
         Returns:
             ``module`` itself, converted and cleared.
 
-        Example:
+        Examples:
             >>> import torch
             >>> template = DependentModule.stateless(torch.nn.Linear(3, 1))
             >>> list(template.dependents())
@@ -200,7 +200,7 @@ class DependentModule(nn.Module):
         Returns:
             ``self``, for chaining.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 1))
             >>> _ = DependentModule(net).clear_params(init=True, clear_filter=lambda m: m is net[0])
@@ -241,7 +241,7 @@ class DependentModule(nn.Module):
             KeyError: If ``name`` is empty, contains ``.``, or is already used by something
                 that is not a dependent.
 
-        Example:
+        Examples:
             >>> import torch
             >>> dnet = DependentModule(torch.nn.Linear(2, 2))
             >>> dnet.register_dependent("some_tensor", torch.zeros(3, 3))
@@ -279,7 +279,7 @@ class DependentModule(nn.Module):
         after registering a dependent as ``None`` and assigning it a tensor by hand, or to
         accept new shapes on purpose.
 
-        Example:
+        Examples:
             >>> import torch
             >>> dnet = DependentModule(torch.nn.Identity())
             >>> dnet.register_dependent("scale", torch.ones(2))
@@ -301,7 +301,7 @@ class DependentModule(nn.Module):
         modules at the current dependents. :meth:`clear_params` and :meth:`substitute` call
         it; call it yourself after assigning dependents by hand (``module.weight = tensor``).
 
-        Example:
+        Examples:
             >>> import torch
             >>> lstm = DependentModule(torch.nn.LSTM(2, 3)).clear_params(init=True)
             >>> lstm.weight_ih_l0 = 2 * lstm.weight_ih_l0
@@ -347,7 +347,7 @@ class DependentModule(nn.Module):
         Yields:
             ``(name, tensor_or_None)`` pairs.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = DependentModule.stateless(torch.nn.Sequential(torch.nn.Linear(1, 1)))
             >>> list(net.named_dependents(prefix="net"))
@@ -366,7 +366,7 @@ class DependentModule(nn.Module):
         Yields:
             Each dependent tensor, or ``None`` for an unset one.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = DependentModule(torch.nn.Linear(2, 1)).clear_params(init=True)
             >>> [tuple(t.shape) for t in net.dependents()]
@@ -399,7 +399,7 @@ class DependentModule(nn.Module):
             KeyError: With ``strict``, if names are missing or are not dependents.
             ValueError: If a tensor's shape differs from the dependent's recorded shape.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = DependentModule.stateless(torch.nn.Linear(2, 1))
             >>> net.substitute([("weight", torch.ones(1, 2)), ("bias", torch.ones(1))])
@@ -456,7 +456,7 @@ class DependentModule(nn.Module):
                 for a shape mismatch (see :meth:`substitute`).
             TypeError: If an entry is not a tensor.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = DependentModule(torch.nn.Linear(2, 1)).clear_params(init=True)
             >>> net.substitute_from_list([torch.zeros(1, 2), torch.full((1,), 4.0)])

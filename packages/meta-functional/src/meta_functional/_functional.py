@@ -32,7 +32,7 @@ def named_params(model: nn.Module) -> dict[str, Tensor]:
     Returns:
         A new dict; changing it never changes the model.
 
-    Example:
+    Examples:
         >>> import torch
         >>> sorted(named_params(torch.nn.Linear(2, 1)))
         ['bias', 'weight']
@@ -49,7 +49,7 @@ def named_buffers(model: nn.Module) -> dict[str, Tensor]:
     Returns:
         A new dict of the model's live buffers.
 
-    Example:
+    Examples:
         >>> import torch
         >>> sorted(named_buffers(torch.nn.BatchNorm1d(3)))
         ['num_batches_tracked', 'running_mean', 'running_var']
@@ -84,7 +84,7 @@ def functional_forward(
     Raises:
         KeyError: If ``params`` misses a parameter of ``model`` or names one it lacks.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(2, 1)
         >>> params = {name: torch.zeros_like(p) for name, p in named_params(net).items()}
@@ -165,7 +165,7 @@ def inner_step(
             parameter and ``allow_unused`` is ``False``, or a learning rate has a wrong shape.
         KeyError: If ``adapt_names`` names a non-parameter or an ``lr`` mapping misses a name.
 
-    Example:
+    Examples:
         >>> import torch
         >>> w = torch.tensor([1.0], requires_grad=True)
         >>> inner_step({"w": w}, (2 * w).sum(), lr=0.1)["w"]
@@ -228,7 +228,7 @@ def adapt(
         KeyError: If ``params`` does not match ``model``'s parameters, or for any error of
             :func:`inner_step`.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(1, 1)
         >>> x, y = torch.ones(4, 1), torch.zeros(4, 1)

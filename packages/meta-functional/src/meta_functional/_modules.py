@@ -89,7 +89,7 @@ def clone_module(module: ModuleT, memo: dict[int, Any] | None = None) -> ModuleT
     Raises:
         TypeError: If ``module`` is not an ``nn.Module``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Sequential(torch.nn.Linear(3, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1))
         >>> clone = clone_module(net)
@@ -128,7 +128,7 @@ def detach_module(module: nn.Module, *, keep_requires_grad: bool = True) -> None
     Raises:
         TypeError: If ``module`` is not an ``nn.Module``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = torch.nn.Linear(3, 1)
         >>> clone = clone_module(net)
@@ -193,7 +193,7 @@ def update_module(
         ValueError: If the number of updates differs from the number of parameters, or an
             update's shape differs from its parameter's.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = clone_module(torch.nn.Linear(2, 1))
         >>> loss = net(torch.ones(3, 2)).pow(2).mean()
@@ -264,7 +264,7 @@ def magic_box(x: Tensor) -> Tensor:
         Foerster et al., 2018. "DiCE: The Infinitely Differentiable Monte-Carlo Estimator."
         ICML. arXiv:1802.05098.
 
-    Example:
+    Examples:
         >>> import torch
         >>> log_probs = torch.tensor([-0.5, -1.0], requires_grad=True)
         >>> magic_box(log_probs)

@@ -28,7 +28,7 @@ class ProtoModule(nn.Module):
     Raises:
         TypeError: If ``module`` is not an ``nn.Module``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = ProtoModule(torch.nn.Linear(2, 1))
         >>> zeros = {name: torch.zeros_like(p) for name, p in net.named_parameters()}
@@ -54,7 +54,7 @@ class ProtoModule(nn.Module):
         Returns:
             What the wrapped module returns.
 
-        Example:
+        Examples:
             >>> import torch
             >>> ProtoModule(torch.nn.Identity())(torch.ones(2))
             tensor([1., 1.])
@@ -75,7 +75,7 @@ class ProtoModule(nn.Module):
         Yields:
             ``(name, parameter)`` pairs, named as in the wrapped module.
 
-        Example:
+        Examples:
             >>> import torch
             >>> [name for name, _ in ProtoModule(torch.nn.Linear(2, 1)).named_parameters()]
             ['weight', 'bias']
@@ -97,7 +97,7 @@ class ProtoModule(nn.Module):
         Yields:
             ``(name, buffer)`` pairs, named as in the wrapped module.
 
-        Example:
+        Examples:
             >>> import torch
             >>> [name for name, _ in ProtoModule(torch.nn.BatchNorm1d(2)).named_buffers()]
             ['running_mean', 'running_var', 'num_batches_tracked']
@@ -138,7 +138,7 @@ class ProtoModule(nn.Module):
                 from its parameter's.
             TypeError: If an entry is not a tensor or ``training`` is not a bool or None.
 
-        Example:
+        Examples:
             >>> import torch
             >>> net = ProtoModule(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5)))
             >>> shifted = [p + 1.0 for p in net.parameters()]

@@ -36,7 +36,7 @@ class MLP(nn.Module):
             does not return a :class:`torch.nn.Module`.
         ValueError: If ``sizes`` has fewer than two entries or a non-positive entry.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = MLP([1, 40, 40, 1])
         >>> net(torch.randn(10, 1)).shape
@@ -85,7 +85,7 @@ class MLP(nn.Module):
             TypeError: If ``x`` is not a tensor.
             ValueError: If ``x`` is 0-d or its last dimension is not ``sizes[0]``.
 
-        Example:
+        Examples:
             >>> import torch
             >>> MLP([3, 2])(torch.zeros(4, 3)).shape
             torch.Size([4, 2])
@@ -146,7 +146,7 @@ class ConvNet4(nn.Module):
         ValueError: If an argument is not positive, or ``image_size`` is too small for
             ``layers`` poolings.
 
-    Example:
+    Examples:
         >>> import torch
         >>> net = ConvNet4(5)
         >>> net(torch.randn(10, 1, 28, 28)).shape
@@ -202,7 +202,7 @@ class ConvNet4(nn.Module):
             TypeError: If ``x`` is not a tensor.
             ValueError: If ``x`` does not have the expected shape.
 
-        Example:
+        Examples:
             >>> import torch
             >>> ConvNet4(3, 8, in_channels=3, image_size=32)(torch.randn(2, 3, 32, 32)).shape
             torch.Size([2, 3])
@@ -239,7 +239,7 @@ class OmniglotCNN(ConvNet4):
         TypeError: If an argument is not an int.
         ValueError: If an argument is not positive or ``layers`` > 4 (28 / 2**5 < 1).
 
-    Example:
+    Examples:
         >>> import torch
         >>> OmniglotCNN(5)(torch.randn(4, 1, 28, 28)).shape
         torch.Size([4, 5])
@@ -264,7 +264,7 @@ class MiniImagenetCNN(ConvNet4):
         TypeError: If an argument is not an int.
         ValueError: If an argument is not positive or ``layers`` > 6.
 
-    Example:
+    Examples:
         >>> import torch
         >>> MiniImagenetCNN(5)(torch.randn(2, 3, 84, 84)).shape
         torch.Size([2, 5])

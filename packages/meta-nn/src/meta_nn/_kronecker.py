@@ -73,7 +73,7 @@ class KroneckerLinear(nn.Module):
         1. Jose et al. 2018. "Kronecker recurrent units".
         2. Arnold et al. 2019. "When MAML can adapt fast and how to assist when it cannot".
 
-    Example:
+    Examples:
         >>> import torch
         >>> m, n = 2, 3
         >>> x = torch.randn(6)
@@ -111,7 +111,7 @@ class KroneckerLinear(nn.Module):
         Returns:
             ``(left, right)`` when ``psd=False``; ``(left @ left.T, right @ right.T)`` otherwise.
 
-        Example:
+        Examples:
             >>> import torch
             >>> layer = KroneckerLinear(2, 3)
             >>> torch.equal(torch.kron(*layer.factors()), torch.eye(6))
@@ -134,7 +134,7 @@ class KroneckerLinear(nn.Module):
             TypeError: If ``x`` is not a tensor.
             ValueError: If ``x`` is not 1-d or 2-d with last dimension ``n*m``.
 
-        Example:
+        Examples:
             >>> import torch
             >>> KroneckerLinear(4, 5)(torch.randn(7, 20)).shape
             torch.Size([7, 20])
@@ -178,7 +178,7 @@ class KroneckerRNN(nn.Module):
     References:
         1. Jose et al. 2018. "Kronecker recurrent units".
 
-    Example:
+    Examples:
         >>> import torch
         >>> m, n = 2, 3
         >>> x = torch.randn(6)
@@ -214,7 +214,7 @@ class KroneckerRNN(nn.Module):
             ValueError: If a shape is not ``(n*m,)`` / ``(batch, n*m)``, or the batch sizes of
                 ``x`` and ``h`` differ.
 
-        Example:
+        Examples:
             >>> import torch
             >>> y, h = KroneckerRNN(2, 2)(torch.randn(5, 4))
             >>> y.shape, h.shape
@@ -281,7 +281,7 @@ class KroneckerLSTM(nn.Module):
     References:
         1. Jose et al. 2018. "Kronecker recurrent units".
 
-    Example:
+    Examples:
         >>> import torch
         >>> m, n = 2, 3
         >>> x = torch.randn(6)
@@ -325,7 +325,7 @@ class KroneckerLSTM(nn.Module):
                 length is not 2.
             ValueError: If a shape is not ``(n*m,)`` / ``(batch, n*m)`` or batch sizes differ.
 
-        Example:
+        Examples:
             >>> import torch
             >>> lstm = KroneckerLSTM(2, 2)
             >>> y, state = lstm(torch.randn(3, 4))

@@ -38,7 +38,7 @@ class Lambda(nn.Module):
     Raises:
         TypeError: If ``lmb`` is not callable.
 
-    Example:
+    Examples:
         >>> import torch
         >>> mean23 = Lambda(lambda x: x.mean(dim=[2, 3]))
         >>> mean23(torch.ones(5, 3, 4, 4)).shape
@@ -61,7 +61,7 @@ class Lambda(nn.Module):
         Returns:
             Whatever ``lmb`` returns.
 
-        Example:
+        Examples:
             >>> import torch
             >>> Lambda(torch.relu)(torch.tensor([-1.0, 2.0]))
             tensor([0., 2.])
@@ -83,7 +83,7 @@ class Flatten(nn.Module):
         TypeError: In ``forward``, if the input is not a tensor.
         ValueError: In ``forward``, if the input is a 0-d tensor (there is no batch dimension).
 
-    Example:
+    Examples:
         >>> import torch
         >>> Flatten()(torch.randn(5, 3, 32, 32)).shape
         torch.Size([5, 3072])
@@ -102,7 +102,7 @@ class Flatten(nn.Module):
             TypeError: If ``x`` is not a tensor.
             ValueError: If ``x`` is 0-d.
 
-        Example:
+        Examples:
             >>> import torch
             >>> Flatten()(torch.zeros(2, 3, 4)).shape
             torch.Size([2, 12])
@@ -133,7 +133,7 @@ class Scale(nn.Module):
             real number.
         ValueError: If an entry of ``shape`` is negative.
 
-    Example:
+    Examples:
         >>> import torch
         >>> x = torch.ones(3)
         >>> scale = Scale(x.shape, alpha=0.5)
@@ -168,7 +168,7 @@ class Scale(nn.Module):
         Raises:
             TypeError: If ``x`` is not a tensor.
 
-        Example:
+        Examples:
             >>> import torch
             >>> Scale(2, alpha=3.0)(torch.ones(2)).tolist()
             [3.0, 3.0]

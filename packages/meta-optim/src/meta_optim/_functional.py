@@ -142,7 +142,7 @@ def sgd(
             momentum.
         TypeError: If ``lr`` is neither a float nor a tensor.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_optim import apply_updates, sgd
         >>> optimizer = sgd(lr=0.1, momentum=0.9)
@@ -225,7 +225,7 @@ def rmsprop(
         ValueError: If a hyperparameter is out of range.
         TypeError: If ``lr`` is neither a float nor a tensor.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_optim import rmsprop
         >>> optimizer = rmsprop(lr=0.01, alpha=0.0, eps=0.0)
@@ -318,7 +318,7 @@ def adam(
         ValueError: If a hyperparameter is out of range or ``betas`` is not a pair.
         TypeError: If ``lr`` is neither a float nor a tensor.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_optim import adam
         >>> optimizer = adam(lr=0.1)
@@ -391,7 +391,7 @@ def apply_updates(params: TensorMap, updates: TensorMap) -> dict[str, Tensor]:
         KeyError: If ``updates`` names something that is not in ``params``.
         TypeError: If a value is not a tensor.
 
-    Example:
+    Examples:
         >>> import torch
         >>> params = {"w": torch.tensor(1.0), "b": torch.tensor(2.0)}
         >>> apply_updates(params, {"w": torch.tensor(-0.5)})

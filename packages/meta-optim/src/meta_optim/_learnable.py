@@ -99,7 +99,7 @@ class LearnableOptimizer(nn.Module):
            Descent."
         4. Jacobsen et al. 2019. "Meta-Descent for Online, Continual Prediction."
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_nn import Scale
         >>> linear = torch.nn.Linear(4, 1)
@@ -155,7 +155,7 @@ class LearnableOptimizer(nn.Module):
         Args:
             set_to_none: Set ``.grad`` to ``None`` (default) instead of zeroing it in place.
 
-        Example:
+        Examples:
             >>> import torch
             >>> from meta_nn import Scale
             >>> linear = torch.nn.Linear(2, 1)
@@ -182,7 +182,7 @@ class LearnableOptimizer(nn.Module):
             RuntimeError: If the model's parameters changed in number since construction.
             ValueError: If a transform's output does not have its parameter's shape.
 
-        Example:
+        Examples:
             >>> import torch
             >>> from meta_nn import Scale
             >>> linear = torch.nn.Linear(2, 1)
@@ -245,7 +245,7 @@ class ParameterUpdate(nn.Module):
         TypeError: If ``parameters`` is a module or not an iterable of tensors, ``transform`` is
             not callable, or it returns something other than a module or ``None``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_functional import clone_module, update_module
         >>> from meta_nn import KroneckerLinear
@@ -325,7 +325,7 @@ class ParameterUpdate(nn.Module):
                 from construction, a parameter does not require grad (without
                 ``allow_nograd``) or is unused (without ``allow_unused``).
 
-        Example:
+        Examples:
             >>> import torch
             >>> from meta_optim import MetaCurvatureTransform
             >>> weight = torch.ones(2, requires_grad=True)
@@ -404,7 +404,7 @@ class DifferentiableSGD(nn.Module):
         TypeError: If ``lr`` is neither a float nor a tensor.
         ValueError: If ``lr`` is negative or not a scalar.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_functional import clone_module
         >>> model = clone_module(torch.nn.Linear(3, 1))
@@ -440,7 +440,7 @@ class DifferentiableSGD(nn.Module):
             ValueError: If the number of gradients differs from the number of parameters, or,
                 with ``gradients=None``, no parameter has a ``.grad``.
 
-        Example:
+        Examples:
             >>> import torch
             >>> model = torch.nn.Linear(1, 1, bias=False)
             >>> with torch.no_grad():

@@ -104,7 +104,7 @@ class ModuleTransform:
         TypeError: If ``module_cls`` is not callable (at construction), or does not return an
             ``nn.Module`` (when called).
 
-    Example:
+    Examples:
         >>> import torch
         >>> classifier = torch.nn.Linear(784, 10, bias=False)
         >>> linear_transform = ModuleTransform(torch.nn.Linear)
@@ -133,7 +133,7 @@ class ModuleTransform:
         Raises:
             TypeError: If ``param`` is not a tensor or ``module_cls`` returns a non-module.
 
-        Example:
+        Examples:
             >>> import torch
             >>> ModuleTransform(torch.nn.Linear)(torch.zeros(3)).module
             Linear(in_features=3, out_features=3, bias=True)
@@ -164,7 +164,7 @@ def kronecker_dims(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
     Returns:
         ``(n, m)`` with ``n * m`` equal to the number of elements.
 
-    Example:
+    Examples:
         >>> kronecker_dims((64, 32, 3, 3))
         (64, 288)
     """
@@ -199,7 +199,7 @@ class KroneckerTransform:
     References:
         1. Arnold et al. 2019. "When MAML can adapt fast and how to assist when it cannot".
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_nn import KroneckerLinear
         >>> classifier = torch.nn.Linear(784, 10, bias=False)
@@ -236,7 +236,7 @@ class KroneckerTransform:
         Raises:
             TypeError: If ``param`` is not a tensor or ``kronecker_cls`` returns a non-module.
 
-        Example:
+        Examples:
             >>> import torch
             >>> from meta_nn import KroneckerLinear
             >>> transform = KroneckerTransform(KroneckerLinear)(torch.zeros(8, 3, 3, 3))
@@ -285,7 +285,7 @@ class MetaCurvatureTransform(nn.Module):
     References:
         1. Park & Oliva. 2019. "Meta-Curvature". NeurIPS.
 
-    Example:
+    Examples:
         >>> import torch
         >>> classifier = torch.nn.Linear(784, 10, bias=False)
         >>> metacurvature_update = MetaCurvatureTransform(classifier.weight)
@@ -333,7 +333,7 @@ class MetaCurvatureTransform(nn.Module):
             TypeError: If ``grad`` is not a tensor.
             ValueError: If ``grad`` does not have the parameter's shape.
 
-        Example:
+        Examples:
             >>> import torch
             >>> transform = MetaCurvatureTransform(torch.zeros(3), lr=0.5)
             >>> transform(torch.tensor([2.0, 4.0, 6.0]))

@@ -53,7 +53,7 @@ class GradientTransformation(Generic[StateT]):
         update: Maps gradients (and the state and, where needed, the parameters) to updates
             and a new state.
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_optim import apply_updates, sgd
         >>> optimizer = sgd(lr=0.5)

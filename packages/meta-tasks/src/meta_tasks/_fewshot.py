@@ -142,7 +142,7 @@ class FewShotSampler:
             has fewer than ``shots + query_shots`` examples, ``classes`` names a label absent
             from the dataset or repeats one, or both ``seed`` and ``generator`` are given.
 
-    Example:
+    Examples:
         >>> import torch
         >>> data = [(torch.full((2,), float(i)), i % 4) for i in range(20)]
         >>> sampler = FewShotSampler(data, ways=3, shots=1, query_shots=2, seed=0)
@@ -363,7 +363,7 @@ def split_classes(
             count is not positive, they ask for more classes than there are, a part would be
             empty, or ``classes`` repeats a label.
 
-    Example:
+    Examples:
         >>> train, val, test = split_classes(10, fractions=(0.6, 0.2, 0.2), seed=0)
         >>> len(train), len(val), len(test), sorted(train + val + test) == list(range(10))
         (6, 2, 2, True)
@@ -452,7 +452,7 @@ class RotatedClasses:
         ValueError: If ``rotations`` is empty, repeats an angle, or holds a non-multiple of
             90, or a base label is outside ``0 .. base_num_classes - 1``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> image = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).unsqueeze(0)
         >>> rotated = RotatedClasses([(image, 0), (image, 1)], rotations=(0, 90))

@@ -169,7 +169,7 @@ class Omniglot:
         OSError: If a download fails (the message names the file, URL and directory).
         ImportError: If Pillow is not installed.
 
-    Example:
+    Examples:
         >>> dataset = Omniglot(root, "background_small1")
         >>> len(dataset), dataset.num_classes, dataset.classes[0]
         (2720, 136, ('Balinese', 'character01'))
@@ -345,7 +345,7 @@ class OmniglotOneShotRuns:
         FileNotFoundError: If the archive is missing and ``download`` is false.
         ImportError: If Pillow is not installed.
 
-    Example:
+    Examples:
         >>> runs = OmniglotOneShotRuns(root)
         >>> task = runs[0]
         >>> len(runs), tuple(task.support_x.shape), tuple(task.query_y.shape)

@@ -35,7 +35,7 @@ class SinusoidParams(NamedTuple):
         Raises:
             ValueError: If ``x`` has neither of the accepted shapes.
 
-        Example:
+        Examples:
             >>> import torch
             >>> params = SinusoidParams(torch.tensor([2.0]), torch.tensor([0.0]))
             >>> params.evaluate(torch.tensor([[math.pi / 2]])).squeeze().item()
@@ -105,7 +105,7 @@ class SinusoidTaskSampler:
         ValueError: If a range is not ordered, a count is below 1, both ``generator`` and
             ``seed`` are given, or ``dtype`` is not floating point.
 
-    Example:
+    Examples:
         >>> sampler = SinusoidTaskSampler(k_support=5, k_query=15, seed=0)
         >>> tasks = sampler.sample(4)
         >>> len(tasks), tuple(tasks[0].support_x.shape), tuple(tasks[0].query_y.shape)

@@ -54,7 +54,7 @@ class Task:
         ValueError: If a field is 0-dimensional, or the number of support (query) inputs
             differs from the number of support (query) targets.
 
-    Example:
+    Examples:
         >>> import torch
         >>> task = Task(torch.zeros(5, 1), torch.zeros(5, 1), torch.zeros(7, 1), torch.zeros(7, 1))
         >>> task.to(dtype=torch.float64).support_x.dtype
@@ -110,7 +110,7 @@ class Task:
         Raises:
             ValueError: If ``dtype`` is not a floating-point dtype.
 
-        Example:
+        Examples:
             >>> import torch
             >>> task = Task(torch.zeros(2, 3), torch.tensor([0, 1]), torch.zeros(1, 3),
             ...             torch.tensor([1]))
@@ -147,7 +147,7 @@ class TaskBatch:
         ValueError: If a field has fewer than two dimensions, the four fields disagree on the
             number of tasks, or the number of support (query) inputs and targets differ.
 
-    Example:
+    Examples:
         >>> import torch
         >>> batch = TaskBatch(torch.zeros(4, 5, 1), torch.zeros(4, 5, 1),
         ...                   torch.zeros(4, 7, 1), torch.zeros(4, 7, 1))
@@ -276,7 +276,7 @@ def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
         ValueError: If ``tasks`` is empty, or a task's field differs in shape, dtype or device
             from the same field of task 0 (the message names the task index and both values).
 
-    Example:
+    Examples:
         >>> import torch
         >>> task = Task(torch.zeros(5, 1), torch.zeros(5, 1), torch.zeros(7, 1), torch.zeros(7, 1))
         >>> stack_tasks([task, task]).support_x.shape
@@ -310,7 +310,7 @@ def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
 class TaskSampler(Protocol):
     """Anything that samples a list of :class:`Task` from a task distribution p(T).
 
-    Example:
+    Examples:
         >>> from meta_tasks import SinusoidTaskSampler
         >>> isinstance(SinusoidTaskSampler(seed=0), TaskSampler)
         True
