@@ -29,6 +29,18 @@ SCENARIOS = {
 }
 
 
+class WithUnusedParameter(nn.Module):
+    """An MLP plus a parameter that no forward pass uses: its grad must stay None."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.unused = nn.Parameter(torch.ones(3))
+
+    def forward(self, x):
+        return self.net(x)
+
+
 class ShareSampler:
     """Serves, at every iteration, this rank's share of that iteration's fixed tasks."""
 
@@ -60,11 +72,13 @@ def _fixed_batches(meta_batch_size: int):
 def _train(scenario: str, rank: int, world_size: int) -> dict[str, torch.Tensor]:
     maml_cls, meta_batch_size, batched = SCENARIOS[scenario]
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 1)).to(torch.float64)
+    net = WithUnusedParameter().to(torch.float64)
     maml = maml_cls(net, inner_lr=0.05, inner_steps=2)
     trainer = MetaTrainer(
         maml,
-        torch.optim.Adam(maml.parameters(), lr=1e-2),
+        # AdamW decays every parameter that has a grad, even a zero one: the unused parameter
+        # only stays put if its grad stays None.
+        torch.optim.AdamW(maml.parameters(), lr=1e-2, weight_decay=0.1),
         F.mse_loss,
         ShareSampler(_fixed_batches(meta_batch_size), rank, world_size),
         batched=batched,
@@ -82,12 +96,13 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     dist.init_process_group(
         "gloo", init_method=f"file://{init_file}", rank=rank, world_size=WORLD_SIZE
     )
-    try:
-        for scenario in SCENARIOS:
-            state = _train(scenario, rank, WORLD_SIZE)
-            torch.save(state, Path(out_dir) / f"{scenario}-rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+    for scenario in SCENARIOS:
+        state = _train(scenario, rank, WORLD_SIZE)
+        torch.save(state, Path(out_dir) / f"{scenario}-rank{rank}.pt")
+    # Leave together: a rank that tears gloo down while its peer still talks to it can make
+    # the peer abort ("terminate called without an active exception").
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def test_two_gloo_ranks_match_one_process(tmp_path):
@@ -126,10 +141,12 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
                     atol=1e-12,
                     msg=f"{scenario}, rank {rank}, {name}",
                 )
-        # The run did move the parameters (so the comparison is not vacuous).
+        # The run did move the used parameters (so the comparison is not vacuous), and the
+        # unused one kept grad None on every rank, so Adam left it alone.
         torch.manual_seed(0)
-        initial = nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 1)).to(torch.float64)
-        assert not torch.allclose(single["module.0.weight"], initial[0].weight)
+        initial = WithUnusedParameter().to(torch.float64)
+        assert not torch.allclose(single["module.net.0.weight"], initial.net[0].weight)
+        assert torch.equal(single["module.unused"], initial.unused)
 
 
 if __name__ == "__main__":

@@ -300,15 +300,31 @@ class MetaTrainer:
 
     @staticmethod
     def _all_reduce_gradients(params: Sequence[Tensor], share: float) -> None:
-        """Replace each rank's mean gradient by the task-weighted mean over all ranks."""
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
-        flat = torch.cat([g.reshape(-1) for g in grads]) * share
-        dist.all_reduce(flat)
-        offset = 0
+        """Replace each rank's mean gradient by the task-weighted mean over all ranks.
+
+        One flat all-reduce carries every gradient plus, per parameter, a flag saying whether
+        any rank has a gradient for it, so that a parameter no task used keeps ``grad=None``
+        (as in a single process, where optimizers then skip it).
+        """
+        groups: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
         for param in params:
-            size = param.numel()
-            param.grad = flat[offset : offset + size].view_as(param).clone()
-            offset += size
+            groups.setdefault((param.dtype, param.device), []).append(param)
+        for (dtype, device), members in groups.items():
+            pieces = [
+                (p.grad * share if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                for p in members
+            ]
+            flags = [0.0 if p.grad is None else 1.0 for p in members]
+            pieces.append(torch.tensor(flags, dtype=dtype, device=device))
+            flat = torch.cat(pieces)
+            dist.all_reduce(flat)
+            used = flat[-len(members) :].tolist()
+            offset = 0
+            for param, any_rank_used in zip(members, used, strict=True):
+                size = param.numel()
+                chunk = flat[offset : offset + size].view_as(param)
+                param.grad = chunk.clone() if any_rank_used > 0 else None
+                offset += size
 
     # --------------------------------------------------------------- evaluation
     def evaluate_tasks(self, tasks: Sequence[Task], *, steps: int | None = None) -> TaskEvaluation:
