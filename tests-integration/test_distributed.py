@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import torch.nn.functional as F
 from meta_algos import MAML, MetaSGD
@@ -99,6 +100,15 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     for scenario in SCENARIOS:
         state = _train(scenario, rank, WORLD_SIZE)
         torch.save(state, Path(out_dir) / f"{scenario}-rank{rank}.pt")
+    # Fewer tasks than ranks is refused before anything is sampled or communicated.
+    maml = MAML(nn.Linear(1, 1))
+    trainer = MetaTrainer(
+        maml, torch.optim.SGD(maml.parameters(), lr=0.1), F.mse_loss, SinusoidTaskSampler(seed=0)
+    )
+    with pytest.raises(
+        ValueError, match="meta_batch_size=1 is smaller than the distributed world size 2"
+    ):
+        trainer.fit(1, 1)
     # Leave together: a rank that tears gloo down while its peer still talks to it can make
     # the peer abort ("terminate called without an active exception").
     dist.barrier()
