@@ -220,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meta-train",
         description="Meta-train MAML, Meta-SGD, ANIL or MAML++ and report pre- vs "
-        "post-adaptation loss and accuracy with 95%% confidence intervals.",
+        "post-adaptation loss and accuracy with 95% confidence intervals.",
     )
     commands = parser.add_subparsers(dest="task", required=True, metavar="{sinusoid,omniglot}")
     sinusoid = commands.add_parser(
