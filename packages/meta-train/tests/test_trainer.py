@@ -178,6 +178,15 @@ def test_evaluate_leaves_parameters_grads_and_buffers_unchanged(device):
         assert torch.equal(b, buffers[name]), name
 
 
+def test_evaluate_under_no_grad_still_adapts(device):
+    trainer = _trainer(device)
+    tasks = SinusoidTaskSampler(k_support=5, k_query=5, seed=7).sample(3)
+    expected = trainer.evaluate(tasks)
+    with torch.no_grad():
+        assert trainer.evaluate(tasks) == expected
+    assert expected != pytest.approx(sum(trainer.evaluate_tasks(tasks, steps=0).post_loss) / 3)
+
+
 def test_evaluate_tasks_reports_pre_and_post_per_task(device):
     trainer = _trainer(device)
     tasks = SinusoidTaskSampler(k_support=5, k_query=5, seed=7).sample(3)

@@ -330,9 +330,11 @@ class MetaTrainer:
     def evaluate_tasks(self, tasks: Sequence[Task], *, steps: int | None = None) -> TaskEvaluation:
         """Per-task query loss (and accuracy) before and after adaptation; no meta-update.
 
-        Adaptation runs with gradients enabled (the inner loop needs them) but nothing is
-        backpropagated into the meta-parameters: their values and ``.grad`` are unchanged,
-        and so are the module's buffers and train/eval mode.
+        Adaptation runs with gradients enabled (the inner loop needs them, even when called
+        under :func:`torch.no_grad`) but nothing is backpropagated into the meta-parameters:
+        their values and ``.grad`` are unchanged, and so are the module's buffers and its
+        train/eval mode. The module runs in training mode meanwhile, as in meta-training
+        (so BatchNorm without running statistics normalises with each batch's statistics).
 
         Args:
             tasks: Evaluation tasks (at least one).
