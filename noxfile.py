@@ -159,7 +159,7 @@ def demo(session: nox.Session) -> None:
     """The main job: meta-train MAML on sinusoid regression and report where the plots are."""
     _install_everything(session)
     out = ROOT / "runs" / "demo"
-    session.run("meta-train", "sinusoid", "--iterations", "3000", "--batched", "--out", str(out))
+    session.run("meta-train", "sinusoid", "--iterations", "10000", "--batched", "--out", str(out))
 
 
 def _install_peers(session: nox.Session) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import subprocess
@@ -259,6 +260,9 @@ def test_omniglot_run(capsys, tmp_path):
         "2",
         "--eval-tasks",
         "3",
+        "--eval-ways",
+        "5",
+        "10",
         "--out",
         str(out),
         "--no-progress",
@@ -266,6 +270,7 @@ def test_omniglot_run(capsys, tmp_path):
     assert main(argv) == 0
     stdout = capsys.readouterr().out
     assert "5-way 1-shot Omniglot, held-out characters (3 tasks" in stdout
+    assert "10-way 1-shot Omniglot, held-out characters (3 tasks" in stdout
     assert "accuracy" in stdout
     metrics = _check_outputs(out, 2)
     assert set(metrics["test"]) == {
@@ -275,6 +280,12 @@ def test_omniglot_run(capsys, tmp_path):
         "pre_accuracy",
         "post_accuracy",
     }
+    by_ways = metrics["test_by_ways"]
+    assert set(by_ways) == {"5", "10"}
+    assert by_ways["5"]["head"] == "as trained"
+    assert by_ways["10"]["head"] == "mean row replicated to 10"
+    # before adaptation every row of the widened head is the same: uniform predictions
+    assert by_ways["10"]["pre_loss"]["mean"] == pytest.approx(math.log(10), abs=1e-5)
     if (OMNIGLOT_ROOT / "all_runs.zip").is_file():
         lake = metrics["lake_runs"]
         assert lake["queries"] == 400
@@ -299,6 +310,8 @@ def test_omniglot_ways_and_shots_checked_against_the_data(capsys, tmp_path):
     ]
     err = _error(capsys, [*base, "--ways", "100"])
     assert "--ways 100 is more than the 27 held-out characters" in err
+    err = _error(capsys, [*base, "--eval-ways", "20", "30"])
+    assert "--eval-ways 30 is more than the 27 held-out characters" in err
     err = _error(capsys, [*base, "--shots", "10", "--query-shots", "15"])
     assert "= 25 examples per class, but Omniglot has 20 drawings per character" in err
     assert not (tmp_path / "x").exists()

@@ -268,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="classes per task (default: %(default)s)",
     )
     data.add_argument(
+        "--eval-ways",
+        type=_positive_int,
+        nargs="+",
+        default=[],
+        metavar="N",
+        help="also evaluate N-way tasks on the held-out characters (the trained head's mean "
+        "row replicated to N rows, then adapted as usual), e.g. --eval-ways 20",
+    )
+    data.add_argument(
         "--test-fraction",
         type=_fraction,
         default=0.2,
@@ -457,15 +466,17 @@ def _sinusoid_fit_plot(trainer: MetaTrainer, args: argparse.Namespace, path: Pat
     )
 
 
-def _widened_trainer(trainer: MetaTrainer, args: argparse.Namespace, ways: int) -> MetaTrainer:
-    """A copy of ``trainer``'s meta-learner whose ``ways``-way head has ``LAKE_WAYS`` rows.
+def _widened_trainer(
+    trainer: MetaTrainer, args: argparse.Namespace, ways: int, target_ways: int = LAKE_WAYS
+) -> MetaTrainer:
+    """A copy of ``trainer``'s meta-learner whose ``ways``-way head has ``target_ways`` rows.
 
     Every output row of the head (and of any per-parameter rate shaped like it) is replaced
     by the mean of the learned rows: the meta-learned head is label-permutation invariant in
     expectation (episode labels are shuffled), and one shared row works for any number of
     classes.
     """
-    model = ConvFour(LAKE_WAYS, image_size=28)
+    model = ConvFour(target_ways, image_size=28)
     widened = _build_maml(args, model).to(trainer.device)
     state = trainer.maml.state_dict()
     target = widened.state_dict()
@@ -476,7 +487,7 @@ def _widened_trainer(trainer: MetaTrainer, args: argparse.Namespace, ways: int) 
             if value.dim() == 0 or value.shape[0] != ways or value.shape[1:] != wanted.shape[1:]:
                 raise ValueError(
                     f"cannot widen {key!r} of shape {tuple(value.shape)} to "
-                    f"{tuple(wanted.shape)} for the 20-way runs"
+                    f"{tuple(wanted.shape)} for {target_ways}-way tasks"
                 )
             value = value.mean(dim=0, keepdim=True).expand_as(wanted).clone()
         converted[key] = value
@@ -574,6 +585,16 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         "eval_steps": args.eval_steps,
         "test": _summary(result),
     }
+    for ways, tasks in extra.get("eval_ways", {}).items():
+        wide = trainer if ways == args.ways else _widened_trainer(trainer, args, args.ways, ways)
+        wide_result = wide.evaluate_tasks(tasks, steps=args.eval_steps)
+        _print_table(
+            f"{ways}-way {args.shots}-shot Omniglot, held-out characters", wide_result, loss_name
+        )
+        metrics.setdefault("test_by_ways", {})[str(ways)] = {
+            **_summary(wide_result),
+            "head": "as trained" if ways == args.ways else f"mean row replicated to {ways}",
+        }
     lake = extra.get("lake_runs")
     if lake is not None:
         lake_trainer = (
@@ -700,7 +721,16 @@ def _omniglot_data(
         classes=test_base,
         seed=args.seed + 2,
     ).sample(args.eval_tasks)
-    extra: dict[str, Any] = {"lake_runs": None}
+    extra: dict[str, Any] = {"lake_runs": None, "eval_ways": {}}
+    for offset, ways in enumerate(args.eval_ways, start=3):
+        if ways > len(test_base):
+            parser.error(
+                f"--eval-ways {ways} is more than the {len(test_base)} held-out characters; "
+                f"use values <= {len(test_base)} or a larger --test-fraction"
+            )
+        extra["eval_ways"][ways] = FewShotSampler(
+            dataset, ways, args.shots, args.query_shots, classes=test_base, seed=args.seed + offset
+        ).sample(args.eval_tasks)
     if (root / LAKE_RUNS_ARCHIVE).is_file():
         runs = OmniglotOneShotRuns(root, image_size=28)
         extra["lake_runs"] = [runs[index] for index in range(len(runs))]
