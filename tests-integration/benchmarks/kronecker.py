@@ -46,6 +46,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from _peak_rss import peak_rss_growth_bytes
 from meta_nn import KroneckerLinear
 from torch import nn
 
@@ -87,31 +88,18 @@ def timed_step(module: nn.Module, x: torch.Tensor) -> float:
     return (time.perf_counter() - start) * 1000.0
 
 
-def _proc_status_kib(key: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"{key} not found in /proc/self/status")
-
-
 def probe_memory_cpu(layer: str, n: int, batch: int) -> int:
-    """Peak-RSS increase of building + 2 steps, measured in this (fresh) process.
-
-    Linux only: writing ``5`` to ``/proc/self/clear_refs`` resets the peak resident set size
-    (``VmHWM``) to the current one, so the import of torch and anything inherited from the
-    parent (``ru_maxrss`` survives ``fork``/``exec``) does not mask the layer's own peak.
-    """
+    """Peak-RSS increase of building + 2 steps, measured in this (fresh) process."""
     torch.manual_seed(0)
     x = torch.randn(batch, n * n)
     step(nn.Linear(4, 4), torch.randn(2, 4))  # warm autograd's one-off allocations
-    with open("/proc/self/clear_refs", "w") as clear_refs:
-        clear_refs.write("5")
-    baseline = _proc_status_kib("VmRSS")
-    module = build(layer, n, torch.device("cpu"))
-    for _ in range(2):
-        step(module, x)
-    return (_proc_status_kib("VmHWM") - baseline) * 1024
+
+    def build_and_step() -> None:
+        module = build(layer, n, torch.device("cpu"))
+        for _ in range(2):
+            step(module, x)
+
+    return peak_rss_growth_bytes(build_and_step)
 
 
 def measure_memory(layer: str, n: int, batch: int, device: torch.device) -> int:

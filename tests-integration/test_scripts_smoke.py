@@ -1,0 +1,150 @@
+"""Tiny runs of the benchmark and results scripts: they must keep working.
+
+The real runs are long (``nox -s bench``, ``nox -s results``) and not part of CI; these prove
+that every script runs end to end in the integration venv and writes what it promises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+OMNIGLOT_ROOT = Path(
+    os.environ.get("META_OMNIGLOT_ROOT", HERE.parents[1] / "shared" / "data" / "omniglot")
+)
+HAS_OMNIGLOT = (OMNIGLOT_ROOT / "images_background_small1.zip").is_file()
+needs_omniglot = pytest.mark.skipif(
+    not HAS_OMNIGLOT, reason=f"Omniglot archives not found in {OMNIGLOT_ROOT}"
+)
+
+
+def run_script(*args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, check=False, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def test_maml_step_benchmark_checks_and_reports(tmp_path):
+    out = tmp_path / "maml_step.json"
+    table = tmp_path / "benchmarks.md"
+    run_script(
+        str(HERE / "benchmarks" / "maml_step.py"),
+        "--workloads",
+        "A1",
+        "--repeats",
+        "1",
+        "--json",
+        str(out),
+        "--markdown",
+        str(table),
+    )
+    report = json.loads(out.read_text())
+    rows = {row["implementation"]: row for row in report["rows"]}
+    assert {"torch.func loop", "meta-* loop", "meta-* batched", "plain training step"} <= set(rows)
+    assert rows["torch.func loop"]["ratio_to_torch_func"] == 1.0
+    assert set(rows["meta-* loop"]) == {
+        "workload",
+        "implementation",
+        "median_ms",
+        "min_ms",
+        "ratio_to_torch_func",
+        "ratio_to_plain_step",
+        "peak_mb",
+    }
+    # our implementations passed the float64 meta-gradient check against torch.func
+    assert not [key for key in report["failures"] if "meta-*" in key]
+    assert "| A1 | meta-* batched |" in table.read_text()
+
+
+@needs_omniglot
+@pytest.mark.data
+def test_maml_step_benchmark_measures_conv_memory(tmp_path):
+    out = tmp_path / "maml_step.json"
+    run_script(
+        str(HERE / "benchmarks" / "maml_step.py"),
+        "--workloads",
+        "C",
+        "--repeats",
+        "1",
+        "--json",
+        str(out),
+    )
+    rows = json.loads(out.read_text())["rows"]
+    peaks = {row["implementation"]: row["peak_mb"] for row in rows}
+    assert peaks["meta-* loop"] is not None
+    assert peaks["meta-* loop"] > 0
+
+
+@pytest.mark.parametrize(
+    ("script", "args"),
+    [
+        ("sinusoid_batched.py", ("--quick",)),
+        ("kronecker.py", ("--quick", "--sizes", "16", "32")),
+    ],
+)
+def test_benchmark_scripts_run(tmp_path, script, args):
+    out = tmp_path / "out.json"
+    stdout = run_script(str(HERE / "benchmarks" / script), *args, "--json", str(out))
+    assert "|" in stdout
+    assert json.loads(out.read_text())
+
+
+@needs_omniglot
+@pytest.mark.data
+def test_episodes_benchmark_runs(tmp_path):
+    out = tmp_path / "episodes.json"
+    run_script(
+        str(HERE / "benchmarks" / "episodes.py"),
+        "--root",
+        str(OMNIGLOT_ROOT),
+        "--quick",
+        "--json",
+        str(out),
+    )
+    assert json.loads(out.read_text())
+
+
+def test_results_smoke_sinusoid(tmp_path):
+    page = tmp_path / "results.md"
+    run_script(
+        str(HERE / "results" / "run_all.py"),
+        "--smoke",
+        "--only",
+        "sinusoid",
+        "--markdown",
+        str(page),
+    )
+    text = page.read_text()
+    assert "Smoke run" in text
+    assert "| maml | 2 |" in text
+    assert "| metasgd | 2 |" in text
+
+
+@needs_omniglot
+@pytest.mark.data
+def test_results_smoke_omniglot(tmp_path):
+    results = tmp_path / "results.json"
+    run_script(
+        str(HERE / "results" / "run_all.py"),
+        "--smoke",
+        "--only",
+        "omniglot",
+        "--root",
+        str(OMNIGLOT_ROOT),
+        "--json",
+        str(results),
+    )
+    metrics = json.loads(results.read_text())
+    assert len(metrics) == 4
+    for run in metrics.values():
+        assert "20" in run["test_by_ways"]
+        if (OMNIGLOT_ROOT / "all_runs.zip").is_file():
+            assert run["lake_runs"]["queries"] == 400
