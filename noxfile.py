@@ -41,6 +41,7 @@ nox.options.sessions = [
     "typecheck",
     *[f"tests({package}, cpu)" for package in PACKAGES],
     "integration(cpu)",
+    "docs",
 ]
 
 

@@ -1,0 +1,94 @@
+"""The code in README.md and docs/ runs (with smaller iteration counts where it trains)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+# Names the migration guides assume the reader already has.
+TOY_PROBLEM = """
+import torch
+import torch.nn.functional as F
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+net = model
+loss_fn = F.cross_entropy
+support_x, support_y = torch.randn(6, 4), torch.arange(3).repeat(2)
+query_x, query_y = torch.randn(9, 4), torch.arange(3).repeat(3)
+from meta_all import Task
+tasks = [Task(support_x, support_y, query_x, query_y) for _ in range(2)]
+support_x, support_y, query_x, query_y = (
+    torch.stack([support_x] * 2), torch.stack([support_y] * 2),
+    torch.stack([query_x] * 2), torch.stack([query_y] * 2),
+)
+data_train = (tasks[0].support_x, tasks[0].support_y)
+data_test = (tasks[0].query_x, tasks[0].query_y)
+"""
+
+SINGLE_TASK = (
+    TOY_PROBLEM
+    + """
+support_x, support_y, query_x, query_y = support_x[0], support_y[0], query_x[0], query_y[0]
+"""
+)
+
+
+def python_blocks(path: Path) -> list[str]:
+    return BLOCK.findall(path.read_text())
+
+
+def run(code: str) -> None:
+    exec(compile(code, "<docs>", "exec"), {"__name__": "__docs__"})
+
+
+def test_readme_example():
+    (example,) = python_blocks(ROOT / "README.md")
+    run(example)
+
+
+def test_quickstart_runs():
+    code = "\n".join(python_blocks(ROOT / "docs" / "quickstart.md"))
+    shortened = code.replace("range(1000)", "range(2)").replace("fit(1000", "fit(2")
+    assert shortened != code, "the quickstart's iteration counts changed: update this test"
+    run(shortened)
+
+
+def test_higher_migration_native_version_runs():
+    blocks = python_blocks(ROOT / "docs" / "migration" / "higher.md")
+    run(SINGLE_TASK + blocks[-1])
+
+
+@pytest.mark.parametrize("index", [0, 1])
+def test_learn2learn_migration_runs(index):
+    block = python_blocks(ROOT / "docs" / "migration" / "learn2learn.md")[index]
+    prelude = SINGLE_TASK if index == 0 else TOY_PROBLEM
+    run(prelude + block)
+
+
+def test_metann_migration_runs():
+    (block,) = python_blocks(ROOT / "docs" / "migration" / "metann.md")
+    run(TOY_PROBLEM + block)
+
+
+def test_vendoring_example_runs(tmp_path, monkeypatch):
+    import shutil
+    import sys
+
+    import meta_functional
+
+    vendor = tmp_path / "otherlib" / "_vendor"
+    vendor.mkdir(parents=True)
+    for package in (tmp_path / "otherlib", vendor):
+        (package / "__init__.py").write_text("")
+    shutil.copytree(Path(meta_functional.__file__).parent, vendor / "meta_functional")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    block = python_blocks(ROOT / "docs" / "guides" / "vendoring.md")[0]
+    run(SINGLE_TASK + "x, y = support_x, support_y\n" + block)
+    assert "otherlib._vendor.meta_functional" in sys.modules
+    for name in [name for name in sys.modules if name.startswith("otherlib")]:
+        monkeypatch.delitem(sys.modules, name)
