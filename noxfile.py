@@ -164,13 +164,19 @@ def demo(session: nox.Session) -> None:
 
 
 def _install_peers(session: nox.Session) -> None:
-    """Install the peer libraries one by one; a failure is recorded, never fatal."""
+    """Install the peer libraries one by one; a failure is recorded with pip's error, not fatal."""
+    python = Path(session.virtualenv.bin) / "python"
     failures: list[str] = []
     for peer in ("higher", "torchopt", "learn2learn"):
-        try:
-            session.install(peer, silent=True)
-        except nox.command.CommandFailed as error:
-            failures.append(f"{peer}: pip install failed ({error.reason})")
+        result = subprocess.run(
+            [str(python), "-m", "pip", "install", peer], capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            errors = [
+                line.strip() for line in result.stderr.splitlines() if "error" in line.lower()
+            ]
+            reason = errors[-1] if errors else f"pip exited with {result.returncode}"
+            failures.append(f"{peer}: pip install failed ({reason[:160]})")
     session.env["META_BENCH_INSTALL_FAILURES"] = "; ".join(failures)
 
 
