@@ -33,7 +33,7 @@ class History:
         eval_accuracy: ``(iteration, mean post-adaptation query accuracy)`` of each
             evaluation on classification tasks; empty for regression.
 
-    Example:
+    Examples:
         >>> history = History(meta_loss=[0.9, 0.7], eval_loss=[(2, 0.65)])
         >>> History.from_dict(history.to_dict()) == history
         True
@@ -107,7 +107,7 @@ class History:
         Returns:
             The path written.
 
-        Example:
+        Examples:
             >>> import tempfile, pathlib
             >>> target = pathlib.Path(tempfile.mkdtemp()) / "history.json"
             >>> History(meta_loss=[1.0]).to_json(target).name

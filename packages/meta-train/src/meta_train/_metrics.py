@@ -20,7 +20,7 @@ def is_class_labels(targets: Tensor) -> bool:
         ``True`` for integer dtypes (``long``, ``int``, ...), ``False`` for floating point,
         complex and bool targets.
 
-    Example:
+    Examples:
         >>> import torch
         >>> is_class_labels(torch.tensor([0, 2])), is_class_labels(torch.tensor([0.5]))
         (True, False)
@@ -43,7 +43,7 @@ def accuracy(logits: Tensor, labels: Tensor) -> float:
     Raises:
         ValueError: If the shapes do not match ``(n, classes)`` and ``(n,)``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> accuracy(torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))
         0.5
@@ -75,7 +75,7 @@ def mean_confidence_interval(
     Raises:
         ValueError: If ``values`` is empty or ``confidence`` is outside ``(0, 1)``.
 
-    Example:
+    Examples:
         >>> mean, half = mean_confidence_interval([1.0, 2.0, 3.0])
         >>> mean, round(half, 4)
         (2.0, 1.1316)

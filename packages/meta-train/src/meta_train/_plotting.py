@@ -62,7 +62,7 @@ def plot_history(history: History, path: PathLike, *, title: str | None = None) 
         ValueError: If the history is empty.
         ImportError: If matplotlib is missing (``pip install meta-train[plot]``).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib
         >>> target = pathlib.Path(tempfile.mkdtemp()) / "curves.png"
         >>> plot_history(History(meta_loss=[1.0, 0.5], eval_loss=[(2, 0.6)]), target).name
@@ -151,7 +151,7 @@ def plot_sinusoid_fits(
         ValueError: If the shapes disagree.
         ImportError: If matplotlib is missing (``pip install meta-train[plot]``).
 
-    Example:
+    Examples:
         >>> import tempfile, pathlib, torch
         >>> x = torch.linspace(-5, 5, 50).expand(2, -1)
         >>> y = torch.sin(x)

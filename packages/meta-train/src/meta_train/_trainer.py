@@ -42,7 +42,7 @@ class TaskEvaluation:
             targets are not class labels.
         post_accuracy: Query accuracy after adaptation per task, or ``None``.
 
-    Example:
+    Examples:
         >>> result = TaskEvaluation([2.0, 3.0], [0.5, 1.0], None, None)
         >>> sum(result.post_loss) / len(result.post_loss)
         0.75
@@ -123,7 +123,7 @@ class MetaTrainer:
             no ``sample`` method.
         ValueError: If ``grad_clip`` is not positive.
 
-    Example:
+    Examples:
         >>> import torch, torch.nn.functional as F
         >>> from meta_algos import MAML
         >>> from meta_tasks import SinusoidTaskSampler

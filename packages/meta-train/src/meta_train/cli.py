@@ -747,7 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status (0 on success). Invalid arguments exit with status 2 (argparse)
         before anything is trained, with a message that says what is allowed.
 
-    Example:
+    Examples:
         From a shell, ``meta-train sinusoid --iterations 3000 --batched --out runs/demo``; from
         Python, ``main(["sinusoid", "--iterations", "3000", "--batched"])`` does the same
         with the default output directory ``runs/sinusoid-maml``.
