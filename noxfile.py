@@ -198,8 +198,19 @@ def bench(session: nox.Session) -> None:
         *session.posargs,
         env={"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"},
     )
-    for script in ("sinusoid_batched.py", "kronecker.py", "episodes.py"):
-        session.run("python", str(scripts / script), "--json", str(out / f"{script[:-3]}.json"))
+    sections = {
+        "sinusoid_batched.py": "Batched against per-task adaptation (sinusoid)",
+        "kronecker.py": "KroneckerLinear against a dense layer",
+        "episodes.py": "Few-shot episode sampling",
+    }
+    for script, title in sections.items():
+        table = session.run(
+            "python", str(scripts / script), "--json", str(out / f"{script[:-3]}.json"), silent=True
+        )
+        print(table)
+        with open(ROOT / "docs" / "benchmarks.md", "a") as page:
+            body = str(table).strip().replace("\n## ", "\n### ").removeprefix("## ")
+            page.write(f"\n## {title} (`{script}`)\n\n{body}\n")
 
 
 @nox.session(python=PYTHON)

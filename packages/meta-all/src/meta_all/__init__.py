@@ -13,7 +13,7 @@ core (``functional_forward``, ``inner_step``, ``adapt``, ``named_params``, ``nam
 Compatibility layers for learn2learn and MetaNN code live in :mod:`meta_all.compat` and are
 imported explicitly (``import meta_all.compat.learn2learn as l2l``).
 
-Example:
+Examples:
     >>> import torch
     >>> import meta_all
     >>> maml = meta_all.MAML(torch.nn.Linear(1, 1), inner_lr=0.1)

@@ -103,7 +103,7 @@ class BaseLearner(nn.Module):
     Raises:
         TypeError: If ``module`` is not an ``nn.Module``.
 
-    Example:
+    Examples:
         >>> import torch
         >>> learner = BaseLearner(torch.nn.Linear(2, 1))
         >>> learner(torch.ones(3, 2)).shape
@@ -157,7 +157,7 @@ class MAML(BaseLearner):
         Finn et al., 2017. "Model-Agnostic Meta-Learning for Fast Adaptation of Deep
         Networks." ICML.
 
-    Example:
+    Examples:
         >>> import torch
         >>> model = torch.nn.Linear(3, 2)
         >>> maml = MAML(model, lr=0.1)
@@ -298,7 +298,7 @@ class MetaSGD(BaseLearner):
     References:
         Li et al., 2017. "Meta-SGD: Learning to Learn Quickly for Few-Shot Learning." arXiv.
 
-    Example:
+    Examples:
         >>> import torch
         >>> meta_sgd = MetaSGD(torch.nn.Linear(3, 1), lr=0.1)
         >>> learner = meta_sgd.clone()
@@ -410,7 +410,7 @@ class GBML(BaseLearner):
         2. Park & Oliva, 2019. "Meta-Curvature." NeurIPS.
         3. Arnold et al., 2019. "When MAML can adapt fast and how to assist when it cannot."
 
-    Example:
+    Examples:
         >>> import torch
         >>> from meta_optim import MetaCurvatureTransform
         >>> gbml = GBML(torch.nn.Linear(3, 1), MetaCurvatureTransform, lr=0.1)

@@ -6,7 +6,7 @@ evaluator=default_evaluator_classification, first_order=False)`` whose call on s
 returns the adapted model; ``MAMLpp`` returning a ``MultiModel`` of every step's weights;
 ``default_evaluator_classification``, ``mamlpp_evaluator`` and ``active_indices``.
 
-Example:
+Examples:
     >>> import torch
     >>> from torch import nn
     >>> net = nn.Sequential(nn.Linear(10, 100), nn.Linear(100, 5))
