@@ -8,6 +8,7 @@ docs build. CUDA variants skip themselves, with the reason, where there is no NV
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import tomllib
@@ -49,9 +50,8 @@ def _declared_siblings(package: str) -> list[str]:
     """The meta-* distributions that ``package`` declares as dependencies."""
     with open(PACKAGES_DIR / package / "pyproject.toml", "rb") as file:
         dependencies = tomllib.load(file)["project"]["dependencies"]
-    names = [
-        dependency.split(">")[0].split("=")[0].split("<")[0].strip() for dependency in dependencies
-    ]
+    # a requirement's name ends where its extras, version, marker or whitespace begin
+    names = [re.split(r"[\[<>=!~;\s]", dependency, maxsplit=1)[0] for dependency in dependencies]
     return [name for name in names if name in PACKAGES]
 
 
@@ -112,6 +112,15 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", *[arg for module in modules for arg in ("-p", module)])
 
 
+def _install_everything(session: nox.Session, device: str = "cpu") -> None:
+    _install_torch(session, device)
+    _install_local(session, _with_siblings("meta-all"))
+
+
+def _pytest(session: nox.Session, tests_dir: Path, device: str) -> None:
+    session.run("pytest", str(tests_dir), *session.posargs, env={"META_TEST_DEVICE": device})
+
+
 @nox.session(python=PYTHON)
 @nox.parametrize("device", DEVICES, ids=DEVICES)
 @nox.parametrize("package", PACKAGES, ids=PACKAGES)
@@ -120,32 +129,16 @@ def tests(session: nox.Session, package: str, device: str) -> None:
     _install_torch(session, device)
     session.install("pytest")
     _install_local(session, _with_siblings(package))
-    session.run(
-        "pytest",
-        str(PACKAGES_DIR / package / "tests"),
-        *session.posargs,
-        env={"META_TEST_DEVICE": device},
-    )
+    _pytest(session, PACKAGES_DIR / package / "tests", device)
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("device", DEVICES, ids=DEVICES)
 def integration(session: nox.Session, device: str) -> None:
     """Everything installed through meta-all (with extras); runs tests-integration/."""
-    _install_torch(session, device)
+    _install_everything(session, device)
     session.install("pytest")
-    _install_local(session, _with_siblings("meta-all"))
-    session.run(
-        "pytest",
-        str(ROOT / "tests-integration"),
-        *session.posargs,
-        env={"META_TEST_DEVICE": device},
-    )
-
-
-def _install_everything(session: nox.Session) -> None:
-    _install_torch(session, "cpu")
-    _install_local(session, _with_siblings("meta-all"))
+    _pytest(session, ROOT / "tests-integration", device)
 
 
 @nox.session(python=PYTHON)
