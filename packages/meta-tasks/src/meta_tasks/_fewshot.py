@@ -11,7 +11,7 @@ from typing import Any, Protocol, SupportsIndex, runtime_checkable
 import torch
 from torch import Tensor
 
-from ._task import Task, TaskBatch, check_meta_batch_size
+from ._task import Task, TaskBatch, check_meta_batch_size, resolve_generator
 
 
 @runtime_checkable
@@ -165,25 +165,7 @@ class FewShotSampler:
         self.ways = _check_positive_int("ways", ways)
         self.shots = _check_positive_int("shots", shots)
         self.query_shots = _check_positive_int("query_shots", query_shots, minimum=0)
-        if generator is not None and seed is not None:
-            raise ValueError("pass either generator or seed to FewShotSampler, not both")
-        if generator is not None:
-            if not isinstance(generator, torch.Generator):
-                raise TypeError(
-                    f"generator must be a torch.Generator, got {type(generator).__name__}"
-                )
-            if generator.device.type != "cpu":
-                raise ValueError(
-                    f"generator must be a CPU torch.Generator, got one on {generator.device}"
-                )
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        if generator is None:
-            generator = torch.Generator()
-            if seed is None:
-                seed = int(torch.randint(0, 2**62, (1,)).item())
-            generator.manual_seed(seed)
-        self.generator: torch.Generator = generator
+        self.generator = resolve_generator("FewShotSampler", generator, seed, cpu_only=True)
         self.dataset = dataset
 
         by_class: dict[int, list[int]] = {}

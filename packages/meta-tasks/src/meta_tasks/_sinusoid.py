@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._task import Task, TaskBatch, check_meta_batch_size
+from ._task import Task, TaskBatch, check_meta_batch_size, resolve_generator
 
 
 class SinusoidParams(NamedTuple):
@@ -134,18 +134,7 @@ class SinusoidTaskSampler:
         self.k_query = _check_count("k_query", k_query)
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
-        if generator is not None and seed is not None:
-            raise ValueError("pass either generator or seed to SinusoidTaskSampler, not both")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        if generator is None:
-            generator = torch.Generator()
-            if seed is None:
-                seed = int(torch.randint(0, 2**62, (1,)).item())
-            generator.manual_seed(seed)
-        self.generator: torch.Generator = generator
+        self.generator = resolve_generator("SinusoidTaskSampler", generator, seed)
         self.device = torch.device(device) if device is not None else None
         self.dtype = dtype
 

@@ -26,12 +26,33 @@ def _check_to_dtype(dtype: torch.dtype | None) -> None:
         )
 
 
-def _convert(
-    tensor: Tensor, device: torch.device | str | None, dtype: torch.dtype | None
-) -> Tensor:
-    if dtype is not None and tensor.is_floating_point():
-        return tensor.to(device=device, dtype=dtype)
-    return tensor.to(device=device)
+def _converted(
+    fields: Task | TaskBatch, device: torch.device | str | None, dtype: torch.dtype | None
+) -> tuple[Tensor, ...]:
+    """The four fields moved to ``device``, floating-point ones cast to ``dtype``."""
+    _check_to_dtype(dtype)
+    return tuple(
+        value.to(device=device, dtype=dtype if value.is_floating_point() else None)
+        for value in _values(fields)
+    )
+
+
+def _values(fields: Task | TaskBatch) -> tuple[Tensor, ...]:
+    return (fields.support_x, fields.support_y, fields.query_x, fields.query_y)
+
+
+def _check_split_sizes(fields: Task | TaskBatch, dim: int, per: str) -> None:
+    """Check that inputs and targets agree in size along ``dim`` for both splits."""
+    owner = type(fields).__name__
+    for split in ("support", "query"):
+        inputs: Tensor = getattr(fields, f"{split}_x")
+        targets: Tensor = getattr(fields, f"{split}_y")
+        if inputs.shape[dim] != targets.shape[dim]:
+            raise ValueError(
+                f"{owner} has {inputs.shape[dim]} {split} inputs{per} ({split}_x shape "
+                f"{tuple(inputs.shape)}) but {targets.shape[dim]} {split} targets{per} "
+                f"({split}_y shape {tuple(targets.shape)}); expected the same number"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,22 +88,14 @@ class Task:
     query_y: Tensor
 
     def __post_init__(self) -> None:
-        values = (self.support_x, self.support_y, self.query_x, self.query_y)
+        values = _values(self)
         _check_tensors("Task", values)
         for name, value in zip(_FIELDS, values, strict=True):
             if value.ndim == 0:
                 raise ValueError(
                     f"Task.{name} must have a leading example dimension, got a 0-dim tensor"
                 )
-        for split in ("support", "query"):
-            inputs: Tensor = getattr(self, f"{split}_x")
-            targets: Tensor = getattr(self, f"{split}_y")
-            if inputs.shape[0] != targets.shape[0]:
-                raise ValueError(
-                    f"Task has {inputs.shape[0]} {split} inputs ({split}_x shape "
-                    f"{tuple(inputs.shape)}) but {targets.shape[0]} {split} targets ({split}_y "
-                    f"shape {tuple(targets.shape)}); expected the same number"
-                )
+        _check_split_sizes(self, 0, "")
 
     @property
     def num_support(self) -> int:
@@ -118,13 +131,7 @@ class Task:
             >>> moved.support_x.dtype, moved.support_y.dtype
             (torch.float64, torch.int64)
         """
-        _check_to_dtype(dtype)
-        return Task(
-            _convert(self.support_x, device, dtype),
-            _convert(self.support_y, device, dtype),
-            _convert(self.query_x, device, dtype),
-            _convert(self.query_y, device, dtype),
-        )
+        return Task(*_converted(self, device, dtype))
 
 
 @dataclass(frozen=True, eq=False)
@@ -161,7 +168,7 @@ class TaskBatch:
     query_y: Tensor
 
     def __post_init__(self) -> None:
-        values = (self.support_x, self.support_y, self.query_x, self.query_y)
+        values = _values(self)
         _check_tensors("TaskBatch", values)
         for name, value in zip(_FIELDS, values, strict=True):
             if value.ndim < 2:
@@ -176,15 +183,7 @@ class TaskBatch:
                 f"TaskBatch fields disagree on the number of tasks (leading dimension): {listed}; "
                 f"expected the same count for all four"
             )
-        for split in ("support", "query"):
-            inputs: Tensor = getattr(self, f"{split}_x")
-            targets: Tensor = getattr(self, f"{split}_y")
-            if inputs.shape[1] != targets.shape[1]:
-                raise ValueError(
-                    f"TaskBatch has {inputs.shape[1]} {split} inputs per task ({split}_x shape "
-                    f"{tuple(inputs.shape)}) but {targets.shape[1]} {split} targets per task "
-                    f"({split}_y shape {tuple(targets.shape)}); expected the same number"
-                )
+        _check_split_sizes(self, 1, " per task")
 
     def __len__(self) -> int:
         return int(self.support_x.shape[0])
@@ -252,13 +251,7 @@ class TaskBatch:
         Raises:
             ValueError: If ``dtype`` is not a floating-point dtype.
         """
-        _check_to_dtype(dtype)
-        return TaskBatch(
-            _convert(self.support_x, device, dtype),
-            _convert(self.support_y, device, dtype),
-            _convert(self.query_x, device, dtype),
-            _convert(self.query_y, device, dtype),
-        )
+        return TaskBatch(*_converted(self, device, dtype))
 
 
 def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
@@ -335,3 +328,28 @@ def check_meta_batch_size(meta_batch_size: object) -> int:
     if meta_batch_size < 1:
         raise ValueError(f"meta_batch_size must be at least 1, got {meta_batch_size}")
     return meta_batch_size
+
+
+def resolve_generator(
+    owner: str, generator: object, seed: object, *, cpu_only: bool = False
+) -> torch.Generator:
+    """Return ``generator`` if given, else a CPU generator seeded with ``seed`` (or at random).
+
+    ``owner`` names the sampler in the error message; ``cpu_only`` rejects a generator that
+    lives on another device.
+    """
+    if generator is not None and seed is not None:
+        raise ValueError(f"pass either generator or seed to {owner}, not both")
+    if generator is not None:
+        if not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        if cpu_only and generator.device.type != "cpu":
+            raise ValueError(
+                f"generator must be a CPU torch.Generator, got one on {generator.device}"
+            )
+        return generator
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+    return torch.Generator().manual_seed(seed)
