@@ -13,6 +13,8 @@ from meta_functional import DependentModule, ProtoModule, named_params
 from meta_optim import GradientTransformation, apply_updates, rmsprop, sgd
 from torch import Tensor, nn
 
+from ._checks import check_non_negative_int
+
 #: A model as seen by an evaluator: a callable from an input batch to outputs.
 ModelFn = Callable[[Any], Any]
 
@@ -76,12 +78,6 @@ def _batches(data: Any) -> list[tuple[Any, Any]]:
     if not batches:
         raise ValueError("data is an empty sequence; expected at least one (x, y) batch")
     return batches
-
-
-def _check_steps(steps: object, argument: str, *, minimum: int = 0) -> int:
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < minimum:
-        raise ValueError(f"{argument} must be an int >= {minimum}, got {steps!r}")
-    return steps
 
 
 def _check_positive(value: object, argument: str) -> float:
@@ -283,7 +279,7 @@ def mamlpp_evaluator(
     """
     if not isinstance(mimo, MultiModel):
         raise TypeError(f"mimo must be a MultiModel, got {type(mimo).__name__}")
-    _check_steps(steps, "steps", minimum=1)
+    check_non_negative_int(steps, "steps", minimum=1)
     if steps > len(mimo):
         raise ValueError(
             f"steps={steps} exceeds the {len(mimo)} sets of fast weights held by mimo; expected "
@@ -405,7 +401,7 @@ class Learner(nn.Module):
         if not callable(evaluator):
             raise TypeError(f"evaluator must be callable, got {type(evaluator).__name__}")
         self.optimizer = optimizer
-        self.steps = None if steps is None else _check_steps(steps, "steps")
+        self.steps = None if steps is None else check_non_negative_int(steps, "steps")
         self.create_graph = bool(create_graph)
         self.evaluator = evaluator
 
@@ -623,7 +619,7 @@ class GDLearner(Learner):
     ) -> None:
         super().__init__(
             sgd(_check_positive(lr, "lr")),
-            _check_steps(steps, "steps"),
+            check_non_negative_int(steps, "steps"),
             create_graph=create_graph,
             evaluator=evaluator,
         )
@@ -761,8 +757,10 @@ class MAML(nn.Module):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.model = model
-        self.steps_train = _check_steps(steps_train, "steps_train", minimum=self._min_steps)
-        self.steps_eval = _check_steps(steps_eval, "steps_eval", minimum=self._min_steps)
+        self.steps_train = check_non_negative_int(
+            steps_train, "steps_train", minimum=self._min_steps
+        )
+        self.steps_eval = check_non_negative_int(steps_eval, "steps_eval", minimum=self._min_steps)
         self.lr = _check_positive(lr, "lr")
         if not callable(evaluator):
             raise TypeError(f"evaluator must be callable, got {type(evaluator).__name__}")
