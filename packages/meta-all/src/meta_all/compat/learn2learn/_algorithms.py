@@ -91,6 +91,21 @@ def _gradients(
     return gradients
 
 
+def _descend(
+    module: nn.Module, gradients: Sequence[Tensor | None], lr: float | Sequence[Tensor]
+) -> None:
+    """Differentiably replace each ``module.parameters()`` tensor ``p`` by ``p - lr * grad``.
+
+    ``lr`` is one rate for every parameter or one tensor per parameter; a ``None`` gradient
+    leaves its parameter unchanged.
+    """
+    rates: Sequence[float | Tensor] = [lr] * len(gradients) if isinstance(lr, float) else lr
+    update_module(
+        module,
+        [None if g is None else -rate * g for rate, g in zip(rates, gradients, strict=True)],
+    )
+
+
 class BaseLearner(nn.Module):
     """Common base of the learn2learn-style wrappers: holds ``module`` and forwards to it.
 
@@ -218,7 +233,7 @@ class MAML(BaseLearner):
             allow_nograd=allow_nograd,
             owner="MAML",
         )
-        update_module(self.module, [None if g is None else -self.lr * g for g in gradients])
+        _descend(self.module, gradients, self.lr)
 
     def clone(
         self,
@@ -353,10 +368,7 @@ class MetaSGD(BaseLearner):
             allow_nograd=allow_nograd,
             owner="MetaSGD",
         )
-        update_module(
-            self.module,
-            [None if g is None else -rate * g for rate, g in zip(self.lrs, gradients, strict=True)],
-        )
+        _descend(self.module, gradients, list(self.lrs))
 
     def clone(self, first_order: bool | None = None) -> MetaSGD:
         """A new ``MetaSGD`` around differentiable copies of the model and of the rates.
@@ -520,12 +532,9 @@ class GBML(BaseLearner):
             allow_unused=allow_unused,
             allow_nograd=allow_nograd,
         )
-        update_module(self.module, [None if u is None else -self.lr * u for u in updates])
+        _descend(self.module, updates, self.lr)
         if self.adapt_transform:
-            update_module(
-                self.compute_update,
-                [None if g is None else -self.lr * g for g in transform_gradients],
-            )
+            _descend(self.compute_update, transform_gradients, self.lr)
 
     def clone(
         self,
