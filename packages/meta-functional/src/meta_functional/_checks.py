@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from torch import Tensor, nn
 
@@ -14,6 +14,16 @@ def describe_names(names: Iterable[str], limit: int = 8) -> str:
     if len(ordered) > limit:
         shown += f", ... ({len(ordered) - limit} more)"
     return f"[{shown}]"
+
+
+def describe_mismatch(missing: Sequence[str], extra: Sequence[str], *, extra_label: str) -> str:
+    """Render the ``missing [...]; <extra_label> [...]`` part of a name-mismatch message."""
+    problems = []
+    if missing:
+        problems.append(f"missing {describe_names(missing)}")
+    if extra:
+        problems.append(f"{extra_label} {describe_names(extra)}")
+    return "; ".join(problems)
 
 
 def check_scalar_loss(loss: Tensor) -> None:
@@ -70,14 +80,10 @@ def check_params_match(model: nn.Module, params: Mapping[str, Tensor]) -> None:
         primary for primary, names in aliases.items() if not any(alias in params for alias in names)
     ]
     if extra or missing:
-        problems = []
-        if missing:
-            problems.append(f"missing {describe_names(missing)}")
-        if extra:
-            problems.append(f"unexpected {describe_names(extra)}")
         raise KeyError(
             f"params do not match the parameters of {type(model).__name__}: "
-            f"{'; '.join(problems)}; expected exactly the names of named_params(model)"
+            f"{describe_mismatch(missing, extra, extra_label='unexpected')}; "
+            f"expected exactly the names of named_params(model)"
         )
 
 

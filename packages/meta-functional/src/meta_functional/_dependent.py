@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 
-from ._checks import describe_names
+from ._checks import describe_mismatch, describe_names
 from ._modules import _refresh_rnn_weights
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
@@ -408,20 +408,16 @@ class DependentModule(nn.Module):
         """
         pairs = list(named_params.items() if isinstance(named_params, Mapping) else named_params)
         slots = self._dependent_slots()
-        given = [name for name, _ in pairs]
         if strict:
+            given = dict.fromkeys(name for name, _ in pairs)
             unknown = [name for name in given if name not in slots]
-            missing = [name for name in slots if name not in set(given)]
+            missing = [name for name in slots if name not in given]
             if unknown or missing:
-                problems = []
-                if missing:
-                    problems.append(f"missing {describe_names(missing)}")
-                if unknown:
-                    problems.append(f"not dependents {describe_names(unknown)}")
                 raise KeyError(
                     f"substitute(strict=True) needs exactly the dependents of "
-                    f"{type(self).__name__}: {'; '.join(problems)}; expected "
-                    f"{describe_names(slots)}"
+                    f"{type(self).__name__}: "
+                    f"{describe_mismatch(missing, unknown, extra_label='not dependents')}; "
+                    f"expected {describe_names(slots)}"
                 )
         checked: list[tuple[DependentModule, str, Tensor]] = []
         for name, tensor in pairs:
