@@ -44,6 +44,35 @@ def _smooth(values: list[float], window: int) -> list[float]:
     return out
 
 
+def _draw_curves(
+    axis: Any,
+    train: list[float],
+    evals: list[tuple[int, float]],
+    quantity: str,
+    *,
+    show_raw: bool = False,
+) -> None:
+    """Draw the smoothed meta-train curve (and the raw one) and the eval points of ``quantity``."""
+    if train:
+        steps = list(range(1, len(train) + 1))
+        window = max(1, len(train) // 50)
+        if show_raw:
+            axis.plot(steps, train, color="tab:blue", alpha=0.25, linewidth=0.8)
+        axis.plot(
+            steps,
+            _smooth(train, window),
+            color="tab:blue",
+            label=f"meta-train query {quantity} (avg of {window})",
+        )
+    if evals:
+        its, values = zip(*evals, strict=True)
+        axis.plot(its, values, "o-", color="tab:orange", label=f"eval post-adaptation {quantity}")
+    axis.set_xlabel("meta-iteration")
+    axis.set_ylabel(quantity)
+    axis.legend()
+    axis.grid(True, alpha=0.3)
+
+
 def plot_history(history: History, path: PathLike, *, title: str | None = None) -> Path:
     """Write the learning curves of ``history`` as a PNG (atomically).
 
@@ -76,46 +105,13 @@ def plot_history(history: History, path: PathLike, *, title: str | None = None) 
     figure = _new_figure(11.0 if has_accuracy else 6.5, 4.0)
     axes = figure.subplots(1, 2 if has_accuracy else 1, squeeze=False)[0]
     loss_axis = axes[0]
-    if history.meta_loss:
-        steps = list(range(1, len(history.meta_loss) + 1))
-        window = max(1, len(history.meta_loss) // 50)
-        loss_axis.plot(steps, history.meta_loss, color="tab:blue", alpha=0.25, linewidth=0.8)
-        loss_axis.plot(
-            steps,
-            _smooth(history.meta_loss, window),
-            color="tab:blue",
-            label=f"meta-train query loss (avg of {window})",
-        )
-    if history.eval_loss:
-        its, values = zip(*history.eval_loss, strict=True)
-        loss_axis.plot(its, values, "o-", color="tab:orange", label="eval post-adaptation loss")
-    loss_axis.set_xlabel("meta-iteration")
-    loss_axis.set_ylabel("loss")
+    _draw_curves(loss_axis, history.meta_loss, history.eval_loss, "loss", show_raw=True)
     if all(v > 0 for v in history.meta_loss) and all(v > 0 for _, v in history.eval_loss):
         loss_axis.set_yscale("log")
-    loss_axis.legend()
-    loss_axis.grid(True, alpha=0.3)
     if has_accuracy:
         accuracy_axis = axes[1]
-        if history.meta_accuracy:
-            steps = list(range(1, len(history.meta_accuracy) + 1))
-            window = max(1, len(history.meta_accuracy) // 50)
-            accuracy_axis.plot(
-                steps,
-                _smooth(history.meta_accuracy, window),
-                color="tab:blue",
-                label=f"meta-train query accuracy (avg of {window})",
-            )
-        if history.eval_accuracy:
-            its, values = zip(*history.eval_accuracy, strict=True)
-            accuracy_axis.plot(
-                its, values, "o-", color="tab:orange", label="eval post-adaptation accuracy"
-            )
-        accuracy_axis.set_xlabel("meta-iteration")
-        accuracy_axis.set_ylabel("accuracy")
+        _draw_curves(accuracy_axis, history.meta_accuracy, history.eval_accuracy, "accuracy")
         accuracy_axis.set_ylim(0.0, 1.0)
-        accuracy_axis.legend()
-        accuracy_axis.grid(True, alpha=0.3)
     if title:
         figure.suptitle(title)
     return _save_png(figure, path)
