@@ -13,7 +13,7 @@ from meta_functional import DependentModule, ProtoModule, named_params
 from meta_optim import GradientTransformation, apply_updates, rmsprop, sgd
 from torch import Tensor, nn
 
-from ._checks import check_non_negative_int
+from ._checks import check_module, check_non_negative_int
 
 #: A model as seen by an evaluator: a callable from an input batch to outputs.
 ModelFn = Callable[[Any], Any]
@@ -159,9 +159,7 @@ def active_indices(lst: Iterable[object]) -> list[int]:
 def _proto(model: nn.Module) -> ProtoModule:
     if isinstance(model, ProtoModule):
         return model
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return ProtoModule(model)
+    return ProtoModule(check_module(model, "model"))
 
 
 class MultiModel(nn.Module):
@@ -754,9 +752,7 @@ class MAML(nn.Module):
         first_order: bool = False,
     ) -> None:
         super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        self.model = model
+        self.model = check_module(model, "model")
         self.steps_train = check_non_negative_int(
             steps_train, "steps_train", minimum=self._min_steps
         )
