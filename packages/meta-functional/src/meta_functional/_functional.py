@@ -171,9 +171,22 @@ def inner_step(
         >>> inner_step({"w": w}, (2 * w).sum(), lr=0.1)["w"]
         tensor([0.8000], grad_fn=<SubBackward0>)
     """
-    check_scalar_loss(loss)
     names = check_adapt_names(adapt_names, params)
     _check_lr_mapping(lr, names)
+    return _descend(params, loss, lr, names, first_order=first_order, allow_unused=allow_unused)
+
+
+def _descend(
+    params: Params,
+    loss: Tensor,
+    lr: LearningRate,
+    names: list[str],
+    *,
+    first_order: bool,
+    allow_unused: bool,
+) -> dict[str, Tensor]:
+    """:func:`inner_step` once ``names`` and the ``lr`` mapping have been checked."""
+    check_scalar_loss(loss)
     differentiable = [name for name in names if params[name].requires_grad]
     grads = torch.autograd.grad(
         loss,
@@ -242,13 +255,18 @@ def adapt(
         raise ValueError(f"inner_steps must be a non-negative int, got {inner_steps!r}")
     check_params_match(model, params)
     adapted = dict(params)
+    if inner_steps == 0:
+        return adapted
+    # Every step sees the same names, so the name and lr-mapping checks run once.
+    names = check_adapt_names(adapt_names, params)
+    _check_lr_mapping(lr, names)
     for _ in range(inner_steps):
-        adapted = inner_step(
+        adapted = _descend(
             adapted,
             build_loss(adapted),
             lr,
+            names,
             first_order=first_order,
-            adapt_names=adapt_names,
             allow_unused=allow_unused,
         )
     return adapted
