@@ -45,8 +45,31 @@ class FixedSampler:
         return self.tasks[:meta_batch_size]
 
 
+def _sgd_trainer(maml, tasks, *, lr=0.1, loss_fn=F.mse_loss, **kwargs) -> MetaTrainer:
+    """A quiet trainer with plain SGD that always meta-trains on ``tasks``."""
+    return MetaTrainer(
+        maml,
+        torch.optim.SGD(maml.parameters(), lr=lr),
+        loss_fn,
+        FixedSampler(tasks),
+        progress=False,
+        **kwargs,
+    )
+
+
 def _params(module):
     return {name: p.detach().clone() for name, p in module.named_parameters()}
+
+
+def _loop_then_batched_step(make_maml, tasks):
+    """One SGD meta-step from the same seeded init, looped then batched: [(loss, params)] * 2."""
+    results = []
+    for batched in (False, True):
+        torch.manual_seed(0)
+        maml = make_maml()
+        loss = _sgd_trainer(maml, tasks, batched=batched).meta_step(tasks)
+        results.append((loss, _params(maml)))
+    return results
 
 
 def test_training_lowers_the_post_adaptation_loss(device):
@@ -108,20 +131,9 @@ def test_loop_meta_gradient_matches_one_backward_of_the_mean(device):
 @pytest.mark.parametrize("maml_cls", [MAML, MetaSGD])
 def test_batched_equals_loop_after_one_step(device, maml_cls):
     tasks = [t.to(device, torch.float64) for t in SinusoidTaskSampler(seed=3).sample(6)]
-    results = []
-    for batched in (False, True):
-        torch.manual_seed(0)
-        maml = maml_cls(_mlp(dtype=torch.float64), inner_lr=0.05, inner_steps=2).to(device)
-        trainer = MetaTrainer(
-            maml,
-            torch.optim.SGD(maml.parameters(), lr=0.1),
-            F.mse_loss,
-            FixedSampler(tasks),
-            batched=batched,
-            progress=False,
-        )
-        loss = trainer.meta_step(tasks)
-        results.append((loss, _params(maml)))
+    results = _loop_then_batched_step(
+        lambda: maml_cls(_mlp(dtype=torch.float64), inner_lr=0.05, inner_steps=2).to(device), tasks
+    )
     # float64: the two paths agree to rounding (tolerance 1e-10 relative).
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-10)
     for name, value in results[0][1].items():
@@ -132,19 +144,9 @@ def test_batched_falls_back_to_the_loop_for_unequal_tasks(device):
     sampler_a = SinusoidTaskSampler(k_support=5, k_query=5, seed=4)
     sampler_b = SinusoidTaskSampler(k_support=7, k_query=5, seed=5)
     tasks = [t.to(device, torch.float64) for t in sampler_a.sample(2) + sampler_b.sample(2)]
-    losses = []
-    for batched in (False, True):
-        torch.manual_seed(0)
-        maml = MAML(_mlp(dtype=torch.float64), inner_lr=0.05).to(device)
-        trainer = MetaTrainer(
-            maml,
-            torch.optim.SGD(maml.parameters(), lr=0.1),
-            F.mse_loss,
-            FixedSampler(tasks),
-            batched=batched,
-            progress=False,
-        )
-        losses.append((trainer.meta_step(tasks), _params(maml)))
+    losses = _loop_then_batched_step(
+        lambda: MAML(_mlp(dtype=torch.float64), inner_lr=0.05).to(device), tasks
+    )
     assert losses[0][0] == losses[1][0]
     for name, value in losses[0][1].items():
         assert torch.equal(value, losses[1][1][name]), name
@@ -155,13 +157,7 @@ def test_evaluate_leaves_parameters_grads_and_buffers_unchanged(device):
     net = nn.Sequential(nn.Linear(1, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 1)).to(device)
     maml = MAML(net, inner_lr=0.1, inner_steps=3)
     tasks = SinusoidTaskSampler(k_support=5, k_query=5, seed=6).sample(4)
-    trainer = MetaTrainer(
-        maml,
-        torch.optim.SGD(maml.parameters(), lr=0.1),
-        F.mse_loss,
-        FixedSampler(tasks),
-        progress=False,
-    )
+    trainer = _sgd_trainer(maml, tasks)
     trainer.meta_step(tasks)  # leaves .grad populated
     maml.eval()
     params = _params(maml)
@@ -222,13 +218,7 @@ def test_accuracy_is_recorded_for_class_labels(device):
         learner = maml.clone().adapt_on(F.cross_entropy, task.support_x, task.support_y)
         predicted = learner(task.query_x).argmax(dim=1)
         expected.append((predicted == task.query_y).float().mean().item())
-    trainer = MetaTrainer(
-        maml,
-        torch.optim.SGD(maml.parameters(), lr=0.1),
-        F.cross_entropy,
-        FixedSampler(tasks),
-        progress=False,
-    )
+    trainer = _sgd_trainer(maml, tasks, loss_fn=F.cross_entropy)
     history = trainer.fit(2, 4, eval_every=1, eval_tasks=tasks)
     assert history.meta_accuracy[0] == pytest.approx(sum(expected) / 4, abs=1e-12)
     assert len(history.meta_accuracy) == 2
@@ -241,14 +231,7 @@ def test_accuracy_is_recorded_for_class_labels(device):
 def test_batched_classification_records_eval_accuracy_only(device):
     maml, sampler = _classification(device)
     tasks = sampler.sample(4)
-    trainer = MetaTrainer(
-        maml,
-        torch.optim.SGD(maml.parameters(), lr=0.1),
-        F.cross_entropy,
-        FixedSampler(tasks),
-        batched=True,
-        progress=False,
-    )
+    trainer = _sgd_trainer(maml, tasks, loss_fn=F.cross_entropy, batched=True)
     history = trainer.fit(2, 4, eval_every=2, eval_tasks=tasks)
     assert history.meta_accuracy == []
     assert [it for it, _ in history.eval_accuracy] == [2]
@@ -276,14 +259,7 @@ def test_grad_clip_bounds_the_update(device):
     torch.manual_seed(0)
     maml = MAML(_mlp(), inner_lr=0.01).to(device)
     before = torch.cat([p.detach().reshape(-1).clone() for p in maml.parameters()])
-    trainer = MetaTrainer(
-        maml,
-        torch.optim.SGD(maml.parameters(), lr=1.0),
-        F.mse_loss,
-        FixedSampler(tasks),
-        grad_clip=1e-3,
-        progress=False,
-    )
+    trainer = _sgd_trainer(maml, tasks, lr=1.0, grad_clip=1e-3)
     trainer.meta_step(tasks)
     after = torch.cat([p.detach().reshape(-1) for p in maml.parameters()])
     assert (after - before).norm().item() == pytest.approx(1e-3, rel=1e-3)
