@@ -34,11 +34,20 @@ def _check_gradient(grad: object, shape: torch.Size, owner: str) -> Tensor:
     return grad
 
 
-def _match_parameter(module: nn.Module, param: Tensor) -> nn.Module:
-    """Move ``module`` to ``param``'s device, and to its dtype when that is floating point."""
+def _reshaped(
+    module: object, built_by: str, param: Tensor, in_shape: tuple[int, ...]
+) -> _ReshapedTransform:
+    """Wrap the freshly built ``module`` for ``param``, on its device (and float dtype).
+
+    ``built_by`` names the call that built ``module``, for the error if it is not a module.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{built_by} returned {type(module).__name__}; expected a torch.nn.Module")
     if param.is_floating_point():
-        return module.to(device=param.device, dtype=param.dtype)
-    return module.to(device=param.device)
+        module = module.to(device=param.device, dtype=param.dtype)
+    else:
+        module = module.to(device=param.device)
+    return _ReshapedTransform(module, in_shape, param.shape)
 
 
 class _ReshapedTransform(nn.Module):
@@ -141,12 +150,9 @@ class ModuleTransform:
         param = _check_parameter(param, "ModuleTransform")
         numel = param.numel()
         module = self.module_cls(numel, numel)
-        if not isinstance(module, nn.Module):
-            raise TypeError(
-                f"ModuleTransform: module_cls({numel}, {numel}) returned "
-                f"{type(module).__name__}; expected a torch.nn.Module"
-            )
-        return _ReshapedTransform(_match_parameter(module, param), (1, numel), param.shape)
+        return _reshaped(
+            module, f"ModuleTransform: module_cls({numel}, {numel})", param, (1, numel)
+        )
 
 
 def kronecker_dims(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
@@ -246,12 +252,8 @@ class KroneckerTransform:
         param = _check_parameter(param, "KroneckerTransform")
         n, m = kronecker_dims(param.shape)
         module = self.kronecker_cls(n, m, bias=self.bias, psd=self.psd)
-        if not isinstance(module, nn.Module):
-            raise TypeError(
-                f"KroneckerTransform: kronecker_cls({n}, {m}, bias={self.bias}, psd={self.psd}) "
-                f"returned {type(module).__name__}; expected a torch.nn.Module"
-            )
-        return _ReshapedTransform(_match_parameter(module, param), (n * m,), param.shape)
+        built_by = f"KroneckerTransform: kronecker_cls({n}, {m}, bias={self.bias}, psd={self.psd})"
+        return _reshaped(module, built_by, param, (n * m,))
 
 
 class MetaCurvatureTransform(nn.Module):
