@@ -254,7 +254,8 @@ class DependentModule(nn.Module):
             raise TypeError(
                 f"dependent {name!r} must be a torch.Tensor or None, got {type(tensor).__name__}"
             )
-        if name not in self._dependent_names:
+        is_new = name not in self._dependent_names
+        if is_new:
             if not name or "." in name:
                 raise KeyError(f"dependent name must be non-empty and contain no '.', got {name!r}")
             if name in self._parameters:
@@ -268,7 +269,7 @@ class DependentModule(nn.Module):
                     f"another dependent name"
                 )
         self.register_buffer(name, tensor, persistent=False)
-        if name not in self._dependent_names:
+        if is_new:
             self._dependent_names.append(name)
         self._dependent_shapes[name] = None if tensor is None else tensor.shape
 
@@ -298,8 +299,9 @@ class DependentModule(nn.Module):
 
         Forgets dependents that are no longer buffers (deleted, or replaced by assigning an
         ``nn.Parameter`` to the name) and points the cached weight lists of RNN/LSTM/GRU
-        modules at the current dependents. :meth:`clear_params` and :meth:`substitute` call
-        it; call it yourself after assigning dependents by hand (``module.weight = tensor``).
+        modules at the current dependents. :meth:`clear_params` calls it (and :meth:`substitute`
+        refreshes the RNN caches itself); call it yourself after assigning dependents by hand
+        (``module.weight = tensor``).
 
         Examples:
             >>> import torch
