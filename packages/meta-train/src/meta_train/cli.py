@@ -433,13 +433,17 @@ def _try_plot(plot: Callable[[], Path]) -> tuple[Path | None, str | None]:
         return None, str(error)
 
 
+def _sinusoid_sampler(args: argparse.Namespace, seed_offset: int) -> SinusoidTaskSampler:
+    """The ``--shots``/``--query-shots`` sinusoid sampler seeded with ``--seed + seed_offset``."""
+    return SinusoidTaskSampler(
+        k_support=args.shots, k_query=args.query_shots, seed=args.seed + seed_offset
+    )
+
+
 def _sinusoid_fit_plot(trainer: MetaTrainer, args: argparse.Namespace, path: Path) -> Path:
     from ._plotting import plot_sinusoid_fits
 
-    sampler = SinusoidTaskSampler(
-        k_support=args.shots, k_query=args.query_shots, seed=args.seed + 3
-    )
-    tasks, params = sampler.sample_with_params(4)
+    tasks, params = _sinusoid_sampler(args, 3).sample_with_params(4)
     grid = torch.linspace(-5.0, 5.0, 200).unsqueeze(-1)
     true_y = params.evaluate(grid)
     maml = trainer.maml
@@ -509,15 +513,9 @@ def _run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     extra: dict[str, Any] = {}
     loss_fn: Callable[[Tensor, Tensor], Tensor]
     if args.task == "sinusoid":
-        train_sampler: Any = SinusoidTaskSampler(
-            k_support=args.shots, k_query=args.query_shots, seed=args.seed
-        )
-        validation = SinusoidTaskSampler(
-            k_support=args.shots, k_query=args.query_shots, seed=args.seed + 1
-        ).sample(min(100, args.eval_tasks))
-        test_tasks = SinusoidTaskSampler(
-            k_support=args.shots, k_query=args.query_shots, seed=args.seed + 2
-        ).sample(args.eval_tasks)
+        train_sampler: Any = _sinusoid_sampler(args, 0)
+        validation = _sinusoid_sampler(args, 1).sample(min(100, args.eval_tasks))
+        test_tasks = _sinusoid_sampler(args, 2).sample(args.eval_tasks)
         model: nn.Module = SinusoidMLP()
         loss_fn = F.mse_loss
         loss_name = "MSE"
@@ -705,22 +703,19 @@ def _omniglot_data(
     train_sampler = FewShotSampler(
         train_data, args.ways, args.shots, args.query_shots, classes=train_classes, seed=args.seed
     )
-    validation = FewShotSampler(
-        dataset,
-        args.ways,
-        args.shots,
-        args.query_shots,
-        classes=test_base,
-        seed=args.seed + 1,
-    ).sample(min(20, args.eval_tasks))
-    test_tasks = FewShotSampler(
-        dataset,
-        args.ways,
-        args.shots,
-        args.query_shots,
-        classes=test_base,
-        seed=args.seed + 2,
-    ).sample(args.eval_tasks)
+
+    def held_out(ways: int, seed_offset: int, count: int) -> list[Task]:
+        return FewShotSampler(
+            dataset,
+            ways,
+            args.shots,
+            args.query_shots,
+            classes=test_base,
+            seed=args.seed + seed_offset,
+        ).sample(count)
+
+    validation = held_out(args.ways, 1, min(20, args.eval_tasks))
+    test_tasks = held_out(args.ways, 2, args.eval_tasks)
     extra: dict[str, Any] = {"lake_runs": None, "eval_ways": {}}
     for offset, ways in enumerate(args.eval_ways, start=3):
         if ways > len(test_base):
@@ -728,9 +723,7 @@ def _omniglot_data(
                 f"--eval-ways {ways} is more than the {len(test_base)} held-out characters; "
                 f"use values <= {len(test_base)} or a larger --test-fraction"
             )
-        extra["eval_ways"][ways] = FewShotSampler(
-            dataset, ways, args.shots, args.query_shots, classes=test_base, seed=args.seed + offset
-        ).sample(args.eval_tasks)
+        extra["eval_ways"][ways] = held_out(ways, offset, args.eval_tasks)
     if (root / LAKE_RUNS_ARCHIVE).is_file():
         runs = OmniglotOneShotRuns(root, image_size=28)
         extra["lake_runs"] = [runs[index] for index in range(len(runs))]
