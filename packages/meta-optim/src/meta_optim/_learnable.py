@@ -36,14 +36,16 @@ def _parameter_list(parameters: object, owner: str) -> list[Tensor]:
     return result
 
 
-def _build_transform(factory: TransformFactory, param: Tensor, index: int, owner: str) -> nn.Module:
-    transform = factory(param)
-    if not isinstance(transform, nn.Module):
+def _check_built(
+    built: object, param: Tensor, index: int, owner: str, *, expected: str = "a torch.nn.Module"
+) -> nn.Module:
+    """Return what a transform factory built for ``param`` if it is a module, else raise."""
+    if not isinstance(built, nn.Module):
         raise TypeError(
-            f"{owner}: the transform factory returned {type(transform).__name__} for "
-            f"{_describe(index, param)}; expected a torch.nn.Module"
+            f"{owner}: the transform factory returned {type(built).__name__} for "
+            f"{_describe(index, param)}; expected {expected}"
         )
-    return transform
+    return built
 
 
 def _readable_grad(param: Tensor) -> Tensor | None:
@@ -132,7 +134,7 @@ class LearnableOptimizer(nn.Module):
         object.__setattr__(self, "_model", model)
         params = list(model.parameters())
         self.transforms = nn.ModuleList(
-            _build_transform(transform, param, index, "LearnableOptimizer")
+            _check_built(transform(param), param, index, "LearnableOptimizer")
             for index, param in enumerate(params)
         )
         for param in params:
@@ -281,13 +283,10 @@ class ParameterUpdate(nn.Module):
             if built is None:
                 self.transform_index.append(None)
                 continue
-            if not isinstance(built, nn.Module):
-                raise TypeError(
-                    f"ParameterUpdate: the transform factory returned {type(built).__name__} "
-                    f"for {_describe(index, param)}; expected a torch.nn.Module or None"
-                )
+            expected = "a torch.nn.Module or None"
+            module = _check_built(built, param, index, "ParameterUpdate", expected=expected)
             self.transform_index.append(len(modules))
-            modules.append(built)
+            modules.append(module)
         self.transforms = nn.ModuleList(modules)
 
     def forward(
