@@ -287,6 +287,13 @@ class MultipleList(Generic[T]):
             return list(self.lst[index])
         return [self.lst[i] for i in self._indices(index)]
 
+    @overload
+    def __setitem__(self, index: int, value: T) -> None: ...
+
+    @overload
+    def __setitem__(self, index: Iterable[int], value: Iterable[T]) -> None: ...
+
+    # The overloads type the two call forms; the implementation takes either value form.
     def __setitem__(self, index: int | Iterable[int], value: Any) -> None:
         target = self.lst
         if not isinstance(target, MutableSequence):
