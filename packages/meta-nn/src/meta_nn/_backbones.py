@@ -171,9 +171,7 @@ class ConvNet4(nn.Module):
         self.layers = check_positive_int(layers, owner=owner, name="layers")
         self.in_channels = check_positive_int(in_channels, owner=owner, name="in_channels")
         self.image_size = check_positive_int(image_size, owner=owner, name="image_size")
-        side = image_size
-        for _ in range(layers):
-            side //= 2
+        side = image_size >> layers  # each 2x2 max-pool floors the side length by half
         if side < 1:
             raise ValueError(
                 f"{owner}: image_size={image_size} is too small for layers={layers} 2x2 "
