@@ -11,7 +11,7 @@ from typing import Any, Protocol, SupportsIndex, runtime_checkable
 import torch
 from torch import Tensor
 
-from ._task import Task, TaskBatch, check_meta_batch_size, resolve_generator
+from ._task import Task, TaskBatch, check_int, resolve_generator
 
 
 @runtime_checkable
@@ -30,14 +30,6 @@ class LabeledDataset(Protocol):
     def __getitem__(self, index: int) -> tuple[Tensor, Any]:
         """Return item ``index`` as ``(input, label)``."""
         ...
-
-
-def _check_positive_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
 
 
 def _as_label(value: object, where: str) -> int:
@@ -162,9 +154,9 @@ class FewShotSampler:
         seed: int | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
-        self.ways = _check_positive_int("ways", ways)
-        self.shots = _check_positive_int("shots", shots)
-        self.query_shots = _check_positive_int("query_shots", query_shots, minimum=0)
+        self.ways = check_int("ways", ways)
+        self.shots = check_int("shots", shots)
+        self.query_shots = check_int("query_shots", query_shots, minimum=0)
         self.generator = resolve_generator("FewShotSampler", generator, seed, cpu_only=True)
         self.dataset = dataset
 
@@ -293,7 +285,7 @@ class FewShotSampler:
             TypeError: If ``meta_batch_size`` is not an int.
             ValueError: If ``meta_batch_size`` is below 1.
         """
-        meta_batch_size = check_meta_batch_size(meta_batch_size)
+        meta_batch_size = check_int("meta_batch_size", meta_batch_size)
         return [self._episodes(1)[0][0] for _ in range(meta_batch_size)]
 
     def sample_batch(self, meta_batch_size: int) -> TaskBatch:
@@ -312,7 +304,7 @@ class FewShotSampler:
             TypeError: If ``meta_batch_size`` is not an int.
             ValueError: If ``meta_batch_size`` is below 1.
         """
-        return self._episodes(check_meta_batch_size(meta_batch_size))[0]
+        return self._episodes(check_int("meta_batch_size", meta_batch_size))[0]
 
 
 def split_classes(
@@ -353,7 +345,7 @@ def split_classes(
     if isinstance(classes, bool):
         raise TypeError("classes must be an int or a sequence of int labels, got bool")
     if isinstance(classes, int):
-        labels = list(range(_check_positive_int("classes", classes)))
+        labels = list(range(check_int("classes", classes)))
     elif isinstance(classes, Sequence | range) and not isinstance(classes, str | bytes):
         labels = [_as_label(value, f"classes[{i}]") for i, value in enumerate(classes)]
         if len(set(labels)) != len(labels):
@@ -386,7 +378,7 @@ def split_classes(
             running += value
             bounds.append(min(total, round(running * total)))
     else:
-        sizes = [_check_positive_int(f"counts[{i}]", c) for i, c in enumerate(counts or ())]
+        sizes = [check_int(f"counts[{i}]", c) for i, c in enumerate(counts or ())]
         if not sizes:
             raise ValueError("counts must be a non-empty sequence of positive ints, got []")
         if sum(sizes) > total:

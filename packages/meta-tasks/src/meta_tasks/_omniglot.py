@@ -20,7 +20,7 @@ from ._archives import (
     open_zip,
     read_member,
 )
-from ._task import Task
+from ._task import Task, check_int
 
 SUBSETS: Mapping[str, tuple[str, ...]] = {
     "background": ("images_background.zip",),
@@ -42,14 +42,6 @@ def _require_pillow() -> Any:
             "decoding Omniglot images needs Pillow: pip install meta-tasks[images]"
         ) from exc
     return Image
-
-
-def _check_image_size(image_size: object) -> int:
-    if isinstance(image_size, bool) or not isinstance(image_size, int):
-        raise TypeError(f"image_size must be an int, got {type(image_size).__name__}")
-    if image_size < 1:
-        raise ValueError(f"image_size must be at least 1, got {image_size}")
-    return image_size
 
 
 def _check_transform(transform: object) -> None:
@@ -192,7 +184,7 @@ class Omniglot:
     ) -> None:
         if subset not in SUBSETS:
             raise ValueError(f"subset must be one of {sorted(SUBSETS)}, got {subset!r}")
-        self.image_size = _check_image_size(image_size)
+        self.image_size = check_int("image_size", image_size)
         _check_transform(transform)
         _require_pillow()
         self.root = Path(root)
@@ -362,7 +354,7 @@ class OmniglotOneShotRuns:
         base_url: str = OMNIGLOT_BASE_URL,
         checksums: Mapping[str, str] | None = None,
     ) -> None:
-        self.image_size = _check_image_size(image_size)
+        self.image_size = check_int("image_size", image_size)
         _check_transform(transform)
         _require_pillow()
         self.root = Path(root)

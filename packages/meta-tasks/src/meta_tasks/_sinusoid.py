@@ -8,7 +8,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from ._task import Task, TaskBatch, check_meta_batch_size, resolve_generator
+from ._task import Task, TaskBatch, check_int, resolve_generator
 
 
 class SinusoidParams(NamedTuple):
@@ -63,14 +63,6 @@ def _check_range(name: str, value: object) -> tuple[float, float]:
     if not (math.isfinite(low) and math.isfinite(high)) or low > high:
         raise ValueError(f"{name} must be finite with low <= high, got ({low}, {high})")
     return low, high
-
-
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be at least 1, got {value}")
-    return value
 
 
 class SinusoidTaskSampler:
@@ -130,8 +122,8 @@ class SinusoidTaskSampler:
         self.amp_range = _check_range("amp_range", amp_range)
         self.phase_range = _check_range("phase_range", phase_range)
         self.x_range = _check_range("x_range", x_range)
-        self.k_support = _check_count("k_support", k_support)
-        self.k_query = _check_count("k_query", k_query)
+        self.k_support = check_int("k_support", k_support)
+        self.k_query = check_int("k_query", k_query)
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise ValueError(f"dtype must be a floating-point torch.dtype, got {dtype!r}")
         self.generator = resolve_generator("SinusoidTaskSampler", generator, seed)
@@ -160,7 +152,7 @@ class SinusoidTaskSampler:
             TypeError: If ``meta_batch_size`` is not an int.
             ValueError: If ``meta_batch_size`` is below 1.
         """
-        meta_batch_size = check_meta_batch_size(meta_batch_size)
+        meta_batch_size = check_int("meta_batch_size", meta_batch_size)
         dtype = self.dtype if self.dtype is not None else torch.get_default_dtype()
         num_points = self.k_support + self.k_query
         uniform = torch.rand(

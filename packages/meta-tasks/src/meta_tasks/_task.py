@@ -321,13 +321,13 @@ class TaskSampler(Protocol):
         ...
 
 
-def check_meta_batch_size(meta_batch_size: object) -> int:
-    """Return ``meta_batch_size`` as an int after checking it is an int of at least 1."""
-    if isinstance(meta_batch_size, bool) or not isinstance(meta_batch_size, int):
-        raise TypeError(f"meta_batch_size must be an int, got {type(meta_batch_size).__name__}")
-    if meta_batch_size < 1:
-        raise ValueError(f"meta_batch_size must be at least 1, got {meta_batch_size}")
-    return meta_batch_size
+def check_int(name: str, value: object, minimum: int = 1) -> int:
+    """Return ``value`` after checking it is an int (not a bool) of at least ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
 
 
 def resolve_generator(
