@@ -78,6 +78,10 @@ def _check_positive_int(value: object, what: str, *, allow_none: bool = False) -
     return value
 
 
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
 class MetaTrainer:
     """Drive MAML-style meta-training over batches of tasks.
 
@@ -210,16 +214,14 @@ class MetaTrainer:
 
     @staticmethod
     def _stackable(tasks: Sequence[Task]) -> bool:
-        first = tasks[0]
-        shapes = [t.shape for t in (first.support_x, first.support_y, first.query_x, first.query_y)]
-        dtypes = [t.dtype for t in (first.support_x, first.support_y, first.query_x, first.query_y)]
-        return all(
-            [t.shape for t in (task.support_x, task.support_y, task.query_x, task.query_y)]
-            == shapes
-            and [t.dtype for t in (task.support_x, task.support_y, task.query_x, task.query_y)]
-            == dtypes
-            for task in tasks[1:]
-        )
+        """Whether all tasks agree field by field in shape and dtype (devices already do)."""
+
+        def layout(task: Task) -> list[tuple[torch.Size, torch.dtype]]:
+            fields = (task.support_x, task.support_y, task.query_x, task.query_y)
+            return [(t.shape, t.dtype) for t in fields]
+
+        first = layout(tasks[0])
+        return all(layout(task) == first for task in tasks[1:])
 
     # -------------------------------------------------------------- meta-update
     def meta_step(self, tasks: Sequence[Task]) -> float:
@@ -245,7 +247,7 @@ class MetaTrainer:
         params = list(self.maml.parameters())
         for param in params:
             param.grad = None
-        distributed = dist.is_available() and dist.is_initialized()
+        distributed = _distributed()
         local_count = len(tasks)
         weight = 1.0 / local_count
         loss_sum = 0.0
@@ -415,7 +417,7 @@ class MetaTrainer:
 
     # ---------------------------------------------------------------- training
     def _local_batch_size(self, meta_batch_size: int) -> int:
-        if not (dist.is_available() and dist.is_initialized()):
+        if not _distributed():
             return meta_batch_size
         world, rank = dist.get_world_size(), dist.get_rank()
         if meta_batch_size < world:
@@ -426,7 +428,7 @@ class MetaTrainer:
         return meta_batch_size // world + (1 if rank < meta_batch_size % world else 0)
 
     def _show_progress(self) -> bool:
-        if dist.is_available() and dist.is_initialized() and dist.get_rank() != 0:
+        if _distributed() and dist.get_rank() != 0:
             return False
         if self.progress is None:
             return sys.stderr.isatty()
@@ -494,7 +496,7 @@ class MetaTrainer:
         if eval_tasks is not None:
             eval_tasks = self._prepare(eval_tasks, "fit(eval_tasks=...)")
         local_batch = self._local_batch_size(meta_batch_size)
-        is_writer = not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+        is_writer = not _distributed() or dist.get_rank() == 0
         bar = self._progress_bar(num_iterations)
         last_eval: float | None = None
         try:
