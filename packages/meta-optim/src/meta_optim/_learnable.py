@@ -122,7 +122,9 @@ class LearnableOptimizer(nn.Module):
     def __init__(self, model: nn.Module, transform: TransformFactory, lr: ScalarLike = 1.0) -> None:
         super().__init__()
         if not isinstance(model, nn.Module):
-            raise TypeError(f"LearnableOptimizer expects a torch.nn.Module, got {type(model)}")
+            raise TypeError(
+                f"LearnableOptimizer expects a torch.nn.Module, got {type(model).__name__}"
+            )
         if not callable(transform):
             raise TypeError(
                 f"LearnableOptimizer expects transform to be a callable param -> nn.Module, "
@@ -334,7 +336,9 @@ class ParameterUpdate(nn.Module):
             [tensor([3., 3.], grad_fn=<MulBackward0>), None]
         """
         if not isinstance(loss, Tensor):
-            raise TypeError(f"ParameterUpdate expects loss to be a tensor, got {type(loss)}")
+            raise TypeError(
+                f"ParameterUpdate expects loss to be a tensor, got {type(loss).__name__}"
+            )
         if loss.numel() != 1:
             raise ValueError(
                 f"ParameterUpdate expects a scalar loss, got shape {tuple(loss.shape)}; reduce it"
@@ -449,7 +453,9 @@ class DifferentiableSGD(nn.Module):
             tensor([[0.5000]], grad_fn=<AddBackward0>)
         """
         if not isinstance(module, nn.Module):
-            raise TypeError(f"DifferentiableSGD expects a torch.nn.Module, got {type(module)}")
+            raise TypeError(
+                f"DifferentiableSGD expects a torch.nn.Module, got {type(module).__name__}"
+            )
         params = list(module.parameters())
         if gradients is None:
             grads = [_readable_grad(param) for param in params]
