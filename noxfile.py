@@ -42,6 +42,7 @@ nox.options.sessions = [
     "typecheck",
     *[f"tests({package}, cpu)" for package in PACKAGES],
     "integration(cpu)",
+    "peers",
     "docs",
 ]
 
@@ -141,11 +142,48 @@ def integration(session: nox.Session, device: str) -> None:
     _pytest(session, ROOT / "tests-integration", device)
 
 
+METANN_SPEC = "metann==0.3.2"
+
+
+@nox.session(python=PYTHON)
+def peers(session: nox.Session) -> None:
+    """Differential tests: meta_all.compat.metann against MetaNN 0.3.2 itself."""
+    _install_everything(session)
+    session.install("pytest", "numpy")  # MetaNN's metann.meta imports NumPy
+    # Without its dependencies: it asks only for torch, installed above. It still imports
+    # torch._six (gone since torch 2.0), which tests-integration/peers/conftest.py stands in for.
+    session.install("--no-deps", METANN_SPEC)
+    session.run(
+        "pytest",
+        str(ROOT / "tests-integration" / "peers"),
+        *session.posargs,
+        env={"META_PEERS_REQUIRED": "1"},
+    )
+
+
+SITE_DIR = ROOT / "site"  # site_dir of docs/mkdocs.yml
+# Sphinx cross-reference roles: mkdocstrings does not resolve them, so they would reach readers as
+# raw text. Docstrings link with autorefs instead: [`MAML`][meta_algos.MAML].
+SPHINX_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data):")
+
+
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
-    """Build the documentation site strictly (API reference rendered from the docstrings)."""
+    """Build the documentation site strictly, then fail on any raw Sphinx role left in it."""
     session.install("mkdocs-material", "mkdocstrings[python]")
     session.run("mkdocs", "build", "--strict", "--config-file", "docs/mkdocs.yml")
+    counts = {
+        path.relative_to(ROOT): count
+        for path in sorted(SITE_DIR.rglob("*"))
+        if path.is_file()
+        and (count := len(SPHINX_ROLE.findall(path.read_text("utf-8", errors="replace"))))
+    }
+    if counts:
+        listing = "\n".join(f"  {path}: {count}" for path, count in counts.items())
+        session.error(
+            f"{sum(counts.values())} raw Sphinx roles (:class:, :func:, ...) in the built site; "
+            f"write them as autorefs ([`Name`][package.Name]):\n{listing}"
+        )
 
 
 @nox.session(python=PYTHON)
@@ -160,9 +198,18 @@ def _install_peers(session: nox.Session) -> None:
     """Install the peer libraries one by one; a failure is recorded with pip's error, not fatal."""
     python = Path(session.virtualenv.bin) / "python"
     failures: list[str] = []
-    for peer in ("higher", "torchopt", "learn2learn"):
+    peers = {
+        "higher": ["higher"],
+        "torchopt": ["torchopt"],
+        "learn2learn": ["learn2learn"],
+        "metann": ["--no-deps", METANN_SPEC, "numpy"],  # as the peers session installs it
+    }
+    for peer, arguments in peers.items():
         result = subprocess.run(
-            [str(python), "-m", "pip", "install", peer], capture_output=True, text=True, check=False
+            [str(python), "-m", "pip", "install", *arguments],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             errors = [
@@ -195,6 +242,7 @@ def bench(session: nox.Session) -> None:
         "sinusoid_batched.py": "Batched against per-task adaptation (sinusoid)",
         "kronecker.py": "KroneckerLinear against a dense layer",
         "episodes.py": "Few-shot episode sampling",
+        "task_descriptions.py": "Task descriptions of the episodic-data API",
     }
     for script, title in sections.items():
         table = session.run(

@@ -2,9 +2,10 @@
 
 The test launches this file twice as a script (``python test_distributed.py worker RANK
 ...``), one process per rank, rendezvousing through a ``file://`` store in ``tmp_path``.
-Each rank trains on its deterministic share of fixed tasks; the final parameters must equal
-those of a single process that trains on every task (float64, tolerance 1e-10 relative: the
-only difference is the order in which per-task meta-gradients are summed).
+Each rank trains on its deterministic share of fixed tasks; the final parameters, meta-losses
+and (for classification) training accuracies must equal those of a single process that
+trains on every task (float64, tolerance 1e-10 relative: the only difference is the order in
+which per-task meta-gradients and statistics are summed).
 """
 
 from __future__ import annotations
@@ -17,25 +18,28 @@ import pytest
 import torch
 import torch.nn.functional as F
 from meta_algos import MAML, MetaSGD
-from meta_tasks import SinusoidTaskSampler
+from meta_tasks import FewShotSampler, SinusoidTaskSampler
 from meta_train import MetaTrainer
 from torch import nn
 
 WORLD_SIZE = 2
 ITERATIONS = 3
-# Scenario name -> (meta-learner class, meta-batch size, batched).
+# Scenario name -> (meta-learner class, meta-batch size, batched, classification).
 SCENARIOS = {
-    "even-loop": (MAML, 8, False),
-    "uneven-batched": (MetaSGD, 7, True),
+    "even-loop": (MAML, 8, False, False),
+    "uneven-batched": (MetaSGD, 7, True, False),
+    "uneven-batched-classification": (MAML, 5, True, True),
 }
+WAYS = 3
+FEATURES = 4
 
 
 class WithUnusedParameter(nn.Module):
     """An MLP plus a parameter that no forward pass uses: its grad must stay None."""
 
-    def __init__(self) -> None:
+    def __init__(self, inputs: int = 1, outputs: int = 1) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(1, 16), nn.ReLU(), nn.Linear(16, 1))
+        self.net = nn.Sequential(nn.Linear(inputs, 16), nn.ReLU(), nn.Linear(16, outputs))
         self.unused = nn.Parameter(torch.ones(3))
 
     def forward(self, x):
@@ -62,8 +66,16 @@ class ShareSampler:
         return share
 
 
-def _fixed_batches(meta_batch_size: int):
-    sampler = SinusoidTaskSampler(k_support=5, k_query=5, seed=0)
+def _fixed_batches(meta_batch_size: int, classification: bool):
+    if classification:
+        generator = torch.Generator().manual_seed(0)
+        data = [
+            (torch.randn(FEATURES, generator=generator) + label, label)
+            for label in [i % 6 for i in range(60)]
+        ]
+        sampler = FewShotSampler(data, ways=WAYS, shots=2, query_shots=3, seed=0)
+    else:
+        sampler = SinusoidTaskSampler(k_support=5, k_query=5, seed=0)
     return [
         [task.to(dtype=torch.float64) for task in sampler.sample(meta_batch_size)]
         for _ in range(ITERATIONS)
@@ -71,23 +83,25 @@ def _fixed_batches(meta_batch_size: int):
 
 
 def _train(scenario: str, rank: int, world_size: int) -> dict[str, torch.Tensor]:
-    maml_cls, meta_batch_size, batched = SCENARIOS[scenario]
+    maml_cls, meta_batch_size, batched, classification = SCENARIOS[scenario]
     torch.manual_seed(0)
-    net = WithUnusedParameter().to(torch.float64)
+    shape = (FEATURES, WAYS) if classification else (1, 1)
+    net = WithUnusedParameter(*shape).to(torch.float64)
     maml = maml_cls(net, inner_lr=0.05, inner_steps=2)
     trainer = MetaTrainer(
         maml,
         # AdamW decays every parameter that has a grad, even a zero one: the unused parameter
         # only stays put if its grad stays None.
         torch.optim.AdamW(maml.parameters(), lr=1e-2, weight_decay=0.1),
-        F.mse_loss,
-        ShareSampler(_fixed_batches(meta_batch_size), rank, world_size),
+        F.cross_entropy if classification else F.mse_loss,
+        ShareSampler(_fixed_batches(meta_batch_size, classification), rank, world_size),
         batched=batched,
         progress=False,
     )
     history = trainer.fit(ITERATIONS, meta_batch_size)
     state = {name: value.detach().clone() for name, value in maml.state_dict().items()}
     state["meta_loss"] = torch.tensor(history.meta_loss, dtype=torch.float64)
+    state["meta_accuracy"] = torch.tensor(history.meta_accuracy, dtype=torch.float64)
     return state
 
 
@@ -154,9 +168,14 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
         # The run did move the used parameters (so the comparison is not vacuous), and the
         # unused one kept grad None on every rank, so Adam left it alone.
         torch.manual_seed(0)
-        initial = WithUnusedParameter().to(torch.float64)
+        classification = SCENARIOS[scenario][3]
+        initial = WithUnusedParameter(*((FEATURES, WAYS) if classification else (1, 1)))
+        initial = initial.to(torch.float64)
         assert not torch.allclose(single["module.net.0.weight"], initial.net[0].weight)
         assert torch.equal(single["module.unused"], initial.unused)
+        # Training accuracy is reduced across ranks like the loss: one value per meta-update
+        # for class labels, none for regression.
+        assert single["meta_accuracy"].shape == ((ITERATIONS,) if classification else (0,))
 
 
 if __name__ == "__main__":

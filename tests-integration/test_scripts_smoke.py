@@ -70,6 +70,7 @@ def test_maml_step_benchmark_measures_conv_memory(tmp_path):
     out = tmp_path / "maml_step.json"
     run_script(
         str(HERE / "benchmarks" / "maml_step.py"),
+        "--quick",
         "--workloads",
         "C",
         "--repeats",

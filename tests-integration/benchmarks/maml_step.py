@@ -27,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -277,6 +278,39 @@ def learn2learn_loop(model: nn.Module, w: Workload) -> MetaGradient:
     return run
 
 
+def gdlearner_loop(meta: types.ModuleType, model: nn.Module, w: Workload) -> MetaGradient:
+    """MetaNN's API (``metann.meta`` or ours): GDLearner adapts per task, one backward."""
+
+    def evaluator(learner_model: Callable[[Tensor], Tensor], data: tuple[Tensor, Tensor]) -> Tensor:
+        return w.loss_fn(learner_model(data[0]), data[1])
+
+    learner = meta.GDLearner(w.inner_steps, w.inner_lr, evaluator=evaluator)
+
+    def run() -> float:
+        total = torch.zeros(())
+        for t in range(w.num_tasks):
+            adapted = learner(model, (w.support_x[t], w.support_y[t]))
+            total = total + evaluator(adapted, (w.query_x[t], w.query_y[t]))
+        loss = total / w.num_tasks
+        loss.backward()
+        return loss.item()
+
+    return run
+
+
+def metann_gdlearner(model: nn.Module, w: Workload) -> MetaGradient:
+    """MetaNN 0.3.2 itself."""
+    import_peer("metann")
+    return gdlearner_loop(sys.modules["metann.meta"], model, w)
+
+
+def compat_metann_gdlearner(model: nn.Module, w: Workload) -> MetaGradient:
+    """The same code on ``meta_all.compat.metann``, our MetaNN shells."""
+    import meta_all.compat.metann.meta
+
+    return gdlearner_loop(meta_all.compat.metann.meta, model, w)
+
+
 def plain_step(model: nn.Module, w: Workload) -> MetaGradient:
     """Not meta-learning: one forward/backward over the same samples, as one batch."""
     inputs = torch.cat([w.support_x.flatten(0, 1), w.query_x.flatten(0, 1)])
@@ -298,7 +332,22 @@ IMPLEMENTATIONS: dict[str, tuple[Implementation, str | None]] = {
     "higher": (higher_loop, "higher"),
     "torchopt": (torchopt_loop, "torchopt"),
     "learn2learn": (learn2learn_loop, "learn2learn"),
+    "MetaNN (GDLearner)": (metann_gdlearner, "metann"),
+    "meta-* compat.metann (GDLearner)": (compat_metann_gdlearner, None),
 }
+METANN, OUR_METANN = "MetaNN (GDLearner)", "meta-* compat.metann (GDLearner)"
+
+
+def import_peer(module: str) -> None:
+    """Import a peer library; MetaNN 0.3.2 first gets a stand-in for ``torch._six``.
+
+    MetaNN imports one name, ``string_classes``, from ``torch._six``, which torch 2.0 removed.
+    """
+    if module == "metann" and "torch._six" not in sys.modules:
+        six = types.ModuleType("torch._six")
+        six.string_classes = (str, bytes)  # type: ignore[attr-defined]
+        sys.modules["torch._six"] = torch._six = six  # type: ignore[attr-defined]
+    importlib.import_module("metann.meta" if module == "metann" else module)
 
 
 def available_implementations() -> tuple[dict[str, Implementation], dict[str, str]]:
@@ -307,7 +356,7 @@ def available_implementations() -> tuple[dict[str, Implementation], dict[str, st
     for name, (implementation, module) in IMPLEMENTATIONS.items():
         if module is not None:
             try:
-                importlib.import_module(module)
+                import_peer(module)
             except Exception as error:  # any import failure of a peer is reported, not fatal
                 missing[name] = f"{type(error).__name__}: {error}".splitlines()[0][:200]
                 continue
@@ -444,7 +493,7 @@ def summarise(
     return rows
 
 
-PEERS = ("higher", "torchopt", "learn2learn")
+PEERS = ("higher", "torchopt", "learn2learn", METANN)
 
 
 def target_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -477,6 +526,24 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
             f"| {'' if best is None or fastest is None else fastest} "
             f"{'' if best is None or fastest is None else f'{peers[fastest] / ours[best]:.2f}'} |"
         )
+    shells = [
+        (workload, median[(workload, METANN)], median[(workload, OUR_METANN)])
+        for workload in dict.fromkeys(row["workload"] for row in rows)
+        if (workload, METANN) in median and (workload, OUR_METANN) in median
+    ]
+    if shells:
+        lines += [
+            "",
+            "MetaNN's API: the same `GDLearner` code (second order, one backward) on MetaNN",
+            "0.3.2 and on `meta_all.compat.metann`; target: ours at least as fast.",
+            "",
+            "| workload | MetaNN ms | compat.metann ms | MetaNN / compat.metann |",
+            "|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {workload} | {theirs:.2f} | {ours:.2f} | {theirs / ours:.2f} |"
+            for workload, theirs, ours in shells
+        ]
     return lines
 
 

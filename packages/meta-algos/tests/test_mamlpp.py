@@ -210,9 +210,11 @@ def test_gradcheck_float64(device) -> None:
 def test_bad_input() -> None:
     with pytest.raises(ValueError, match=r"inner_steps must be an int >= 1, got 0"):
         MAMLpp(mlp(), inner_steps=0)
-    with pytest.raises(ValueError, match=r"msl_iterations must be an int >= 0, got -1"):
+    with pytest.raises(ValueError, match=r"msl_iterations must be a non-negative int, got -1"):
         MAMLpp(mlp(), msl_iterations=-1)
-    with pytest.raises(ValueError, match=r"first_order_iterations must be an int >= 0, got 1.0"):
+    with pytest.raises(
+        ValueError, match=r"first_order_iterations must be a non-negative int, got 1.0"
+    ):
         MAMLpp(mlp(), first_order_iterations=1.0)  # type: ignore[arg-type]
     with pytest.raises(KeyError, match=r"\['nope'\]"):
         MAMLpp(mlp(), adapt_names=["nope"])
@@ -225,3 +227,13 @@ def test_bad_input() -> None:
     learner = mamlpp.clone().adapt_on(F.mse_loss, x, x)
     with pytest.raises(ValueError, match=r"learned rates for inner steps 0..1, but step 2"):
         learner.adapt(F.mse_loss(learner(x), x))
+
+
+def test_zero_steps_is_the_unadapted_query_loss() -> None:
+    net = mlp()
+    mamlpp = MAMLpp(net, inner_lr=0.1, inner_steps=2)
+    x, y = torch.randn(6, 1), torch.randn(6, 1)
+    assert mamlpp.query_step_weights(0) is None
+    torch.testing.assert_close(
+        mamlpp.query_loss(F.mse_loss, x, y, x, y, steps=0), F.mse_loss(net(x), y), rtol=0, atol=0
+    )

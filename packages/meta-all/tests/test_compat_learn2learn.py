@@ -291,21 +291,29 @@ def test_tied_parameters_are_updated_once_and_stay_tied() -> None:
 def test_adapt_validates_the_loss() -> None:
     learner = l2l.algorithms.MAML(nn.Linear(3, 1), lr=0.1).clone()
     output = learner(torch.ones(2, 3))
-    with pytest.raises(TypeError, match=r"expects the loss as a torch\.Tensor, got float"):
+    with pytest.raises(TypeError, match=r"MAML\.adapt: loss must be a torch\.Tensor, got float"):
         learner.adapt(1.0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"expects a scalar loss .* shape \(2, 1\)"):
+    with pytest.raises(ValueError, match=r"MAML\.adapt: loss must be a scalar .* shape \(2, 1\)"):
         learner.adapt(output)
     with pytest.raises(ValueError, match="does not require grad"):
         learner.adapt(torch.tensor(1.0))
 
 
 def test_constructors_validate_their_arguments() -> None:
-    with pytest.raises(TypeError, match=r"expects a torch\.nn\.Module to wrap, got str"):
+    with pytest.raises(TypeError, match=r"MAML: module must be a torch\.nn\.Module, got str"):
         l2l.algorithms.MAML("net", lr=0.1)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="MAML expects lr as a float, got str"):
+    with pytest.raises(
+        TypeError, match=r"MAML: lr must be a finite real number, got '0.1' \(str\)"
+    ):
         l2l.algorithms.MAML(nn.Linear(1, 1), lr="0.1")  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="MetaSGD expects lr as a float, got bool"):
+    with pytest.raises(
+        TypeError, match=r"MetaSGD: lr must be a finite real number, got True \(bool\)"
+    ):
         l2l.algorithms.MetaSGD(nn.Linear(1, 1), lr=True)
+    with pytest.raises(ValueError, match=r"MAML: lr must be >= 0, got -0.1"):
+        l2l.algorithms.MAML(nn.Linear(1, 1), lr=-0.1)
+    with pytest.raises(ValueError, match=r"MetaSGD: lr must be a finite real number, got nan"):
+        l2l.algorithms.MetaSGD(nn.Linear(1, 1), lr=float("nan"))
 
 
 def test_metasgd_rates_start_at_lr_and_receive_exact_meta_gradients(device: torch.device) -> None:
@@ -401,8 +409,11 @@ def test_module_utilities_and_layers_are_meta_star_objects() -> None:
     for name in ("ModuleTransform", "KroneckerTransform", "MetaCurvatureTransform"):
         assert getattr(l2l.optim, name) is getattr(meta_optim, name)
         assert getattr(l2l.optim.transforms, name) is getattr(meta_optim, name)
-    assert l2l.vision.models.OmniglotCNN is meta_nn.OmniglotCNN
-    assert l2l.vision.models.MiniImagenetCNN is meta_nn.MiniImagenetCNN
+    # learn2learn's OmniglotCNN is meta-nn's with output_size=5 by default; its
+    # MiniImagenetCNN is CNN4 (learn2learn's alias since 0.1.6)
+    assert issubclass(l2l.vision.models.OmniglotCNN, meta_nn.OmniglotCNN)
+    assert l2l.vision.models.OmniglotCNN().head.out_features == 5
+    assert l2l.vision.models.MiniImagenetCNN is meta_nn.CNN4
 
 
 def test_docstring_examples_run() -> None:
@@ -599,10 +610,10 @@ def test_gbml_frozen_layer_and_allow_nograd() -> None:
 def test_gbml_validates_its_arguments() -> None:
     with pytest.raises(TypeError, match=r"GBML expects transform as a callable .* got int"):
         l2l.algorithms.GBML(nn.Linear(2, 1), 3)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="GBML expects lr as a float, got str"):
+    with pytest.raises(TypeError, match=r"GBML: lr must be a finite real number, got 'x' \(str\)"):
         l2l.algorithms.GBML(nn.Linear(2, 1), l2l.optim.MetaCurvatureTransform, lr="x")  # type: ignore[arg-type]
     learner = l2l.algorithms.GBML(nn.Linear(2, 1), l2l.optim.MetaCurvatureTransform).clone()
-    with pytest.raises(ValueError, match=r"GBML\.adapt expects a scalar loss"):
+    with pytest.raises(ValueError, match=r"GBML\.adapt: loss must be a scalar"):
         learner.adapt(learner(torch.ones(3, 2)))
 
 

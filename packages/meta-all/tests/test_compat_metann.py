@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import collections
 import doctest
+import importlib
 
-import meta_algos.episodic
 import meta_all.compat.metann as metann
-import meta_functional
+import meta_nn
 import pytest
 import torch
 import torch.nn.functional as F
+from meta_all.compat.metann import _meta
 from meta_all.compat.metann import meta as metann_meta
 from torch import nn
 from torch.func import functional_call
@@ -26,24 +27,54 @@ META_NAMES = [
     "default_evaluator_classification",
     "mamlpp_evaluator",
     "active_indices",
+    "is_tensor",
 ]
+# MetaNN's metann.meta imports these too, so its star import brings them
+META_IMPORTED = ["ProtoModule", "tensor_copy", "DefaultList", "MultipleList"]
 CONTAINERS = ["SubDict", "DefaultList", "MultipleList"]
 
 
-def test_meta_names_are_the_episodic_objects() -> None:
-    assert sorted(metann.meta.__all__) == sorted(META_NAMES)
+def test_meta_names_are_the_episodic_shells() -> None:
+    assert sorted(metann.meta.__all__) == sorted(META_NAMES + META_IMPORTED)
     for name in META_NAMES:
-        assert getattr(metann.meta, name) is getattr(meta_algos.episodic, name), name
+        assert getattr(metann.meta, name) is getattr(_meta, name), name
+    assert metann.meta.ProtoModule is metann.ProtoModule is metann.proto.ProtoModule
+    assert metann.meta.tensor_copy is metann.tensor_copy is metann.proto.tensor_copy
+    # The shells live here now: meta-algos no longer carries MetaNN's API.
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("meta_algos.episodic")
 
 
-def test_modules_and_containers_are_meta_functional_objects() -> None:
-    for name in ["DependentModule", "ProtoModule", *CONTAINERS]:
-        assert getattr(metann, name) is getattr(meta_functional, name), name
+def test_modules_and_containers_are_meta_nn_objects() -> None:
+    for name in ["DependentModule", *CONTAINERS]:
+        assert getattr(metann, name) is getattr(meta_nn, name), name
     for name in CONTAINERS:
-        assert getattr(metann.utils, name) is getattr(meta_functional, name)
-        assert getattr(metann.utils.containers, name) is getattr(meta_functional, name)
-    assert metann.dependentmodule.DependentModule is meta_functional.DependentModule
-    assert metann.proto.ProtoModule is meta_functional.ProtoModule
+        assert getattr(metann.utils, name) is getattr(meta_nn, name)
+        assert getattr(metann.utils.containers, name) is getattr(meta_nn, name)
+    assert metann.dependentmodule.DependentModule is meta_nn.DependentModule
+    # MetaNN's ProtoModule (functional returns a stateless module) is not meta-nn's
+    assert metann.proto.ProtoModule is not meta_nn.ProtoModule
+
+
+def test_star_imports_give_metann_names() -> None:
+    expected = {
+        "meta_all.compat.metann": {"DependentModule", "ProtoModule"},
+        "meta_all.compat.metann.dependentmodule": {"DependentModule"},
+        "meta_all.compat.metann.proto": {
+            "DependentModule",
+            "MultipleList",
+            "ProtoModule",
+            "tensor_copy",
+        },
+        "meta_all.compat.metann.meta": set(META_NAMES + META_IMPORTED),
+        "meta_all.compat.metann.utils": {"SubDict"},
+        "meta_all.compat.metann.utils.containers": set(CONTAINERS),
+        "meta_all.compat.metann.utils.numpy": {"to_array"},
+    }
+    for module_name, names in expected.items():
+        namespace: dict[str, object] = {}
+        exec(f"from {module_name} import *", namespace)
+        assert set(namespace) - {"__builtins__"} == names, module_name
 
 
 def test_readme_dependent_module_example() -> None:
@@ -132,8 +163,9 @@ def test_mamlpp_returns_every_step_and_trains(device: torch.device) -> None:
     data_train, data_test = make_episode(device)
     mamlpp = MAMLpp(net, steps_train=3, steps_eval=4, lr=0.1)
     mimo = mamlpp(data_train)
-    assert len(mimo) == 3
-    loss = mamlpp_evaluator(mimo, data_test, 3, default_evaluator_classification)
+    assert len(mimo) == 4  # the initial weights and one set per step, as in MetaNN
+    loss, last = mamlpp_evaluator(mimo, data_test, 3, default_evaluator_classification)
+    torch.testing.assert_close(last, default_evaluator_classification(mimo[3], data_test))
     loss.backward()
     assert net.weight.grad is not None
     assert net.weight.grad.abs().max() > 0
@@ -164,7 +196,7 @@ def test_sub_dict_documented_example() -> None:
 
 
 def test_active_indices() -> None:
-    assert metann.meta.active_indices([0, True, None, 2]) == [1, 3]
+    assert metann.meta.active_indices([0, torch.ones(1), None, torch.zeros(2)]) == [1, 3]
 
 
 def test_docstring_example_runs() -> None:

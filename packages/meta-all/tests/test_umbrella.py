@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import types
+from collections.abc import Iterable
 
 import meta_all
 import pytest
@@ -53,8 +54,8 @@ def test_submodule_exports_exactly_the_package_all(submodule: str, package_name:
     umbrella = importlib.import_module(f"meta_all.{submodule}")
     package = importlib.import_module(package_name)
     assert getattr(meta_all, submodule) is umbrella
-    # Same promise: a name added to (or dropped from) the package's __all__ fails here.
-    assert sorted(umbrella.__all__) == sorted(package.__all__)
+    # Same promise, same order: the submodule's __all__ is the package's own list.
+    assert umbrella.__all__ == package.__all__
     for name in package.__all__:
         assert getattr(umbrella, name) is getattr(package, name), name
     # Nothing public beyond the promise leaks into the submodule's namespace.
@@ -70,6 +71,38 @@ def test_submodule_all_has_no_duplicates() -> None:
     for submodule in SUBMODULES:
         names = importlib.import_module(f"meta_all.{submodule}").__all__
         assert len(set(names)) == len(names), submodule
+
+
+def _clashes(packages: Iterable[types.ModuleType]) -> dict[str, list[str]]:
+    """Names exported (in ``__all__``) by two or more packages bound to different objects."""
+    exporters: dict[str, dict[int, list[str]]] = {}
+    for package in packages:
+        for name in package.__all__:
+            if name == "__version__":  # every distribution has its own, by design
+                continue
+            by_object = exporters.setdefault(name, {})
+            by_object.setdefault(id(getattr(package, name)), []).append(package.__name__)
+    return {
+        name: sorted(owner for owners in by_object.values() for owner in owners)
+        for name, by_object in exporters.items()
+        if len(by_object) > 1
+    }
+
+
+def test_no_name_clash_across_packages() -> None:
+    # A name the top level (or a reader moving between submodules) could take from either of two
+    # packages must be one object; two different objects under one name is a clash.
+    packages = [importlib.import_module(name) for name in SUBMODULES.values()]
+    assert _clashes(packages) == {}
+
+
+def test_clash_check_catches_a_clash() -> None:
+    first, second = types.ModuleType("first"), types.ModuleType("second")
+    shared = object()
+    first.__dict__.update(__all__=["Same", "Shared", "__version__"], Same=object(), Shared=shared)
+    second.__dict__.update(__all__=["Same", "Shared", "__version__"], Same=object(), Shared=shared)
+    first.__dict__["__version__"], second.__dict__["__version__"] = "1", "2"
+    assert _clashes([first, second]) == {"Same": ["first", "second"]}
 
 
 @pytest.mark.parametrize(("name", "package_name"), sorted(TOP_LEVEL.items()))

@@ -9,7 +9,7 @@ import pkgutil
 import meta_functional
 import pytest
 
-EXAMPLE_MODULES = {"_containers", "_dependent", "_functional", "_modules", "_proto"}
+EXAMPLE_MODULES = {"_functional", "_modules"}
 MODULES = sorted(
     info.name for info in pkgutil.iter_modules(meta_functional.__path__, prefix="meta_functional.")
 )

@@ -9,6 +9,7 @@ import pytest
 import torch
 from meta_functional import (
     adapt,
+    adapt_trajectory,
     functional_forward,
     inner_step,
     named_buffers,
@@ -398,6 +399,40 @@ def test_adapt_tied_weights(device: torch.device) -> None:
     )
     for name, grad in zip(params, grads, strict=True):
         torch.testing.assert_close(grad, reference[name], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_adapt_trajectory_autograd_and_func_modes_match_torch_func_reference(
+    steps: int, device: torch.device
+) -> None:
+    """Both gradient modes of adapt_trajectory give the reference's steps and meta-gradient."""
+    net = mlp(device)
+    support_x, support_y, query_x, query_y = support_query(net, device)
+    params = named_params(net)
+    trajectories, meta_grads = [], []
+    for grad_mode in ("autograd", "func"):
+        trajectory = adapt_trajectory(
+            params,
+            lambda p: mse(functional_call(net, p, (support_x,)), support_y),
+            lr=0.4,
+            inner_steps=steps,
+            grad_mode=grad_mode,  # type: ignore[arg-type]  # a literal of the loop
+        )
+        query_loss = mse(functional_call(net, trajectory[-1], (query_x,)), query_y)
+        trajectories.append(trajectory)
+        meta_grads.append(torch.autograd.grad(query_loss, list(params.values())))
+    by_autograd, by_func = trajectories
+    assert len(by_autograd) == len(by_func) == steps
+    reference = torch.func.grad(
+        torch_func_meta_loss(net, support_x, support_y, query_x, query_y, 0.4, steps)
+    )({name: p.detach() for name, p in params.items()})
+    # Identical mathematics in float64; only the operation order may differ: 1e-10.
+    for step_autograd, step_func in zip(by_autograd, by_func, strict=True):
+        for name in params:
+            torch.testing.assert_close(step_func[name], step_autograd[name], rtol=1e-10, atol=1e-10)
+    for grads in meta_grads:
+        for name, grad in zip(params, grads, strict=True):
+            torch.testing.assert_close(grad, reference[name], rtol=1e-10, atol=1e-10)
 
 
 @pytest.mark.parametrize("steps", [1, 3])

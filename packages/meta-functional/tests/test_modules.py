@@ -7,9 +7,9 @@ from collections.abc import Callable
 import pytest
 import torch
 from meta_functional import (
-    DependentModule,
     adapt,
     clone_module,
+    descend_module,
     detach_module,
     functional_forward,
     magic_box,
@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn.utils import parametrizations
 
 # On CUDA, cloned/updated RNN weights are separate tensors rather than one cuDNN chunk (see
-# _refresh_rnn_weights); cuDNN warns and compacts them per call, which is expected here.
+# refresh_rnn_weights); cuDNN warns and compacts them per call, which is expected here.
 RNN_CHUNK_WARNING = "ignore:RNN module weights are not part of single contiguous chunk"
 
 
@@ -196,7 +196,7 @@ def test_clone_and_update_recurrent_modules(
     torch.testing.assert_close(clone(x)[0], expected_out, rtol=1e-5, atol=1e-6)
 
 
-def test_clone_of_clone_and_of_dependent_module_reach_the_original() -> None:
+def test_clone_of_clone_reaches_the_original() -> None:
     torch.manual_seed(7)
     net = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1))
     parametrizations.weight_norm(net[0])
@@ -211,17 +211,11 @@ def test_clone_of_clone_and_of_dependent_module_reach_the_original() -> None:
     for got, parameter in zip(reference, net.parameters(), strict=True):
         torch.testing.assert_close(got, parameter.grad)
 
-    source = torch.ones(1, 3, requires_grad=True)
-    dependent = DependentModule(nn.Linear(3, 1)).clear_params(init=True)
-    dependent.substitute({"weight": 2 * source, "bias": torch.zeros(1)})
-    copied = clone_module(dependent)
-    assert type(copied).__name__ == "DependentLinear"
-    copied(x).sum().backward()
-    torch.testing.assert_close(source.grad, 2 * x.sum(0, keepdim=True))
-
 
 def test_clone_rejects_non_module() -> None:
-    with pytest.raises(TypeError, match=r"clone_module expects a torch.nn.Module, got Tensor"):
+    with pytest.raises(
+        TypeError, match=r"clone_module: module must be a torch.nn.Module, got Tensor"
+    ):
         clone_module(torch.ones(2))  # type: ignore[type-var]  # deliberately wrong input
 
 
@@ -231,7 +225,7 @@ def test_clone_rejects_non_module() -> None:
 def test_detach_seed_example(device: torch.device) -> None:
     net = seed_net(device)
     clone = clone_module(net)
-    detach_module(clone)
+    detach_module(clone, keep_requires_grad=True)
     x, y = torch.randn(5, 20, device=device), torch.randint(0, 2, (5,), device=device)
     error = nn.CrossEntropyLoss()(clone(x), y)
     error.backward()
@@ -243,7 +237,7 @@ def test_detach_seed_example(device: torch.device) -> None:
 
 def test_detach_keeps_ties_and_leaves_and_flag() -> None:
     net = TrueTied()
-    detach_module(net)  # all leaves: nothing changes
+    detach_module(net, keep_requires_grad=True)  # all leaves: nothing changes
     assert net.first.weight is net.second.weight
     assert isinstance(net.first.weight, nn.Parameter)
     clone = clone_module(net)
@@ -258,14 +252,35 @@ def test_detach_keeps_ties_and_leaves_and_flag() -> None:
 def test_detach_recurrent_module_uses_detached_weights() -> None:
     net = nn.LSTM(2, 3)
     clone = clone_module(net)
-    detach_module(clone)
+    detach_module(clone, keep_requires_grad=True)
     clone(torch.randn(4, 1, 2))[0].sum().backward()
     assert all(p.grad is None for p in net.parameters())
     assert all(p.grad is not None for p in clone.parameters())
 
 
+def test_detach_defaults_to_learn2learn_semantics() -> None:
+    # learn2learn's detach_module(module, keep_requires_grad=False): by default nothing
+    # requires grad afterwards, leaves included (they stay the same objects).
+    net = seed_net(torch.device("cpu"))
+    frozen = net[2].bias
+    frozen.requires_grad_(False)
+    leaves = list(net.parameters())
+    detach_module(net, keep_requires_grad=True)
+    assert [p.requires_grad for p in net.parameters()] == [True, True, True, False]
+    detach_module(net)
+    assert all(p is q for p, q in zip(net.parameters(), leaves, strict=True))
+    assert not any(p.requires_grad for p in net.parameters())
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        net(torch.randn(3, 20)).sum().backward()
+    clone = clone_module(seed_net(torch.device("cpu")))
+    detach_module(clone)
+    assert all(p.is_leaf and not p.requires_grad for p in clone.parameters())
+
+
 def test_detach_rejects_non_module() -> None:
-    with pytest.raises(TypeError, match=r"detach_module expects a torch.nn.Module, got int"):
+    with pytest.raises(
+        TypeError, match=r"detach_module: module must be a torch.nn.Module, got int"
+    ):
         detach_module(3)  # type: ignore[arg-type]  # deliberately wrong input
 
 
@@ -362,11 +377,88 @@ def test_update_module_bad_inputs() -> None:
         update_module(net, [1.0, None])  # type: ignore[list-item]  # deliberately wrong input
     with pytest.raises(TypeError, match=r"got a single tensor"):
         update_module(net, torch.zeros(2, 3))
-    with pytest.raises(TypeError, match=r"update_module expects a torch.nn.Module, got list"):
+    with pytest.raises(
+        TypeError, match=r"update_module: module must be a torch.nn.Module, got list"
+    ):
         update_module([], None)  # type: ignore[type-var]  # deliberately wrong input
     net.weight.update = torch.zeros(3, 3)  # type: ignore[attr-defined]  # l2l protocol
     with pytest.raises(ValueError, match=r"update for 'weight' has shape \(3, 3\)"):
         update_module(net)
+
+
+# ------------------------------------------------------------------ descend_module
+
+
+def test_descend_module_equals_update_module_with_minus_lr_times_gradient(
+    device: torch.device,
+) -> None:
+    torch.manual_seed(5)
+    net = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 1)).to(device, torch.float64)
+    x, query_x = (torch.randn(6, 2, device=device, dtype=torch.float64) for _ in range(2))
+    y, query_y = (torch.randn(6, 1, device=device, dtype=torch.float64) for _ in range(2))
+    descended, updated = clone_module(net), clone_module(net)
+    grads = torch.autograd.grad(
+        nn.functional.mse_loss(descended(x), y), list(descended.parameters()), create_graph=True
+    )
+    assert descend_module(descended, grads, 0.4) is descended
+    update_module(updated, [-0.4 * g for g in grads])
+    # p - lr * g against p + (-lr * g): the same value in float64 up to rounding: 1e-12.
+    for p, q in zip(descended.parameters(), updated.parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-12, atol=1e-12)
+    meta_descended = torch.autograd.grad(
+        nn.functional.mse_loss(descended(query_x), query_y),
+        list(net.parameters()),
+        retain_graph=True,  # both learners share the inner gradients' graph
+    )
+    meta_updated = torch.autograd.grad(
+        nn.functional.mse_loss(updated(query_x), query_y), list(net.parameters())
+    )
+    for got, expected in zip(meta_descended, meta_updated, strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_descend_module_none_gradients_and_per_element_rates() -> None:
+    net = clone_module(nn.Linear(2, 1).to(torch.float64))
+    weight, bias = net.weight, net.bias
+    rates = {"weight": torch.tensor([[0.5, 2.0]], dtype=torch.float64)}
+    descend_module(net, [torch.ones(1, 2, dtype=torch.float64), None], rates)
+    assert net.bias is bias  # a None gradient leaves the tensor itself in place
+    torch.testing.assert_close(net.weight, weight - rates["weight"], rtol=0, atol=0)
+
+
+def test_descend_module_keeps_tied_weights_tied() -> None:
+    torch.manual_seed(6)
+    net = clone_module(TrueTied().to(torch.float64))
+    assert net.second.weight is net.first.weight
+    params = list(net.parameters())  # the tied weight appears once
+    assert len(params) == 3
+    grads = torch.autograd.grad(net(torch.randn(4, 3, dtype=torch.float64)).pow(2).mean(), params)
+    old_weight = net.first.weight
+    descend_module(net, grads, 0.1)
+    assert net.second.weight is net.first.weight
+    torch.testing.assert_close(net.first.weight, old_weight - 0.1 * grads[0], rtol=0, atol=0)
+
+
+def test_descend_module_bad_inputs() -> None:
+    net = nn.Linear(3, 2)
+    with pytest.raises(
+        ValueError, match=r"descend_module got 1 gradients for the 2 parameters of Linear"
+    ):
+        descend_module(net, [torch.zeros(2, 3)], 0.1)
+    with pytest.raises(
+        TypeError, match=r"one tensor \(or None\) per parameter, got a single tensor"
+    ):
+        descend_module(net, torch.zeros(2, 3), 0.1)  # type: ignore[arg-type]  # on purpose
+    with pytest.raises(ValueError, match=r"update for 'weight' has shape \(3, 2\)"):
+        descend_module(net, [torch.zeros(3, 2), torch.zeros(2)], 0.1)
+    with pytest.raises(
+        TypeError, match=r"update for 'bias' must be a torch.Tensor or None, got float"
+    ):
+        descend_module(net, [torch.zeros(2, 3), 0.5], 0.1)  # type: ignore[list-item]  # on purpose
+    with pytest.raises(
+        TypeError, match=r"descend_module: module must be a torch.nn.Module, got list"
+    ):
+        descend_module([torch.zeros(1)], [torch.zeros(1)], 0.1)  # type: ignore[type-var]  # on purpose
 
 
 # ------------------------------------------------------------------ magic_box

@@ -132,13 +132,13 @@ def test_vmap_over_parameters_and_inputs(device):
 
 @pytest.mark.parametrize(
     ("bad", "shape"),
-    [((5,), r"\(5,\)"), ((2, 5), r"\(2, 5\)"), ((2, 3, 2), r"\(2, 3, 2\)"), ((), r"\(\)")],
+    [((5,), r"\(5,\)"), ((2, 5), r"\(2, 5\)"), ((2, 2, 3), r"\(2, 2, 3\)"), ((), r"\(\)")],
 )
 def test_kronecker_linear_bad_shapes(bad, shape):
     layer = KroneckerLinear(3, 2)
     message = (
-        r"KroneckerLinear\(n=3, m=2\) expects input of shape \(n\*m,\) = \(6,\) or "
-        rf"\(batch, n\*m\) = \(batch, 6\), got shape {shape}"
+        r"KroneckerLinear\(n=3, m=2\) expects input of shape \(\.\.\., n\*m\) = \(\.\.\., 6\) or "
+        rf"\(\.\.\., n, m\) = \(\.\.\., 3, 2\), got shape {shape}"
     )
     with pytest.raises(ValueError, match=message):
         layer(torch.zeros(bad))
@@ -208,7 +208,8 @@ def test_rnn_shapes_default_state_and_custom_sigma(device):
 
 def test_rnn_bad_inputs():
     rnn = KroneckerRNN(2, 2)
-    with pytest.raises(ValueError, match=r"expects hidden state h of shape \(n\*m,\) = \(4,\)"):
+    message = r"expects hidden state h of shape \(\.\.\., n\*m\) = \(\.\.\., 4\)"
+    with pytest.raises(ValueError, match=message):
         rnn(torch.zeros(4), torch.zeros(5))
     with pytest.raises(ValueError, match=r"expects input x of shape .* got shape \(3, 3\)"):
         rnn(torch.zeros(3, 3))
@@ -286,3 +287,110 @@ def test_lstm_bad_state():
         lstm(x, (torch.zeros(2, 4), torch.zeros(3, 4)))
     with pytest.raises(ValueError, match=r"cell state to have the same batch size as the input"):
         lstm(torch.zeros(2, 4), (torch.zeros(4), torch.zeros(3, 4)))
+
+
+# ------------------------------------------------------------ matrix input (learn2learn's)
+
+
+@pytest.mark.parametrize(("n", "m"), [(2, 3), (3, 2), (5, 1), (1, 4), (1, 1)])
+@pytest.mark.parametrize("psd", [False, True])
+def test_matrix_input_is_left_x_right_plus_bias(device, n, m, psd):
+    layer = KroneckerLinear(n, m, psd=psd, device=device).double()
+    _randomise(layer, seed=7 * n + m)
+    left, right = layer.factors()
+    assert layer.bias is not None
+    bias = layer.bias.view(n, m)
+    x = torch.randn(4, 3, n, m, dtype=torch.float64, device=device)
+    expected = left @ x @ right + bias
+    torch.testing.assert_close(layer(x), expected, atol=ATOL64, rtol=RTOL64)
+    assert layer(x[1, 2]).shape == (n, m)
+    torch.testing.assert_close(layer(x[1, 2]), expected[1, 2], atol=ATOL64, rtol=RTOL64)
+    # learn2learn's definition: kron(R^T, L) acting on the column-major vec of X
+    vec = x[0, 0].mT.reshape(-1)
+    dense = torch.kron(right.mT.contiguous(), left) @ vec + bias.mT.reshape(-1)
+    torch.testing.assert_close(layer(x[0, 0]).mT.reshape(-1), dense, atol=ATOL64, rtol=RTOL64)
+
+
+def test_matrix_and_flat_input_agree_for_symmetric_right_factor():
+    layer = KroneckerLinear(3, 4, psd=True).double()
+    _randomise(layer, seed=11)
+    x = torch.randn(5, 3, 4, dtype=torch.float64)
+    flat = layer(x.reshape(5, 12))
+    torch.testing.assert_close(layer(x).reshape(5, 12), flat, atol=ATOL64, rtol=RTOL64)
+    free = KroneckerLinear(3, 4).double()
+    _randomise(free, seed=11)
+    # with a non-symmetric R the two layouts are the two documented maps, L X R and L X R^T
+    assert not torch.allclose(free(x).reshape(5, 12), free(x.reshape(5, 12)))
+    left, right = free.factors()
+    transposed = (left @ x @ right.mT).reshape(5, 12) + free.bias
+    torch.testing.assert_close(free(x.reshape(5, 12)), transposed, atol=ATOL64, rtol=RTOL64)
+
+
+def test_identity_matrix_input_is_returned_exactly_and_trailing_n_m_wins():
+    x = torch.randn(2, 5)
+    assert torch.equal(KroneckerLinear(2, 5)(x), x)  # a (2, 5) matrix, as in learn2learn
+    one_row = KroneckerLinear(1, 3).double()
+    _randomise(one_row, seed=2)
+    row = torch.randn(1, 3, dtype=torch.float64)  # n == 1: read as a (1, 3) matrix
+    left, right = one_row.factors()
+    expected = left @ row @ right + one_row.bias.view(1, 3)
+    torch.testing.assert_close(one_row(row), expected, atol=ATOL64, rtol=RTOL64)
+
+
+def test_big_matrix_input_runs_without_dense_matrix():
+    layer = KroneckerLinear(256, 256)
+    x = torch.randn(2, 256, 256)
+    torch.testing.assert_close(layer(x), x)
+    with torch.no_grad():
+        layer.left.mul_(2.0)
+        layer.right.mul_(3.0)
+    torch.testing.assert_close(layer(x), 6.0 * x)
+
+
+def test_matrix_input_gradcheck_and_vmap(device):
+    layer = KroneckerLinear(2, 3, device=device).double()
+    _randomise(layer, seed=4)
+    params = {name: p.detach().clone().requires_grad_() for name, p in layer.named_parameters()}
+    x = torch.randn(4, 2, 3, dtype=torch.float64, device=device, requires_grad=True)
+
+    def run(left, right, bias, inputs):
+        return functional_call(layer, {"left": left, "right": right, "bias": bias}, (inputs,))
+
+    assert torch.autograd.gradcheck(run, (params["left"], params["right"], params["bias"], x))
+    stacked = {name: torch.randn(3, *p.shape, device=device).double() for name, p in params.items()}
+    out = vmap(lambda p, inputs: functional_call(layer, p, (inputs,)))(stacked, x.detach()[:3])
+    loop = [
+        functional_call(layer, {k: v[i] for k, v in stacked.items()}, (x.detach()[i],))
+        for i in range(3)
+    ]
+    torch.testing.assert_close(out, torch.stack(loop))
+
+
+def test_rnn_and_lstm_take_matrix_input():
+    rnn = KroneckerRNN(3, 2).double()
+    _randomise(rnn, seed=5)
+    x = torch.randn(4, 3, 2, dtype=torch.float64)
+    h = torch.randn(4, 3, 2, dtype=torch.float64)
+    y, new_h = rnn(x, h)
+    expected_h = torch.tanh(rnn.hidden_map(h) + rnn.input_map(x))
+    torch.testing.assert_close(new_h, expected_h, atol=ATOL64, rtol=RTOL64)
+    torch.testing.assert_close(y, rnn.output_map(expected_h), atol=ATOL64, rtol=RTOL64)
+    left, right = rnn.input_map.factors()
+    torch.testing.assert_close(rnn.input_map(x), left @ x @ right, atol=ATOL64, rtol=RTOL64)
+    assert rnn(x)[1].shape == (4, 3, 2)
+    lstm = KroneckerLSTM(3, 2)
+    y, (hidden, cell) = lstm(torch.randn(5, 3, 2))
+    assert y.shape == hidden.shape == cell.shape == (5, 3, 2)
+    y, _ = lstm(torch.randn(5, 3, 2), (hidden, cell))
+    assert y.shape == (5, 3, 2)
+
+
+def test_recurrent_state_must_follow_the_input_layout():
+    rnn = KroneckerRNN(3, 2)
+    with pytest.raises(ValueError, match=r"hidden state h in the layout of the input x, a matrix"):
+        rnn(torch.zeros(4, 3, 2), torch.zeros(4, 6))
+    with pytest.raises(ValueError, match=r"same batch size as the input x \(4\).*\(5, 3, 2\)"):
+        rnn(torch.zeros(4, 3, 2), torch.zeros(5, 3, 2))
+    lstm = KroneckerLSTM(3, 2)
+    with pytest.raises(ValueError, match=r"cell state in the layout of the input x, flat"):
+        lstm(torch.zeros(6), (torch.zeros(6), torch.zeros(3, 2)))

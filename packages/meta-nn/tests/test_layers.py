@@ -27,7 +27,12 @@ def test_public_names_sorted_and_importable():
 
     assert meta_nn.__all__ == sorted(meta_nn.__all__, key=group)
     assert set(meta_nn.__all__) == {
+        "CNN4",
+        "CNN4Backbone",
         "ConvNet4",
+        "DefaultList",
+        "DependentModule",
+        "DropBlock",
         "Flatten",
         "KroneckerLSTM",
         "KroneckerLinear",
@@ -35,8 +40,17 @@ def test_public_names_sorted_and_importable():
         "Lambda",
         "MLP",
         "MiniImagenetCNN",
+        "MultipleList",
         "OmniglotCNN",
+        "OmniglotFC",
+        "ProtoModule",
+        "PrototypicalClassifier",
+        "ResNet12",
+        "ResNet12Backbone",
         "Scale",
+        "SubDict",
+        "WRN28",
+        "WRN28Backbone",
         "__version__",
     }
     for name in meta_nn.__all__:

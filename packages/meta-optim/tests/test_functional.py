@@ -317,7 +317,9 @@ def test_apply_updates_subset_and_errors() -> None:
     ("factory", "kwargs", "error", "message"),
     [
         (sgd, {"lr": -0.1}, ValueError, r"lr must be >= 0, got -0.1"),
-        (sgd, {"lr": "0.1"}, TypeError, r"lr must be a float or a scalar tensor, got str"),
+        (sgd, {"lr": float("inf")}, ValueError, r"lr must be a finite real number, got inf"),
+        (sgd, {"lr": True}, TypeError, r"lr must be a finite real number, got True \(bool\)"),
+        (sgd, {"lr": "0.1"}, TypeError, r"lr must be a finite real number, got '0.1' \(str\)"),
         (sgd, {"lr": torch.ones(2)}, ValueError, r"lr must be a scalar tensor, got shape \(2,\)"),
         (sgd, {"lr": torch.tensor(1)}, TypeError, r"floating-point tensor, got dtype torch.int64"),
         (sgd, {"lr": 0.1, "momentum": -0.5}, ValueError, r"momentum must be >= 0, got -0.5"),
@@ -327,9 +329,14 @@ def test_apply_updates_subset_and_errors() -> None:
         (rmsprop, {"lr": 0.1, "eps": -1e-8}, ValueError, r"eps must be >= 0, got -1e-08"),
         (rmsprop, {"lr": 0.1, "momentum": -1.0}, ValueError, r"momentum must be >= 0"),
         (adam, {"lr": 0.1, "betas": (1.0, 0.9)}, ValueError, r"betas\[0\] must be in \[0, 1\)"),
-        (adam, {"lr": 0.1, "betas": (0.9, -0.1)}, ValueError, r"betas\[1\] must be in \[0, 1\)"),
+        (adam, {"lr": 0.1, "betas": (0.9, -0.1)}, ValueError, r"betas\[1\] must be >= 0, got -0.1"),
         (adam, {"lr": 0.1, "betas": (0.9,)}, ValueError, r"betas must be a pair"),
-        (adam, {"lr": 0.1, "eps": "x"}, TypeError, r"eps must be a float, got str"),
+        (
+            adam,
+            {"lr": 0.1, "eps": "x"},
+            TypeError,
+            r"eps must be a finite real number, got 'x' \(str\)",
+        ),
     ],
 )
 def test_invalid_hyperparameters(

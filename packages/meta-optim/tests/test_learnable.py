@@ -113,7 +113,9 @@ def test_learnable_optimizer_state_holds_only_transforms() -> None:
 
 def test_learnable_optimizer_errors() -> None:
     model = nn.Linear(3, 2)
-    with pytest.raises(TypeError, match=r"LearnableOptimizer expects a torch.nn.Module, got list$"):
+    with pytest.raises(
+        TypeError, match=r"LearnableOptimizer: model must be a torch.nn.Module, got list$"
+    ):
         LearnableOptimizer([torch.zeros(2)], MetaCurvatureTransform)  # type: ignore[arg-type]  # on purpose
     with pytest.raises(TypeError, match=r"transform to be a callable param -> nn.Module, got int"):
         LearnableOptimizer(model, 3)  # type: ignore[arg-type]  # on purpose
@@ -198,9 +200,13 @@ def test_parameter_update_errors() -> None:
         ValueError, match=r"parameter 1 \(shape \(3,\)\) differs from the shape \(2"
     ):
         get_update(loss, [model.weight, torch.zeros(3, requires_grad=True)])
-    with pytest.raises(ValueError, match=r"expects a scalar loss, got shape \(1, 2\)"):
+    with pytest.raises(
+        ValueError, match=r"ParameterUpdate: loss must be a scalar .* got shape \(1, 2\)"
+    ):
         get_update(model(torch.ones(1, 3)), model.parameters())
-    with pytest.raises(TypeError, match=r"expects loss to be a tensor, got float$"):
+    with pytest.raises(
+        TypeError, match=r"ParameterUpdate: loss must be a torch.Tensor, got float$"
+    ):
         get_update(1.0, model.parameters())  # type: ignore[arg-type]  # on purpose
 
 
@@ -242,11 +248,17 @@ def test_differentiable_sgd_errors() -> None:
     sgd = DifferentiableSGD(0.1)
     with pytest.raises(ValueError, match=r"no parameter of Linear has a \.grad; call backward"):
         sgd(model)
-    with pytest.raises(ValueError, match=r"got 1 gradients for the 2 parameters of Linear"):
+    with pytest.raises(
+        ValueError, match=r"descend_module got 1 gradients for the 2 parameters of Linear"
+    ):
         sgd(model, [torch.zeros(2, 3)])
-    with pytest.raises(TypeError, match=r"expects a sequence of gradients .* got a single tensor"):
+    with pytest.raises(
+        TypeError, match=r"one tensor \(or None\) per parameter, got a single tensor"
+    ):
         sgd(model, torch.zeros(2, 3))  # type: ignore[arg-type]  # on purpose
-    with pytest.raises(TypeError, match=r"DifferentiableSGD expects a torch.nn.Module, got list$"):
+    with pytest.raises(
+        TypeError, match=r"DifferentiableSGD: module must be a torch.nn.Module, got list$"
+    ):
         sgd([torch.zeros(1)])  # type: ignore[arg-type]  # on purpose
     with pytest.raises(ValueError, match=r"update for 'weight' has shape \(3, 2\)"):
         sgd(model, [torch.zeros(3, 2), torch.zeros(2)])

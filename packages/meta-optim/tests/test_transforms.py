@@ -157,9 +157,12 @@ def test_transform_errors() -> None:
         kronecker(torch.zeros(4))
     with pytest.raises(TypeError, match="expects a gradient tensor, got float"):
         kronecker(1.0)
-    with pytest.raises(ValueError, match="MetaCurvatureTransform expects lr >= 0, got -1"):
+    with pytest.raises(ValueError, match="MetaCurvatureTransform: lr must be >= 0, got -1"):
         MetaCurvatureTransform(torch.zeros(3), lr=-1.0)
-    with pytest.raises(TypeError, match="MetaCurvatureTransform expects lr to be a float"):
+    with pytest.raises(
+        TypeError,
+        match="MetaCurvatureTransform: lr must be a finite real number, got '1' \\(str\\)",
+    ):
         MetaCurvatureTransform(torch.zeros(3), lr="1")  # type: ignore[arg-type]  # on purpose
     with pytest.raises(ValueError, match=r"MetaCurvatureTransform was built for a parameter of"):
         MetaCurvatureTransform(torch.zeros(3, 2))(torch.zeros(2, 3))

@@ -5,7 +5,14 @@ import importlib
 
 import pytest
 
-MODULES = ["meta_tasks._task", "meta_tasks._sinusoid", "meta_tasks._fewshot"]
+MODULES = [
+    "meta_tasks._task",
+    "meta_tasks._sinusoid",
+    "meta_tasks._fewshot",
+    "meta_tasks._metadataset",
+    "meta_tasks._transforms",
+    "meta_tasks._taskdataset",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -5,12 +5,20 @@ from __future__ import annotations
 import hashlib
 import io
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
-from meta_tasks import FewShotSampler, Omniglot, OmniglotOneShotRuns, RotatedClasses
+from meta_tasks import (
+    OMNIGLOT_IMAGE_SIZE,
+    OMNIGLOT_SUBSETS,
+    FewShotSampler,
+    Omniglot,
+    OmniglotOneShotRuns,
+    RotatedClasses,
+)
 
 PIL = pytest.importorskip("PIL", reason="Omniglot tests need Pillow (meta-tasks[images])")
 from PIL import Image  # noqa: E402
@@ -162,6 +170,17 @@ def test_union_deduplicates_shared_characters(tmp_path: Path) -> None:
 def test_unknown_subset(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"subset must be one of \['background', .*got 'train'"):
         Omniglot(tmp_path, "train")
+
+
+def test_public_subset_table_and_image_size(background_root: Path) -> None:
+    with pytest.raises(ValueError, match=re.escape(f"one of {sorted(OMNIGLOT_SUBSETS)}, got")):
+        Omniglot(background_root, "train")
+    assert OMNIGLOT_SUBSETS["background"] == ("images_background.zip",)
+    with pytest.raises(TypeError):
+        OMNIGLOT_SUBSETS["train"] = ("images_train.zip",)  # type: ignore[index]  # read-only
+    dataset = Omniglot(background_root, "background")
+    assert dataset.image_size == OMNIGLOT_IMAGE_SIZE == 28
+    assert dataset[0][0].shape == (1, OMNIGLOT_IMAGE_SIZE, OMNIGLOT_IMAGE_SIZE)
 
 
 def test_argument_types(background_root: Path) -> None:

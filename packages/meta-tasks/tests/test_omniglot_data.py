@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from meta_tasks import FewShotSampler, Omniglot, OmniglotOneShotRuns
+from meta_tasks import (
+    OMNIGLOT_RUNS_ARCHIVE,
+    OMNIGLOT_RUNS_WAYS,
+    OMNIGLOT_SUBSETS,
+    FewShotSampler,
+    Omniglot,
+    OmniglotOneShotRuns,
+)
 
 pytest.importorskip("PIL", reason="Omniglot tests need Pillow (meta-tasks[images])")
 
@@ -80,6 +87,17 @@ def test_one_shot_runs() -> None:
         assert sorted(task.query_y.tolist()) == list(range(20))
     # run01/class_labels.txt: item01 -> class08, item02 -> class09, item03 -> class02
     assert runs[0].query_y[:3].tolist() == [7, 8, 1]
+
+
+def test_constants_name_the_real_archives_and_runs() -> None:
+    assert (DATA_ROOT / OMNIGLOT_RUNS_ARCHIVE).is_file()
+    for subset in ("background_small1", "background_small2"):
+        assert all((DATA_ROOT / name).is_file() for name in OMNIGLOT_SUBSETS[subset])
+    runs = OmniglotOneShotRuns(DATA_ROOT)
+    assert OMNIGLOT_RUNS_WAYS == 20
+    assert {int(runs[index].support_y.unique().numel()) for index in range(len(runs))} == {
+        OMNIGLOT_RUNS_WAYS
+    }
 
 
 def test_omniglot_docstring_examples() -> None:

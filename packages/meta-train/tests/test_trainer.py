@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 import io
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
-from meta_algos import MAML, MAMLpp, MetaSGD
+from meta_algos import ANIL, MAML, MAMLpp, MetaAlgorithm, MetaGradient, MetaSGD
 from meta_tasks import FewShotSampler, SinusoidTaskSampler, Task
 from meta_train import History, MetaTrainer
 from torch import nn
@@ -200,10 +201,36 @@ def test_evaluate_tasks_reports_pre_and_post_per_task(device):
     )
 
 
-def _classification(device):
+@pytest.mark.parametrize("algorithm", ["MAML", "MetaSGD", "ANIL", "MAMLpp"])
+def test_evaluation_asks_every_algorithm_of_the_family_for_its_predictions(device, algorithm):
+    torch.manual_seed(0)
+    net = _mlp()
+    builders = {
+        "MAML": lambda: MAML(net, inner_lr=0.01, inner_steps=2),
+        "MetaSGD": lambda: MetaSGD(net, inner_lr=0.01, inner_steps=2),
+        "ANIL": lambda: ANIL(net, net[4], inner_lr=0.01, inner_steps=2),
+        "MAMLpp": lambda: MAMLpp(net, inner_lr=0.01, inner_steps=2),
+    }
+    maml = builders[algorithm]().to(device)
+    tasks = [t.to(device) for t in SinusoidTaskSampler(k_support=5, k_query=5, seed=13).sample(2)]
+    result = _sgd_trainer(maml, tasks).evaluate_tasks(tasks)
+    for task, pre, post in zip(tasks, result.pre_loss, result.post_loss, strict=True):
+        # steps=0: the meta-parameters themselves; the default: inner_steps adaptation steps.
+        with torch.no_grad():
+            initial = F.mse_loss(maml(task.query_x), task.query_y).item()
+        adapted = F.mse_loss(maml.adapted_predictions(task, F.mse_loss), task.query_y).item()
+        assert pre == pytest.approx(initial, rel=1e-6)
+        assert post == pytest.approx(adapted, rel=1e-6)
+        assert post != pytest.approx(pre, rel=1e-6)
+
+
+def _labelled_data():
     generator = torch.Generator().manual_seed(0)
-    data = [(torch.randn(4, generator=generator) + (i % 6), i % 6) for i in range(60)]
-    sampler = FewShotSampler(data, ways=3, shots=2, query_shots=3, seed=0)
+    return [(torch.randn(4, generator=generator) + (i % 6), i % 6) for i in range(60)]
+
+
+def _classification(device):
+    sampler = FewShotSampler(_labelled_data(), ways=3, shots=2, query_shots=3, seed=0)
     torch.manual_seed(0)
     maml = MAML(nn.Linear(4, 3), inner_lr=0.5).to(device)
     return maml, sampler
@@ -228,13 +255,198 @@ def test_accuracy_is_recorded_for_class_labels(device):
     assert all(0.0 <= a <= 1.0 for a in result.pre_accuracy + result.post_accuracy)
 
 
-def test_batched_classification_records_eval_accuracy_only(device):
+def test_batched_training_records_the_accuracy_of_the_loop(device):
+    histories = []
+    for batched in (False, True):
+        maml, sampler = _classification(device)
+        tasks = sampler.sample(4)
+        trainer = _sgd_trainer(maml, tasks, loss_fn=F.cross_entropy, batched=batched)
+        histories.append(trainer.fit(2, 4, eval_every=2, eval_tasks=tasks))
+    loop, batched = histories
+    # The predictions come out of the vmap pass (MetaGradient.predictions), so training
+    # accuracy is recorded on the batched path too, and equals the loop's.
+    assert len(batched.meta_accuracy) == len(batched.meta_loss) == 2
+    assert batched.meta_accuracy == pytest.approx(loop.meta_accuracy, abs=1e-12)
+    assert [it for it, _ in batched.eval_accuracy] == [2]
+
+
+class AlternatingSampler:
+    """Serves ``batches[0]``, ``batches[1]``, ``batches[0]``, ... (whatever is asked)."""
+
+    def __init__(self, batches):
+        self.batches = batches
+        self.calls = 0
+
+    def sample(self, meta_batch_size):
+        batch = self.batches[self.calls % len(self.batches)]
+        self.calls += 1
+        return batch
+
+
+def test_accuracy_stays_aligned_when_batched_meta_batches_fall_back_to_the_loop(device):
     maml, sampler = _classification(device)
+    more_shots = FewShotSampler(_labelled_data(), ways=3, shots=3, query_shots=3, seed=1)
+    stackable = sampler.sample(2)
+    unstackable = sampler.sample(1) + more_shots.sample(1)
+    trainer = MetaTrainer(
+        maml,
+        torch.optim.SGD(maml.parameters(), lr=0.1),
+        F.cross_entropy,
+        AlternatingSampler([stackable, unstackable]),
+        batched=True,
+        progress=False,
+    )
+    history = trainer.fit(4, 2)
+    assert len(history.meta_accuracy) == len(history.meta_loss) == 4
+    assert all(0.0 <= value <= 1.0 for value in history.meta_accuracy)
+
+
+def test_regression_targets_record_no_training_accuracy_on_either_path(device):
+    for batched in (False, True):
+        history = _trainer(device, batched=batched).fit(2, 3)
+        assert len(history.meta_loss) == 2
+        assert history.meta_accuracy == []
+
+
+class Reptile(nn.Module):
+    """First-order Reptile written against the protocol alone (no meta_algos class).
+
+    The meta-gradient of a task is ``theta - phi``, ``phi`` the parameters after
+    ``inner_steps`` plain SGD steps on the support set (Nichol, Achiam and Schulman, 2018).
+    """
+
+    def __init__(self, module: nn.Module, inner_lr: float, inner_steps: int) -> None:
+        super().__init__()
+        self.module = module
+        self.inner_lr = inner_lr
+        self.inner_steps = inner_steps
+        self.iterations = 0
+
+    def adapt(self, task, loss_fn, steps):
+        params = {n: p.detach().clone() for n, p in self.module.named_parameters()}
+        with torch.enable_grad():
+            for _ in range(steps):
+                params = {n: p.requires_grad_() for n, p in params.items()}
+                prediction = torch.func.functional_call(self.module, params, (task.support_x,))
+                grads = torch.autograd.grad(loss_fn(prediction, task.support_y), params.values())
+                params = {
+                    n: (p - self.inner_lr * g).detach()
+                    for (n, p), g in zip(params.items(), grads, strict=True)
+                }
+        return params
+
+    def _query(self, task, params):
+        with torch.no_grad():
+            return torch.func.functional_call(self.module, params, (task.query_x,))
+
+    def meta_gradient(self, tasks, loss_fn, *, batched=False):
+        del batched  # always task by task
+        losses, predictions = [], []
+        for task in tasks:
+            adapted = self.adapt(task, loss_fn, self.inner_steps)
+            prediction = self._query(task, adapted)
+            losses.append(loss_fn(prediction, task.query_y))
+            predictions.append(prediction)
+            for name, param in self.module.named_parameters():
+                step = (param.detach() - adapted[name]) / len(tasks)
+                param.grad = step if param.grad is None else param.grad + step
+        return MetaGradient(torch.stack(losses), predictions)
+
+    def adapted_predictions(self, task, loss_fn, *, steps=None):
+        steps = self.inner_steps if steps is None else steps
+        return self._query(task, self.adapt(task, loss_fn, steps))
+
+    def advance_iteration(self):
+        self.iterations += 1
+        return self.iterations
+
+
+def test_an_algorithm_of_its_own_trains_through_the_protocol(device):
+    tasks = [t.to(device) for t in SinusoidTaskSampler(k_support=5, k_query=5, seed=10).sample(3)]
+    torch.manual_seed(0)
+    reptile = Reptile(_mlp(), inner_lr=0.02, inner_steps=3).to(device)
+    assert isinstance(reptile, MetaAlgorithm)
+    # With outer SGD at rate 1, one Reptile update moves theta to the mean adapted parameters.
+    expected = {
+        name: torch.stack([reptile.adapt(t, F.mse_loss, 3)[name] for t in tasks]).mean(0)
+        for name, _ in reptile.module.named_parameters()
+    }
+    expected_loss = sum(
+        F.mse_loss(reptile.adapted_predictions(t, F.mse_loss), t.query_y).item() for t in tasks
+    )
+    trainer = _sgd_trainer(reptile, tasks, lr=1.0)
+    # The trainer's meta-loss is the mean of the losses the algorithm measured.
+    assert trainer.meta_step(tasks) == pytest.approx(expected_loss / 3, rel=1e-6)
+    for name, param in reptile.module.named_parameters():
+        torch.testing.assert_close(param.detach(), expected[name], rtol=1e-5, atol=1e-6, msg=name)
+    assert reptile.iterations == 1
+    history = trainer.fit(4, 3, eval_every=2, eval_tasks=tasks)
+    assert reptile.iterations == 5
+    assert trainer.iteration == len(history.meta_loss) == 4
+    assert [it for it, _ in history.eval_loss] == [2, 4]
+    # Evaluation asks the algorithm for its predictions: steps=0 is the initialisation.
+    result = trainer.evaluate_tasks(tasks[:1], steps=0)
+    with torch.no_grad():
+        initial = F.mse_loss(reptile.module(tasks[0].query_x), tasks[0].query_y).item()
+    assert result.pre_loss == result.post_loss == [pytest.approx(initial, rel=1e-6)]
+
+
+def test_an_algorithm_of_its_own_records_classification_accuracy(device):
+    _, sampler = _classification(device)
     tasks = sampler.sample(4)
-    trainer = _sgd_trainer(maml, tasks, loss_fn=F.cross_entropy, batched=True)
+    torch.manual_seed(0)
+    reptile = Reptile(nn.Linear(4, 3), inner_lr=0.5, inner_steps=1).to(device)
+    expected = []
+    for task in tasks:
+        task = task.to(device)
+        predicted = reptile.adapted_predictions(task, F.cross_entropy).argmax(dim=1)
+        expected.append((predicted == task.query_y).float().mean().item())
+    trainer = _sgd_trainer(reptile, tasks, loss_fn=F.cross_entropy, batched=True)
     history = trainer.fit(2, 4, eval_every=2, eval_tasks=tasks)
-    assert history.meta_accuracy == []
+    assert history.meta_accuracy[0] == pytest.approx(sum(expected) / 4, abs=1e-12)
+    assert len(history.meta_accuracy) == 2
     assert [it for it, _ in history.eval_accuracy] == [2]
+
+
+class MissingLoss(Reptile):
+    """Returns one loss too few: the trainer must say so instead of misreporting."""
+
+    def meta_gradient(self, tasks, loss_fn, *, batched=False):
+        result = super().meta_gradient(tasks, loss_fn, batched=batched)
+        return MetaGradient(result.losses[1:], result.predictions)
+
+
+def test_a_meta_gradient_without_one_loss_per_task_is_an_error(device):
+    tasks = SinusoidTaskSampler(k_support=5, k_query=5, seed=11).sample(2)
+    algorithm = MissingLoss(_mlp(), inner_lr=0.01, inner_steps=1).to(device)
+    with pytest.raises(
+        ValueError,
+        match=r"MissingLoss\.meta_gradient must return one loss and one prediction per task; "
+        r"got losses of shape \(1,\) and 2 predictions for 2 tasks",
+    ):
+        _sgd_trainer(algorithm, tasks).meta_step(tasks)
+
+
+def _per_example_mse(prediction, target):
+    return F.mse_loss(prediction, target, reduction="none")
+
+
+@pytest.mark.parametrize("inner_steps", [0, 1])
+def test_a_non_scalar_loss_is_the_same_error_in_evaluation_as_in_training(device, inner_steps):
+    tasks = SinusoidTaskSampler(k_support=5, k_query=5, seed=12).sample(2)
+    torch.manual_seed(0)
+    maml = MAML(_mlp(), inner_lr=0.01, inner_steps=inner_steps).to(device)
+    trainer = _sgd_trainer(maml, tasks, loss_fn=_per_example_mse)
+    scalar = r"must be a scalar \(a 0-dim or single-element tensor\), got shape \(5, 1\)"
+    with pytest.raises(ValueError, match=scalar) as training:
+        trainer.meta_step(tasks)
+    with pytest.raises(ValueError, match=scalar) as evaluation:
+        trainer.evaluate(tasks)
+    with pytest.raises(ValueError, match=scalar):
+        trainer.evaluate_tasks(tasks, steps=2)
+    if inner_steps == 0:  # both fail on the first loss they compute: the query loss
+        assert str(evaluation.value) == str(training.value)
+        assert str(training.value).startswith("the query loss must be a scalar")
 
 
 def test_mamlpp_iteration_counter_advances_with_meta_steps(device):
@@ -330,15 +542,19 @@ def test_checkpoint_every_without_path_is_an_error(device):
         ),
         (
             {"num_iterations": 1, "meta_batch_size": 0},
-            "meta_batch_size must be a positive int, got 0",
+            "meta_batch_size must be an int >= 1, got 0",
         ),
         (
             {"num_iterations": 1, "meta_batch_size": 2.0},
-            r"meta_batch_size must be a positive int, got 2\.0",
+            r"meta_batch_size must be an int >= 1, got 2\.0",
         ),
         (
             {"num_iterations": 1, "meta_batch_size": 2, "eval_every": 0, "eval_tasks": []},
-            "eval_every must be a positive int or None, got 0",
+            "eval_every must be an int >= 1, got 0",
+        ),
+        (
+            {"num_iterations": 1, "meta_batch_size": 2, "checkpoint_every": -3},
+            "checkpoint_every must be an int >= 1, got -3",
         ),
     ],
 )
@@ -364,8 +580,25 @@ def test_constructor_errors():
     maml = MAML(_mlp())
     optimizer = torch.optim.SGD(maml.parameters(), lr=0.1)
     sampler = SinusoidTaskSampler(seed=0)
-    with pytest.raises(TypeError, match=r"maml must be a meta_algos\.MAML .*got Sequential"):
+    with pytest.raises(
+        TypeError, match=r"maml must implement meta_algos\.MetaAlgorithm \(.*\).*got Sequential"
+    ):
         MetaTrainer(_mlp(), optimizer, F.mse_loss, sampler)
+    # Without the state-dict members a checkpoint could not be written: not a MetaAlgorithm.
+    no_state = SimpleNamespace(
+        training=True,
+        **{
+            name: getattr(maml, name)
+            for name in ("parameters", "train", "meta_gradient", "adapted_predictions")
+        },
+        advance_iteration=maml.advance_iteration,
+    )
+    with pytest.raises(
+        TypeError,
+        match=r"maml must implement meta_algos\.MetaAlgorithm .*"
+        r"state_dict.*got SimpleNamespace",
+    ):
+        MetaTrainer(no_state, optimizer, F.mse_loss, sampler)
     with pytest.raises(
         TypeError, match=r"meta_optimizer must be a torch\.optim\.Optimizer, got dict"
     ):
@@ -376,3 +609,7 @@ def test_constructor_errors():
         MetaTrainer(maml, optimizer, F.mse_loss, [Task(*[torch.zeros(1, 1)] * 4)])
     with pytest.raises(ValueError, match="grad_clip must be a positive max-norm or None, got 0"):
         MetaTrainer(maml, optimizer, F.mse_loss, sampler, grad_clip=0)
+    with pytest.raises(TypeError, match=r"batched must be True or False, got 'yes' \(str\)"):
+        MetaTrainer(maml, optimizer, F.mse_loss, sampler, batched="yes")
+    with pytest.raises(TypeError, match=r"progress must be True or False, got 1 \(int\)"):
+        MetaTrainer(maml, optimizer, F.mse_loss, sampler, progress=1)

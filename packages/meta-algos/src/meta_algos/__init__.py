@@ -1,7 +1,7 @@
 """meta-algos.
 
-`MAML`, `MetaSGD`, `ANIL`, `MAMLpp` with task-batched (vmap) adaptation, and MetaNN's episodic
-learners under `meta_algos.episodic`. Depends on meta-functional and meta-optim.
+`MAML`, `MetaSGD`, `ANIL`, `MAMLpp` with task-batched (vmap) adaptation. Depends on
+meta-functional and meta-optim. (MetaNN's episodic learners live in `meta_all.compat.metann`.)
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 from .__about__ import __version__
 from ._maml import ANIL, MAML, Learner, MetaSGD, head_names
 from ._mamlpp import MAMLpp
+from ._protocol import MetaAlgorithm, MetaGradient, TaskData
 from ._typing import LossFn
 
 __all__ = [
@@ -17,7 +18,10 @@ __all__ = [
     "Learner",
     "LossFn",
     "MAMLpp",
+    "MetaAlgorithm",
+    "MetaGradient",
     "MetaSGD",
+    "TaskData",
     "__version__",
     "head_names",
 ]

@@ -3,7 +3,7 @@
 ``torch.func.vmap`` over ``torch.func.grad`` through ``F.batch_norm(training=True)`` gives a
 wrong second-order meta-gradient for parameters upstream of the normalisation (measured on
 torch 2.13 and 2.14, see the project's pitfalls notes). Inside the batched computation we
-therefore route every ``F.batch_norm`` call through :func:`primitive_batch_norm`, which uses
+therefore route every ``F.batch_norm`` call through `primitive_batch_norm`, which uses
 only means, products and ``rsqrt`` whose batching rules are correct.
 """
 
@@ -28,7 +28,7 @@ def primitive_batch_norm(
     momentum: float | None = 0.1,
     eps: float = 1e-5,
 ) -> Tensor:
-    """Same result as :func:`torch.nn.functional.batch_norm`, without updating statistics.
+    """Same result as `torch.nn.functional.batch_norm`, without updating statistics.
 
     Batch statistics (mean and biased variance over the batch and spatial dims) are used when
     ``training`` is true or no running statistics are given; otherwise the running ones are.
@@ -74,7 +74,7 @@ def primitive_batch_norm(
 
 
 class PrimitiveBatchNormMode(TorchFunctionMode):
-    """A torch-function mode that replaces ``F.batch_norm`` by :func:`primitive_batch_norm`."""
+    """A torch-function mode that replaces ``F.batch_norm`` by `primitive_batch_norm`."""
 
     def __torch_function__(
         self,

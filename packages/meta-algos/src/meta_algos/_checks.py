@@ -1,41 +1,15 @@
-"""Input validation shared by the algorithms; every message names what was expected."""
+"""Input checks that only the algorithms need.
+
+The checks every package shares (numbers, flags, losses, modules, names) live in
+[`meta_functional.checks`][meta_functional.checks].
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 
+from meta_functional.checks import check_adapt_names, describe_names
 from torch import Tensor, nn
-
-
-def describe_names(names: Iterable[str], limit: int = 8) -> str:
-    """Render a sorted, possibly truncated list of names for an error message."""
-    ordered = sorted(names)
-    shown = ", ".join(repr(name) for name in ordered[:limit])
-    if len(ordered) > limit:
-        shown += f", ... ({len(ordered) - limit} more)"
-    return f"[{shown}]"
-
-
-def check_module(module: object, what: str = "module") -> nn.Module:
-    """Raise unless ``module`` is an :class:`torch.nn.Module`."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{what} must be a torch.nn.Module, got {type(module).__name__}")
-    return module
-
-
-def check_non_negative_int(value: object, what: str, *, minimum: int = 0) -> int:
-    """Return ``value`` if it is an int ``>= minimum`` (bools rejected), else raise ValueError."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{what} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def check_rate(value: object, what: str = "inner_lr") -> float:
-    """Return ``value`` as a float if it is a finite real number, else raise."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{what} must be a finite real number, got {value!r}")
-    return float(value)
 
 
 def resolve_adapt_names(
@@ -44,38 +18,8 @@ def resolve_adapt_names(
     """Resolve ``adapt_names`` (``None`` means all) against ``params``, in ``params`` order."""
     if not params:
         raise ValueError("the module has no parameters: there is nothing to meta-learn")
-    if adapt_names is None:
-        return tuple(params)
-    if isinstance(adapt_names, str):
-        raise TypeError(
-            f"adapt_names must be an iterable of parameter names, got the string "
-            f"{adapt_names!r}; wrap a single name in a list"
-        )
-    requested = set(adapt_names)
-    unknown = [name for name in requested if name not in params]
-    if unknown:
-        raise KeyError(
-            f"adapt_names contains names that are not parameters of the module: "
-            f"{describe_names(unknown)}; expected a subset of {describe_names(params)}"
-        )
-    if not requested:
-        raise ValueError(
-            f"adapt_names is empty: nothing would be adapted; expected a non-empty subset of "
-            f"{describe_names(params)}"
-        )
+    requested = set(check_adapt_names(adapt_names, params))
     return tuple(name for name in params if name in requested)
-
-
-def check_scalar_loss(loss: object, what: str) -> Tensor:
-    """Return ``loss`` if it is a single-element tensor, else raise naming ``what``."""
-    if not isinstance(loss, Tensor):
-        raise TypeError(f"{what} must be a torch.Tensor, got {type(loss).__name__}")
-    if loss.numel() != 1:
-        raise ValueError(
-            f"{what} must be a scalar (a 0-dim or single-element tensor), got shape "
-            f"{tuple(loss.shape)}; make loss_fn reduce it, e.g. with .mean()"
-        )
-    return loss
 
 
 def check_task_stacks(

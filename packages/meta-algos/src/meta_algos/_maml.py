@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
-from meta_functional import inner_step
-from torch import Tensor, nn
-from torch.func import functional_call, grad, vmap
-
-from ._batchnorm import PrimitiveBatchNormMode
-from ._checks import (
-    check_batchable,
+from meta_functional import GradMode, adapt_trajectory, inner_step
+from meta_functional.checks import (
+    check_finite_rate,
+    check_flag,
     check_module,
     check_non_negative_int,
-    check_rate,
     check_scalar_loss,
-    check_task_stacks,
-    resolve_adapt_names,
 )
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from ._batchnorm import PrimitiveBatchNormMode
+from ._checks import check_batchable, check_task_stacks, resolve_adapt_names
+from ._protocol import MetaGradient, TaskData, same_layout, task_list
 from ._typing import LossFn
 
 #: Inner-loop step sizes for one step: one float for every parameter or one tensor per name.
@@ -40,14 +41,16 @@ def has_tied_tensors(module: nn.Module) -> bool:
 
 
 class MAML(nn.Module):
-    """Model-agnostic meta-learning (MAML) wrapper for any :class:`torch.nn.Module`.
+    """Model-agnostic meta-learning (MAML) wrapper for any `torch.nn.Module`.
 
     The wrapped module is registered as the submodule ``module``; its parameters are the
     meta-parameters (``maml.parameters()``, so hand them to the meta-optimizer). Per task,
-    :meth:`clone` gives a :class:`Learner` that adapts a private copy of the parameters with
-    differentiable gradient steps; back-propagating a loss of the adapted learner accumulates
-    meta-gradients into ``maml.parameters()``. :meth:`query_loss` does this for one task and
-    :meth:`batched_query_loss` for a stack of tasks in one vectorised pass.
+    [`clone`][meta_algos.MAML.clone] gives a [`Learner`][meta_algos.Learner] that adapts a private
+    copy of the parameters with differentiable gradient steps; back-propagating a loss of the
+    adapted learner accumulates meta-gradients into ``maml.parameters()``.
+    [`query_loss`][meta_algos.MAML.query_loss] does this for one task and
+    [`batched_query_loss`][meta_algos.MAML.batched_query_loss] for a stack of tasks in one
+    vectorised pass.
 
     The module's parameter names (and whether it ties weights) are read at construction:
     wrap the module after its final structure is built.
@@ -62,12 +65,14 @@ class MAML(nn.Module):
             others stay at their meta-values (but still receive meta-gradients). ``None``
             adapts all parameters.
         allow_unused: If ``False``, an adapted parameter that the support loss does not depend
-            on is an error in :meth:`Learner.adapt`; if ``True`` it is left unchanged.
+            on is an error in [`Learner.adapt`][meta_algos.Learner.adapt]; if ``True`` it is left
+            unchanged.
 
     Raises:
-        TypeError: If ``module`` is not a module or ``adapt_names`` is a string.
-        ValueError: If ``inner_lr`` is not finite, ``inner_steps`` is negative, ``module`` has
-            no parameters or ``adapt_names`` is empty.
+        TypeError: If ``module`` is not a module, ``adapt_names`` is a string, ``inner_lr`` is
+            not a number, or a flag is not a bool.
+        ValueError: If ``inner_lr`` is negative or not finite, ``inner_steps`` is negative,
+            ``module`` has no parameters or ``adapt_names`` is empty.
         KeyError: If ``adapt_names`` names something that is not a parameter of ``module``.
 
     Examples:
@@ -94,20 +99,25 @@ class MAML(nn.Module):
         module: nn.Module,
         inner_lr: float = 0.01,
         inner_steps: int = 1,
+        *,
         first_order: bool = False,
         adapt_names: Iterable[str] | None = None,
         allow_unused: bool = True,
     ) -> None:
         super().__init__()
         self.module = check_module(module)
-        self.inner_lr = check_rate(inner_lr)
+        self.inner_lr = check_finite_rate(inner_lr)
         self.inner_steps = check_non_negative_int(inner_steps, "inner_steps")
-        self.first_order = bool(first_order)
-        self.allow_unused = bool(allow_unused)
+        self.first_order = check_flag(first_order, "first_order")
+        self.allow_unused = check_flag(allow_unused, "allow_unused")
         self._adapt_names = resolve_adapt_names(dict(module.named_parameters()), adapt_names)
         # Read once: functional_call's weight-tying pass costs O(#tensors) Python per call.
         self._tie_weights = has_tied_tensors(module)
         self.register_buffer("meta_iteration_count", torch.zeros((), dtype=torch.long))
+        self._init_learned_state()
+
+    def _init_learned_state(self) -> None:
+        """Create learnable inner-loop state (e.g. rates); a subclass hook, nothing in MAML."""
 
     @property
     def adapt_names(self) -> tuple[str, ...]:
@@ -126,11 +136,11 @@ class MAML(nn.Module):
     def advance_iteration(self) -> int:
         """Count one meta-update; call it after each meta-optimizer step.
 
-        Schedules that depend on training progress (:class:`MAMLpp`'s loss weights and
-        derivative order) read :attr:`meta_iteration`.
+        Schedules that depend on training progress ([`MAMLpp`][meta_algos.MAMLpp]'s loss weights and
+        derivative order) read [`meta_iteration`][meta_algos.MAML.meta_iteration].
 
         Returns:
-            The new value of :attr:`meta_iteration`.
+            The new value of [`meta_iteration`][meta_algos.MAML.meta_iteration].
 
         Examples:
             >>> maml = MAML(torch.nn.Linear(1, 1))
@@ -157,7 +167,7 @@ class MAML(nn.Module):
         return self.module(*args, **kwargs)
 
     def clone(self) -> Learner:
-        """Create a fresh :class:`Learner` starting from the current meta-parameters.
+        """Create a fresh [`Learner`][meta_algos.Learner] starting from the current meta-parameters.
 
         The learner references the module's live parameter leaves, so ``backward()`` through
         an adapted learner accumulates meta-gradients into ``self.parameters()``. Learners
@@ -177,7 +187,8 @@ class MAML(nn.Module):
         """Whether inner steps currently drop second-order terms.
 
         Returns:
-            ``first_order`` for :class:`MAML`; :class:`MAMLpp` anneals it over iterations.
+            ``first_order`` for [`MAML`][meta_algos.MAML]; [`MAMLpp`][meta_algos.MAMLpp] anneals it
+            over iterations.
         """
         return self.first_order
 
@@ -188,8 +199,8 @@ class MAML(nn.Module):
             step: Index of the inner step.
 
         Returns:
-            ``inner_lr`` for :class:`MAML`; a mapping name -> learnable rate tensor for
-            :class:`MetaSGD` and :class:`MAMLpp`.
+            ``inner_lr`` for [`MAML`][meta_algos.MAML]; a mapping name -> learnable rate tensor for
+            [`MetaSGD`][meta_algos.MetaSGD] and [`MAMLpp`][meta_algos.MAMLpp].
 
         Examples:
             >>> MAML(torch.nn.Linear(1, 1), inner_lr=0.5).step_rates(0)
@@ -205,8 +216,8 @@ class MAML(nn.Module):
             steps: Number of inner steps.
 
         Returns:
-            ``None`` for :class:`MAML` (only the final query loss counts); :class:`MAMLpp`
-            returns its multi-step-loss weights.
+            ``None`` for [`MAML`][meta_algos.MAML] (only the final query loss counts);
+            [`MAMLpp`][meta_algos.MAMLpp] returns its multi-step-loss weights.
         """
         del steps
         return None
@@ -240,8 +251,8 @@ class MAML(nn.Module):
         loss carries no graph (for evaluation).
 
         Returns:
-            The scalar post-adaptation query loss (for :class:`MAMLpp`, the weighted sum of
-            the query losses after each step), differentiable w.r.t. ``self.parameters()``.
+            The scalar post-adaptation query loss (for [`MAMLpp`][meta_algos.MAMLpp], the weighted
+            sum of the query losses after each step), differentiable w.r.t. ``self.parameters()``.
 
         Raises:
             ValueError: If ``steps`` is negative or a loss is not a scalar.
@@ -253,20 +264,64 @@ class MAML(nn.Module):
             >>> maml.query_loss(F.mse_loss, x, y, x, y, steps=2).shape
             torch.Size([])
         """
+        return self._task_objective(
+            loss_fn, support_x, support_y, query_x, query_y, steps=steps, grad_mode="autograd"
+        )[0]
+
+    def _forward(self, params: dict[str, Tensor], x: Tensor) -> Any:
+        return functional_call(
+            self.module, params, (x,), tie_weights=self._tie_weights, strict=False
+        )
+
+    def _task_objective(
+        self,
+        loss_fn: LossFn,
+        support_x: Tensor,
+        support_y: Tensor,
+        query_x: Tensor,
+        query_y: Tensor,
+        *,
+        steps: int | None,
+        grad_mode: GradMode,
+    ) -> tuple[Tensor, Tensor]:
+        """One task's meta-objective and final query prediction: the loop and batched paths.
+
+        A pure function of the module's parameters and the task's tensors, so the batched
+        path is exactly this function under ``torch.func.vmap`` (with ``grad_mode="func"``).
+        """
         steps = self._resolve_steps(steps)
         weights = self.query_step_weights(steps)
-        learner = self.clone()
+
+        def support_loss(params: dict[str, Tensor]) -> Tensor:
+            return check_scalar_loss(
+                loss_fn(self._forward(params, support_x), support_y), "the support loss"
+            )
+
+        def query(params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+            prediction = self._forward(params, query_x)
+            loss = check_scalar_loss(loss_fn(prediction, query_y), "the query loss")
+            return loss.reshape(()), prediction
+
+        start: dict[str, Tensor] = dict(self.module.named_parameters())
+        trajectory = adapt_trajectory(
+            start,
+            support_loss,
+            lr=[self.step_rates(step) for step in range(steps)],
+            inner_steps=steps,
+            first_order=self.uses_first_order(),
+            adapt_names=self.adapt_names,
+            allow_unused=self.allow_unused,
+            grad_mode=grad_mode,
+        )
         if weights is None:
-            learner.adapt_on(loss_fn, support_x, support_y, steps=steps)
-            return check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
+            return query(trajectory[-1] if trajectory else start)
         # the query loss of a zero-weight step is skipped; the last step always counts
         total: Tensor | float = 0.0
-        for step, weight in enumerate(weights):
-            learner.adapt_on(loss_fn, support_x, support_y, steps=1)
-            if weight != 0.0 or step == len(weights) - 1:
-                query = check_scalar_loss(loss_fn(learner(query_x), query_y), "the query loss")
-                total = total + weight * query
-        return torch.as_tensor(total)
+        for step, (weight, params) in enumerate(zip(weights, trajectory, strict=True)):
+            if weight != 0.0 or step == steps - 1:
+                loss, prediction = query(params)
+                total = total + weight * loss
+        return torch.as_tensor(total), prediction
 
     def batched_query_loss(
         self,
@@ -280,10 +335,11 @@ class MAML(nn.Module):
     ) -> Tensor:
         """Mean post-adaptation query loss over a stack of tasks, in one vectorised pass.
 
-        Equivalent to averaging :meth:`query_loss` over the tasks (same value and same
-        meta-gradient), but computed with :func:`torch.func.grad` for the inner steps inside
-        :func:`torch.func.vmap` over tasks. Second order unless :meth:`uses_first_order`;
-        honours ``adapt_names``, learned rates and multi-step-loss weights.
+        Equivalent to averaging [`query_loss`][meta_algos.MAML.query_loss] over the tasks (same
+        value and same meta-gradient), but computed with `torch.func.grad` for the inner steps
+        inside `torch.func.vmap` over tasks. Second order unless
+        [`uses_first_order`][meta_algos.MAML.uses_first_order]; honours ``adapt_names``, learned
+        rates and multi-step-loss weights.
 
         ``F.batch_norm`` calls are routed through a primitive-op batch norm during the pass
         (vmap over grad through the fused kernel gives wrong meta-gradients), so BatchNorm
@@ -292,7 +348,7 @@ class MAML(nn.Module):
         parameter that the support loss does not use gets a zero gradient (the
         ``allow_unused=True`` behaviour; ``allow_unused=False`` is not checked here).
         Under ``torch.no_grad()`` the inner gradients are still computed
-        (:func:`torch.func.grad` ignores the outer mode) and the result carries no graph.
+        (`torch.func.grad` ignores the outer mode) and the result carries no graph.
 
         Args:
             loss_fn: ``loss_fn(prediction, target) -> scalar tensor``.
@@ -317,59 +373,140 @@ class MAML(nn.Module):
             >>> maml.batched_query_loss(F.mse_loss, xs, ys, xs, ys).shape
             torch.Size([])
         """
-        steps = self._resolve_steps(steps)
+        return self._batched_objectives(
+            loss_fn, support_x, support_y, query_x, query_y, steps=steps
+        )[0].mean()
+
+    def _batched_objectives(
+        self,
+        loss_fn: LossFn,
+        support_x: Tensor,
+        support_y: Tensor,
+        query_x: Tensor,
+        query_y: Tensor,
+        *,
+        steps: int | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """``_task_objective`` of every task of the stacks at once, under ``vmap``."""
         check_task_stacks(support_x, support_y, query_x, query_y)
         check_batchable(self.module)
-        weights = self.query_step_weights(steps)
-        first_order = self.uses_first_order()
-        rates = [self.step_rates(step) for step in range(steps)]
-        module = self.module
-        params: dict[str, Tensor] = dict(module.named_parameters())
-        # as in the loop, parameters that do not require grad are not adapted
-        adapt_names = [name for name in self._adapt_names if params[name].requires_grad]
-        fixed = {name: value for name, value in params.items() if name not in adapt_names}
-        tie_weights = self._tie_weights
 
-        def task_loss(adapted: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
-            out = functional_call(
-                module, {**fixed, **adapted}, (x,), tie_weights=tie_weights, strict=False
-            )
-            return check_scalar_loss(loss_fn(out, y), "the loss").reshape(())
-
-        support_grad = grad(task_loss)
-
-        def one_task(sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> Tensor:
-            adapted = {name: params[name] for name in adapt_names}
-            total: Tensor | float = 0.0
-            for step in range(steps):
-                grads = support_grad(adapted, sx, sy)
-                rate = rates[step]
-                adapted = {
-                    name: value
-                    - (rate if isinstance(rate, float) else rate[name])
-                    * (grads[name].detach() if first_order else grads[name])
-                    for name, value in adapted.items()
-                }
-                # as in query_loss: zero-weight steps are skipped, the last one always counts
-                if weights is not None and (weights[step] != 0.0 or step == steps - 1):
-                    total = total + weights[step] * task_loss(adapted, qx, qy)
-            if weights is None:
-                return task_loss(adapted, qx, qy)
-            return torch.as_tensor(total)
+        def one_task(sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> tuple[Tensor, Tensor]:
+            return self._task_objective(loss_fn, sx, sy, qx, qy, steps=steps, grad_mode="func")
 
         with PrimitiveBatchNormMode():
-            losses = vmap(one_task, randomness="different")(support_x, support_y, query_x, query_y)
-        return losses.mean()
+            objectives: tuple[Tensor, Tensor] = vmap(one_task, randomness="different")(
+                support_x, support_y, query_x, query_y
+            )
+        return objectives
+
+    def meta_gradient(
+        self, tasks: Sequence[TaskData], loss_fn: LossFn, *, batched: bool = False
+    ) -> MetaGradient:
+        """Accumulate the gradient of the mean meta-objective over ``tasks`` into ``.grad``.
+
+        The [`MetaAlgorithm`][meta_algos.MetaAlgorithm] step a training loop calls: like
+        ``backward()`` on the mean of [`query_loss`][meta_algos.MAML.query_loss] over the
+        tasks (existing ``.grad`` values are added to, not replaced). With ``batched=True``
+        and tasks whose tensors all share shapes, dtypes and devices, every task is adapted
+        in one vectorised pass ([`batched_query_loss`][meta_algos.MAML.batched_query_loss]);
+        otherwise task by task, back-propagating each before the next to bound memory.
+
+        Args:
+            tasks: The tasks of this meta-update (objects with ``support_x``, ``support_y``,
+                ``query_x`` and ``query_y``, e.g. ``meta_tasks.Task``).
+            loss_fn: ``loss_fn(prediction, target) -> scalar tensor``.
+            batched: Adapt all tasks in one ``vmap`` pass when they stack.
+
+        Returns:
+            The per-task objectives and query predictions, detached.
+
+        Raises:
+            TypeError: If ``tasks`` is not a sequence of tasks.
+            ValueError: If ``tasks`` is empty, or for any error of
+                [`query_loss`][meta_algos.MAML.query_loss].
+
+        Examples:
+            >>> import torch.nn.functional as F
+            >>> from types import SimpleNamespace
+            >>> maml = MAML(torch.nn.Linear(1, 1), inner_lr=0.1)
+            >>> x, y = torch.randn(4, 1), torch.randn(4, 1)
+            >>> task = SimpleNamespace(support_x=x, support_y=y, query_x=x, query_y=y)
+            >>> maml.meta_gradient([task, task], F.mse_loss).losses.shape
+            torch.Size([2])
+            >>> maml.module.weight.grad is not None
+            True
+        """
+        checked = task_list(tasks, "meta_gradient")
+        if batched and same_layout(checked):
+            stacks = [
+                torch.stack([getattr(task, field) for task in checked])
+                for field in ("support_x", "support_y", "query_x", "query_y")
+            ]
+            losses, predictions = self._batched_objectives(loss_fn, *stacks)
+            torch.autograd.backward(losses.mean())
+            return MetaGradient(losses.detach(), list(predictions.detach().unbind(0)))
+        per_task: list[Tensor] = []
+        kept: list[Tensor] = []
+        for task in checked:
+            loss, prediction = self._task_objective(
+                loss_fn,
+                task.support_x,
+                task.support_y,
+                task.query_x,
+                task.query_y,
+                steps=None,
+                grad_mode="autograd",
+            )
+            torch.autograd.backward(loss / len(checked))
+            per_task.append(loss.detach())
+            kept.append(prediction.detach())
+        return MetaGradient(torch.stack(per_task), kept)
+
+    def adapted_predictions(
+        self, task: TaskData, loss_fn: LossFn, *, steps: int | None = None
+    ) -> Tensor:
+        """Adapt on ``task``'s support set and return its query predictions, detached.
+
+        Nothing reaches the meta-parameters' ``.grad``; the inner loop runs with gradients
+        even under ``torch.no_grad()``.
+
+        Args:
+            task: One task (``support_x``, ``support_y``, ``query_x``, ``query_y``).
+            loss_fn: The support loss ``loss_fn(prediction, target) -> scalar tensor``.
+            steps: Inner steps; ``None`` uses ``inner_steps``; ``0`` gives the predictions of
+                the meta-parameters themselves.
+
+        Returns:
+            The model's output on ``task.query_x`` after adaptation.
+
+        Raises:
+            ValueError: If ``steps`` is invalid, or for any error of the inner loop.
+
+        Examples:
+            >>> import torch.nn.functional as F
+            >>> from types import SimpleNamespace
+            >>> maml = MAML(torch.nn.Linear(1, 1), inner_lr=0.1)
+            >>> x, y = torch.randn(4, 1), torch.randn(4, 1)
+            >>> task = SimpleNamespace(support_x=x, support_y=y, query_x=x, query_y=y)
+            >>> maml.adapted_predictions(task, F.mse_loss, steps=2).requires_grad
+            False
+        """
+        learner = self.clone()
+        learner.adapt_on(loss_fn, task.support_x, task.support_y, steps=steps)
+        with torch.no_grad():
+            prediction: Tensor = learner(task.query_x)
+        return prediction.detach()
 
 
 class Learner:
-    """A single adaptable copy of a :class:`MAML` module's parameters.
+    """A single adaptable copy of a [`MAML`][meta_algos.MAML] module's parameters.
 
-    Created by :meth:`MAML.clone`. It starts from the module's live parameters and replaces
-    its parameter mapping with each :meth:`adapt` call; calling the learner runs a stateless
-    forward pass of the module with the current (possibly adapted) parameters. The module's
-    buffers are used as they are (a BatchNorm in training mode with running statistics updates
-    them, as in a normal forward pass).
+    Created by [`MAML.clone`][meta_algos.MAML.clone]. It starts from the module's live parameters
+    and replaces its parameter mapping with each [`adapt`][meta_algos.Learner.adapt] call; calling
+    the learner runs a stateless forward pass of the module with the current (possibly adapted)
+    parameters. The module's buffers are used as they are (a BatchNorm in training mode with running
+    statistics updates them, as in a normal forward pass).
 
     Args:
         maml: The wrapper whose module and inner-loop settings the learner uses.
@@ -428,8 +565,9 @@ class Learner:
         Raises:
             TypeError: If ``support_loss`` is not a tensor.
             ValueError: If ``support_loss`` is not a scalar, or it does not depend on an
-                adapted parameter and ``allow_unused`` is ``False``, or (:class:`MAMLpp`) the
-                learner already took all steps that have learned rates.
+                adapted parameter and ``allow_unused`` is ``False``, or
+                ([`MAMLpp`][meta_algos.MAMLpp]) the learner already took all steps that have learned
+                rates.
         """
         check_scalar_loss(support_loss, "support_loss")
         if not support_loss.requires_grad:
@@ -467,7 +605,8 @@ class Learner:
         ``torch.no_grad()``, so evaluation code can adapt without tracking the query pass.
 
         Raises:
-            ValueError: If ``steps`` is negative, or for any error of :meth:`adapt`.
+            ValueError: If ``steps`` is negative, or for any error of
+                [`adapt`][meta_algos.Learner.adapt].
         """
         steps = self._maml._resolve_steps(steps)
         with torch.enable_grad():
@@ -476,13 +615,9 @@ class Learner:
         return self
 
 
-def _rate_key(name: str) -> str:
-    return name.replace(".", "__")
-
-
 def rate_keys(names: Iterable[str]) -> dict[str, str]:
     """Map parameter names to ``ParameterDict``-safe keys (``'.'`` becomes ``'__'``)."""
-    keys = {name: _rate_key(name) for name in names}
+    keys = {name: name.replace(".", "__") for name in names}
     if len(set(keys.values())) != len(keys):
         clashes = sorted(name for name, key in keys.items() if list(keys.values()).count(key) > 1)
         raise ValueError(
@@ -492,26 +627,67 @@ def rate_keys(names: Iterable[str]) -> dict[str, str]:
     return keys
 
 
-class MetaSGD(MAML):
+class _LearnedRates(MAML, ABC):
+    """MAML whose inner rates are learnable parameters, one tensor per adapted parameter.
+
+    The one implementation behind [`MetaSGD`][meta_algos.MetaSGD] (a rate per element) and
+    [`MAMLpp`][meta_algos.MAMLpp] (a rate per step): ``_rate_shape(param)`` picks the shape;
+    every rate starts at ``inner_lr`` and lives in the ``ParameterDict`` ``rates`` under the
+    parameter's name with ``'.'`` replaced by ``'__'`` (parameter names cannot hold dots).
+    """
+
+    @abstractmethod
+    def _rate_shape(self, param: Tensor) -> Sequence[int]:
+        """The shape of ``param``'s learned rate."""
+
+    def _init_learned_state(self) -> None:
+        rate_shape = self._rate_shape
+        params = dict(self.module.named_parameters())
+        self._rate_keys = rate_keys(self.adapt_names)
+        self.rates = nn.ParameterDict(
+            {
+                self._rate_keys[name]: nn.Parameter(
+                    torch.full(
+                        tuple(rate_shape(params[name])),
+                        self.inner_lr,
+                        dtype=params[name].dtype,
+                        device=params[name].device,
+                    )
+                )
+                for name in self.adapt_names
+            }
+        )
+
+    def inner_rates(self) -> dict[str, Tensor]:
+        """The learned rates by parameter name (the live ``Parameter`` objects).
+
+        Returns:
+            A new dict name -> rate tensor.
+        """
+        return {name: self.rates[key] for name, key in self._rate_keys.items()}
+
+
+class MetaSGD(_LearnedRates):
     """MAML with a learnable inner learning rate for every element of every adapted parameter.
 
     Each adapted parameter ``name`` gets a rate tensor of the same shape, initialised to
     ``inner_lr`` and registered as a parameter of this module (in the ``ParameterDict``
     ``rates``, under the key ``name`` with ``'.'`` replaced by ``'__'``, because parameter
     names cannot contain dots), so the meta-optimizer trains it with the meta-parameters. The
-    inner update is ``p' = p - rate * grad`` elementwise. Use :meth:`inner_rates` to get the
+    inner update is ``p' = p - rate * grad`` elementwise. Use `inner_rates` to get the
     rates by parameter name.
 
     Args:
         module: The model to meta-train.
         inner_lr: Initial value of every learned rate.
         inner_steps: Default number of inner steps (all steps share the rates).
-        first_order: See :class:`MAML`.
+        first_order: See [`MAML`][meta_algos.MAML].
         adapt_names: Parameters to adapt and learn rates for; ``None`` means all.
-        allow_unused: See :class:`MAML`.
+        allow_unused: See [`MAML`][meta_algos.MAML].
 
     Raises:
-        ValueError: As :class:`MAML`, or if two parameter names map to the same rate key.
+        ValueError: As [`MAML`][meta_algos.MAML], or if two parameter names map to the same rate
+            key.
 
     Examples:
         >>> metasgd = MetaSGD(torch.nn.Linear(2, 1), inner_lr=0.1)
@@ -525,34 +701,8 @@ class MetaSGD(MAML):
         2017.
     """
 
-    def __init__(
-        self,
-        module: nn.Module,
-        inner_lr: float = 0.01,
-        inner_steps: int = 1,
-        first_order: bool = False,
-        adapt_names: Iterable[str] | None = None,
-        allow_unused: bool = True,
-    ) -> None:
-        super().__init__(module, inner_lr, inner_steps, first_order, adapt_names, allow_unused)
-        params = dict(self.module.named_parameters())
-        self._rate_keys = rate_keys(self.adapt_names)
-        self.rates = nn.ParameterDict(
-            {
-                self._rate_keys[name]: nn.Parameter(
-                    torch.full_like(params[name].detach(), self.inner_lr)
-                )
-                for name in self.adapt_names
-            }
-        )
-
-    def inner_rates(self) -> dict[str, Tensor]:
-        """The learned rates by parameter name (the live ``Parameter`` objects).
-
-        Returns:
-            A new dict name -> rate tensor of the parameter's shape.
-        """
-        return {name: self.rates[key] for name, key in self._rate_keys.items()}
+    def _rate_shape(self, param: Tensor) -> Sequence[int]:
+        return param.shape
 
     def step_rates(self, step: int) -> StepRates:
         """The learned per-element rates; the same for every step.
@@ -620,13 +770,15 @@ class ANIL(MAML):
 
     Args:
         module: The full model to meta-train.
-        head: A submodule of ``module`` (matched by identity, see :func:`head_names`).
-        **kwargs: Forwarded to :class:`MAML` (``inner_lr``, ``inner_steps``, ``first_order``,
-            ``allow_unused``); ``adapt_names`` is set from ``head`` and may not be given.
+        head: A submodule of ``module`` (matched by identity, see
+            [`head_names`][meta_algos.head_names]).
+        **kwargs: Forwarded to [`MAML`][meta_algos.MAML] (``inner_lr``, ``inner_steps``,
+            ``first_order``, ``allow_unused``); ``adapt_names`` is set from ``head`` and may not be
+            given.
 
     Raises:
         TypeError: If ``adapt_names`` is passed.
-        ValueError: As :func:`head_names`.
+        ValueError: As [`head_names`][meta_algos.head_names].
 
     Examples:
         >>> net = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Linear(4, 1))

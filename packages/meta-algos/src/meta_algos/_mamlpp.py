@@ -2,35 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import torch
+from meta_functional.checks import check_non_negative_int
 from torch import Tensor, nn
 
-from ._checks import check_non_negative_int
-from ._maml import MAML, StepRates, rate_keys
+from ._maml import StepRates, _LearnedRates
 
 
-class MAMLpp(MAML):
+class MAMLpp(_LearnedRates):
     """MAML++: MAML with three of the stabilising changes of "How to train your MAML".
 
     * **Multi-step loss (MSL).** The meta-objective is ``sum_i w_i * L_query(theta_i)``, the
       query losses after every inner step ``i = 1..inner_steps`` weighted by
-      :meth:`step_weights`. The weights always sum to 1: they start uniform and move
-      linearly towards the last step over the first ``msl_iterations`` meta-iterations,
-      after which only the final query loss counts (``msl_iterations=0`` means that from the
-      start).
+      [`step_weights`][meta_algos.MAMLpp.step_weights]. The weights always sum to 1: they start
+      uniform and move linearly towards the last step over the first ``msl_iterations``
+      meta-iterations, after which only the final query loss counts (``msl_iterations=0`` means that
+      from the start).
     * **Per-layer per-step learned inner rates (LSLR).** Every adapted parameter ``name`` has
       a learnable rate vector of shape ``(inner_steps,)`` (one scalar per step), initialised
       to ``inner_lr`` and registered in the ``ParameterDict`` ``rates`` under ``name`` with
-      ``'.'`` replaced by ``'__'``; :meth:`inner_rates` gives them by parameter name.
+      ``'.'`` replaced by ``'__'``; `inner_rates` gives them by parameter name.
       Inner step ``i`` uses ``p - rates[name][i] * grad``.
     * **Derivative-order annealing.** Inner steps are first order (FOMAML) while
-      :attr:`~MAML.meta_iteration` ``< first_order_iterations`` and second order afterwards.
+      [`meta_iteration`][meta_algos.MAML.meta_iteration] ``< first_order_iterations`` and second
+      order afterwards.
 
-    The schedules read :attr:`~MAML.meta_iteration`; call :meth:`~MAML.advance_iteration`
-    after every meta-update (``meta_train`` does). The constructor's ``first_order`` of
-    :class:`MAML` does not exist here: :meth:`uses_first_order` follows the schedule.
+    The schedules read [`meta_iteration`][meta_algos.MAML.meta_iteration]; call
+    [`advance_iteration`][meta_algos.MAML.advance_iteration] after every meta-update (``meta_train``
+    does). The constructor's ``first_order`` of [`MAML`][meta_algos.MAML] does not exist here:
+    [`uses_first_order`][meta_algos.MAMLpp.uses_first_order] follows the schedule.
 
     Args:
         module: The model to meta-train.
@@ -39,11 +41,11 @@ class MAMLpp(MAML):
         msl_iterations: Meta-iterations over which the step weights anneal to the last step.
         first_order_iterations: Meta-iterations that use first-order inner steps.
         adapt_names: Parameters to adapt (and learn rates for); ``None`` means all.
-        allow_unused: See :class:`MAML`.
+        allow_unused: See [`MAML`][meta_algos.MAML].
 
     Raises:
         ValueError: If ``inner_steps < 1``, an iteration count is negative, or for any error
-            of :class:`MAML` / :class:`MetaSGD` (clashing rate keys).
+            of [`MAML`][meta_algos.MAML] / [`MetaSGD`][meta_algos.MetaSGD] (clashing rate keys).
         KeyError: If ``adapt_names`` names a non-parameter.
 
     Examples:
@@ -85,29 +87,9 @@ class MAMLpp(MAML):
         self.first_order_iterations = check_non_negative_int(
             first_order_iterations, "first_order_iterations"
         )
-        params = dict(self.module.named_parameters())
-        self._rate_keys = rate_keys(self.adapt_names)
-        self.rates = nn.ParameterDict(
-            {
-                self._rate_keys[name]: nn.Parameter(
-                    torch.full(
-                        (inner_steps,),
-                        self.inner_lr,
-                        dtype=params[name].dtype,
-                        device=params[name].device,
-                    )
-                )
-                for name in self.adapt_names
-            }
-        )
 
-    def inner_rates(self) -> dict[str, Tensor]:
-        """The learned per-step rates by parameter name (the live ``Parameter`` objects).
-
-        Returns:
-            A new dict name -> rate vector of shape ``(inner_steps,)``.
-        """
-        return {name: self.rates[key] for name, key in self._rate_keys.items()}
+    def _rate_shape(self, param: Tensor) -> Sequence[int]:
+        return (self.inner_steps,)
 
     def uses_first_order(self) -> bool:
         """Whether the current meta-iteration uses first-order inner steps.
@@ -139,7 +121,7 @@ class MAMLpp(MAML):
     def _resolve_steps(self, steps: int | None) -> int:
         if steps is None:
             return self.inner_steps
-        steps = check_non_negative_int(steps, "steps", minimum=1)
+        steps = check_non_negative_int(steps, "steps")
         if steps > self.inner_steps:
             raise ValueError(
                 f"steps={steps} exceeds inner_steps={self.inner_steps}: MAMLpp has learned "
@@ -154,8 +136,12 @@ class MAMLpp(MAML):
             steps: Number of inner steps.
 
         Returns:
-            ``steps`` non-negative weights summing to 1 (see :meth:`step_weights`).
+            ``steps`` non-negative weights summing to 1 (see
+            [`step_weights`][meta_algos.MAMLpp.step_weights]); ``None`` for ``steps=0`` (no
+            step, so the objective is the unadapted query loss).
         """
+        if steps == 0:
+            return None
         progress = (
             1.0 if self.msl_iterations == 0 else min(self.meta_iteration / self.msl_iterations, 1.0)
         )
@@ -185,5 +171,7 @@ class MAMLpp(MAML):
             >>> mamlpp.step_weights()
             tensor([0.2500, 0.7500], dtype=torch.float64)
         """
+        if steps is not None:
+            check_non_negative_int(steps, "steps", minimum=1)
         weights = self.query_step_weights(self._resolve_steps(steps))
         return torch.tensor(weights, dtype=torch.float64)

@@ -7,5 +7,5 @@ from collections.abc import Callable
 from torch import Tensor
 
 #: A loss function ``loss_fn(prediction, target) -> scalar tensor``, e.g.
-#: :func:`torch.nn.functional.mse_loss` or :func:`torch.nn.functional.cross_entropy`.
+#: `torch.nn.functional.mse_loss` or `torch.nn.functional.cross_entropy`.
 LossFn = Callable[[Tensor, Tensor], Tensor]

@@ -1,16 +1,17 @@
 """meta-all: every meta-* package under one import.
 
-``import meta_all`` gives the six packages as submodules, each re-exporting its package's public
-names unchanged: :mod:`meta_all.functional` (meta-functional), :mod:`meta_all.nn` (meta-nn),
-:mod:`meta_all.optim` (meta-optim), :mod:`meta_all.algos` (meta-algos), :mod:`meta_all.tasks`
-(meta-tasks) and :mod:`meta_all.train` (meta-train). The names used most are also available at
+``import meta_all`` gives the six packages as submodules, each re-exporting its package's
+``__all__`` unchanged: ``meta_all.functional`` ([`meta_functional`][meta_functional]),
+``meta_all.nn`` ([`meta_nn`][meta_nn]), ``meta_all.optim`` ([`meta_optim`][meta_optim]),
+``meta_all.algos`` ([`meta_algos`][meta_algos]), ``meta_all.tasks`` ([`meta_tasks`][meta_tasks])
+and ``meta_all.train`` ([`meta_train`][meta_train]). The names used most are also available at
 the top level: the algorithms (``MAML``, ``MetaSGD``, ``ANIL``, ``MAMLpp``, ``Learner``,
 ``head_names``), training (``MetaTrainer``, ``History``), tasks (``Task``, ``TaskBatch``,
 ``TaskSampler``, ``SinusoidTaskSampler``, ``FewShotSampler``, ``Omniglot``) and the functional
 core (``functional_forward``, ``inner_step``, ``adapt``, ``named_params``, ``named_buffers``,
 ``clone_module``, ``detach_module``, ``update_module``, ``magic_box``).
 
-Compatibility layers for learn2learn and MetaNN code live in :mod:`meta_all.compat` and are
+Compatibility layers for learn2learn and MetaNN code live in ``meta_all.compat`` and are
 imported explicitly (``import meta_all.compat.learn2learn as l2l``).
 
 Examples:

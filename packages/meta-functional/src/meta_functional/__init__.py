@@ -1,36 +1,50 @@
-"""meta-functional: the vendorable, stateless core of meta-*.
+"""meta-functional: the vendorable, stateless core of meta-* (stdlib + torch, relative imports).
 
-Everything here depends only on the standard library and torch, and uses relative imports
-only, so the package directory can be copied into another project (see the docs on vendoring).
+The package directory can be copied into another project; see the docs on vendoring.
 """
 
 from __future__ import annotations
 
+from . import checks
 from .__about__ import __version__
-from ._containers import DefaultList, MultipleList, SubDict
-from ._dependent import DependentModule
-from ._functional import adapt, functional_forward, inner_step, named_buffers, named_params
-from ._modules import clone_module, detach_module, magic_box, update_module
-from ._proto import ProtoModule
-from ._typing import BuildLoss, LearningRate, Params
+from ._functional import (
+    adapt,
+    adapt_trajectory,
+    functional_forward,
+    inner_step,
+    named_buffers,
+    named_params,
+    sgd_update,
+)
+from ._modules import (
+    clone_module,
+    descend_module,
+    detach_module,
+    magic_box,
+    refresh_rnn_weights,
+    update_module,
+)
+from ._typing import BuildLoss, GradMode, LearningRate, Params, UpdateRule
 
 __all__ = [
     "BuildLoss",
-    "DefaultList",
-    "DependentModule",
+    "GradMode",
     "LearningRate",
-    "MultipleList",
     "Params",
-    "ProtoModule",
-    "SubDict",
+    "UpdateRule",
     "__version__",
     "adapt",
+    "adapt_trajectory",
+    "checks",
     "clone_module",
+    "descend_module",
     "detach_module",
     "functional_forward",
     "inner_step",
     "magic_box",
     "named_buffers",
     "named_params",
+    "refresh_rnn_weights",
+    "sgd_update",
     "update_module",
 ]

@@ -2,35 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
+from torch.func import functional_call, grad
 
-from ._checks import (
+from ._typing import BuildLoss, GradMode, LearningRate, Params, UpdateRule
+from .checks import (
     check_adapt_names,
     check_lr_shape,
+    check_non_negative_int,
     check_params_match,
     check_scalar_loss,
     describe_names,
 )
-from ._typing import BuildLoss, LearningRate, Params
+
+_T = TypeVar("_T")
 
 
 def named_params(model: nn.Module) -> dict[str, Tensor]:
-    """Return a fresh ``{name: parameter}`` dict for ``model``.
+    """Return a fresh ``{name: parameter}`` dict of ``model``'s live leaves.
 
-    The tensors are the model's live :class:`~torch.nn.Parameter` leaves, so gradients that
-    flow back into them accumulate into ``model.parameters()``'s ``.grad``. Tied parameters
-    appear once, under the first name they are reachable by.
-
-    Args:
-        model: Any module.
-
-    Returns:
-        A new dict; changing it never changes the model.
+    Gradients that reach them accumulate into ``.grad``; tied parameters appear once.
 
     Examples:
         >>> import torch
@@ -41,13 +36,7 @@ def named_params(model: nn.Module) -> dict[str, Tensor]:
 
 
 def named_buffers(model: nn.Module) -> dict[str, Tensor]:
-    """Return a fresh ``{name: buffer}`` dict for ``model`` (e.g. BatchNorm running stats).
-
-    Args:
-        model: Any module.
-
-    Returns:
-        A new dict of the model's live buffers.
+    """Return a fresh ``{name: buffer}`` dict of ``model``'s live buffers (e.g. running stats).
 
     Examples:
         >>> import torch
@@ -66,23 +55,17 @@ def functional_forward(
 ) -> Any:
     """Run ``model`` statelessly with the given ``params`` (and ``buffers``).
 
-    Built on :func:`torch.func.functional_call`: the module itself is never modified, tied
-    weights stay tied, and nested modules work as usual.
+    Built on ``torch.func.functional_call``: the module is never modified; ties are kept.
 
     Args:
         model: Any module; it supplies the architecture.
-        params: Parameter mapping, as returned by :func:`named_params` or an adapted version
-            of it. It must name every parameter of ``model`` and nothing else.
-        *args: Positional arguments of the module's ``forward``.
-        buffers: Buffer mapping. If ``None``, the module's own buffers are used (so a
-            BatchNorm in training mode with running statistics updates them as usual).
-        **kwargs: Keyword arguments of the module's ``forward``.
+        params: Every parameter of ``model`` by name, and nothing else.
+        *args: Positional arguments of ``model.forward``.
+        buffers: Buffer mapping; ``None`` uses the module's own buffers.
+        **kwargs: Keyword arguments of ``model.forward``.
 
     Returns:
-        Whatever ``model.forward`` returns.
-
-    Raises:
-        KeyError: If ``params`` misses a parameter of ``model`` or names one it lacks.
+        Whatever ``model.forward`` returns (``KeyError`` if ``params`` do not match ``model``).
 
     Examples:
         >>> import torch
@@ -100,6 +83,11 @@ def functional_forward(
 
 def _step_size(lr: LearningRate, name: str, param: Tensor) -> float | Tensor:
     if isinstance(lr, Mapping):
+        if name not in lr:
+            raise KeyError(
+                f"learning-rate mapping has no entry for adapted parameters {[name]}; "
+                f"expected one rate per adapted name, got rates for {describe_names(lr)}"
+            )
         rate: object = lr[name]
         if isinstance(rate, Tensor):
             check_lr_shape(name, rate, param)
@@ -117,14 +105,74 @@ def _step_size(lr: LearningRate, name: str, param: Tensor) -> float | Tensor:
     return lr
 
 
-def _check_lr_mapping(lr: LearningRate, names: list[str]) -> None:
-    if isinstance(lr, Mapping):
-        missing = [name for name in names if name not in lr]
-        if missing:
-            raise KeyError(
-                f"learning-rate mapping has no entry for adapted parameters "
-                f"{describe_names(missing)}; expected one rate per name in {describe_names(names)}"
-            )
+def sgd_update(
+    params: Params, grads: Mapping[str, Tensor | None], lr: LearningRate
+) -> dict[str, Tensor]:
+    """Apply the inner update rule ``p' = p - lr * g``: the one place meta-* writes it.
+
+    Every inner loop of meta-* ends here; pure and differentiable in params, grads and rates.
+
+    Args:
+        params: Current parameter mapping.
+        grads: Gradient per name to update; names absent or mapped to ``None`` pass through
+            as the very same tensor objects.
+        lr: A float, a scalar tensor, or a mapping name -> rate (a float, a scalar tensor, or
+            a tensor of the parameter's shape, as MetaSGD learns them).
+
+    Returns:
+        A new mapping with the same names, in the same order.
+
+    Raises:
+        KeyError: If ``grads`` names a parameter ``params`` lacks, or ``lr`` misses a name.
+        ValueError: If a rate has a wrong shape (``TypeError`` if it is not a number).
+
+    Examples:
+        >>> import torch
+        >>> sgd_update({"w": torch.tensor([1.0])}, {"w": torch.tensor([2.0])}, 0.1)["w"]
+        tensor([0.8000])
+    """
+    unknown = [name for name in grads if name not in params]
+    if unknown:
+        raise KeyError(
+            f"grads name parameters that params lacks: {describe_names(unknown)}; expected a "
+            f"subset of {describe_names(params)}"
+        )
+    updated = dict(params)
+    for name, gradient in grads.items():
+        if gradient is not None:
+            updated[name] = params[name] - _step_size(lr, name, params[name]) * gradient
+    return updated
+
+
+def _autograd_gradients(
+    loss: Tensor, params: Params, names: list[str], *, first_order: bool, allow_unused: bool
+) -> Mapping[str, Tensor | None]:
+    """``d loss / d params[name]`` for ``names`` with ``torch.autograd`` (``None`` if unused)."""
+    check_scalar_loss(loss)
+    found = torch.autograd.grad(
+        loss, [params[name] for name in names], create_graph=not first_order, allow_unused=True
+    )
+    grads: dict[str, Tensor | None] = dict(zip(names, found, strict=True))
+    unused = [name for name, gradient in grads.items() if gradient is None]
+    if unused and not allow_unused:
+        raise ValueError(
+            f"the loss does not depend on adapted parameters {describe_names(unused)}; "
+            f"pass allow_unused=True or leave them out of adapt_names"
+        )
+    return grads
+
+
+def _func_gradients(
+    build_loss: BuildLoss, params: Params, names: list[str], *, first_order: bool
+) -> Mapping[str, Tensor | None]:
+    """``d build_loss(params) / d params[name]`` with ``torch.func.grad`` (vmap-able)."""
+    fixed = {name: value for name, value in params.items() if name not in names}
+
+    def loss_of(adapted: dict[str, Tensor]) -> Tensor:
+        return check_scalar_loss(build_loss({**fixed, **adapted})).reshape(())
+
+    grads = grad(loss_of)({name: params[name] for name in names})
+    return {name: value.detach() if first_order else value for name, value in grads.items()}
 
 
 def inner_step(
@@ -136,34 +184,28 @@ def inner_step(
     adapt_names: Iterable[str] | None = None,
     allow_unused: bool = True,
 ) -> dict[str, Tensor]:
-    """Take one differentiable gradient-descent step on ``params``.
+    """Take one differentiable gradient-descent step on ``params`` from a computed ``loss``.
 
-    Computes ``grads = d loss / d params`` and returns ``p' = p - lr * grad`` for every
-    adapted parameter. The step is differentiable: a loss computed from the result can be
-    back-propagated to the original ``params`` (second order unless ``first_order``).
+    ``torch.autograd`` gradients, then [`sgd_update`][meta_functional.sgd_update]; the result
+    back-propagates to ``params`` (second order unless ``first_order``).
 
     Args:
         params: Current parameter mapping (the point at which ``loss`` was computed).
         loss: Scalar support loss, differentiable with respect to ``params``.
-        lr: Step size: a float, a scalar tensor, or a mapping name -> tensor of per-parameter
-            rates (each a scalar or of the parameter's shape, as MetaSGD learns them).
-        first_order: If ``True``, the gradient is not differentiated again (no
-            ``create_graph``): second-order terms are dropped, but the result still depends
-            on ``params`` through the identity, so the query loss reaches them (FOMAML).
-        adapt_names: Subset of names to update. The others pass through as the very same
-            tensor objects (ANIL adapts only the head this way). ``None`` adapts all.
-        allow_unused: If ``False``, an adapted parameter that ``loss`` does not depend on is
-            an error; if ``True`` it is left unchanged. Parameters that do not require grad
-            are never updated (they pass through unchanged).
+        lr: Step size; see [`sgd_update`][meta_functional.sgd_update].
+        first_order: Do not differentiate the gradient again (FOMAML): the result still
+            depends on ``params`` through the identity.
+        adapt_names: Names to update (``None``: all); the others, and parameters that do not
+            require grad, pass through as the very same tensor objects (ANIL).
+        allow_unused: If ``False``, an adapted parameter ``loss`` does not use is an error;
+            if ``True`` it is left unchanged.
 
     Returns:
         A new parameter mapping with the same names, in the same order.
 
     Raises:
-        TypeError: If ``loss`` is not a tensor or ``adapt_names`` is a string.
-        ValueError: If ``loss`` is not a scalar, ``loss`` does not depend on an adapted
-            parameter and ``allow_unused`` is ``False``, or a learning rate has a wrong shape.
-        KeyError: If ``adapt_names`` names a non-parameter or an ``lr`` mapping misses a name.
+        ValueError: If ``loss`` is not a scalar or (``allow_unused=False``) misses a parameter.
+        KeyError: If ``adapt_names`` names a non-parameter or ``lr`` misses a name.
 
     Examples:
         >>> import torch
@@ -171,40 +213,111 @@ def inner_step(
         >>> inner_step({"w": w}, (2 * w).sum(), lr=0.1)["w"]
         tensor([0.8000], grad_fn=<SubBackward0>)
     """
-    names = check_adapt_names(adapt_names, params)
-    _check_lr_mapping(lr, names)
-    return _descend(params, loss, lr, names, first_order=first_order, allow_unused=allow_unused)
-
-
-def _descend(
-    params: Params,
-    loss: Tensor,
-    lr: LearningRate,
-    names: list[str],
-    *,
-    first_order: bool,
-    allow_unused: bool,
-) -> dict[str, Tensor]:
-    """:func:`inner_step` once ``names`` and the ``lr`` mapping have been checked."""
-    check_scalar_loss(loss)
-    differentiable = [name for name in names if params[name].requires_grad]
-    grads = torch.autograd.grad(
-        loss,
-        [params[name] for name in differentiable],
-        create_graph=not first_order,
-        allow_unused=True,
+    names = _differentiable_names(adapt_names, params)
+    grads = _autograd_gradients(
+        loss, params, names, first_order=first_order, allow_unused=allow_unused
     )
-    unused = [name for name, grad in zip(differentiable, grads, strict=True) if grad is None]
-    if unused and not allow_unused:
+    return sgd_update(params, grads, lr)
+
+
+def _differentiable_names(adapt_names: Iterable[str] | None, params: Params) -> list[str]:
+    """The checked ``adapt_names`` less the parameters that do not require grad."""
+    return [name for name in check_adapt_names(adapt_names, params) if params[name].requires_grad]
+
+
+def _per_step(value: _T | Sequence[_T], steps: int, what: str) -> list[_T]:
+    """``value`` repeated for every step, or a per-step list/tuple checked for length."""
+    if not isinstance(value, list | tuple):
+        return [value] * steps  # type: ignore[list-item]  # not a list/tuple, so a single _T
+    if len(value) != steps:
         raise ValueError(
-            f"the loss does not depend on adapted parameters {describe_names(unused)}; "
-            f"pass allow_unused=True or leave them out of adapt_names"
+            f"{what} gives {len(value)} per-step values for {steps} inner steps; expected one "
+            f"value per step (or a single value for every step)"
         )
-    updated = dict(params)
-    for name, grad in zip(differentiable, grads, strict=True):
-        if grad is not None:
-            updated[name] = params[name] - _step_size(lr, name, params[name]) * grad
-    return updated
+    return list(value)
+
+
+def adapt_trajectory(
+    params: Params,
+    build_loss: BuildLoss | Sequence[BuildLoss],
+    *,
+    lr: LearningRate | Sequence[LearningRate] = 0.01,
+    inner_steps: int | None = None,
+    first_order: bool = False,
+    adapt_names: Iterable[str] | None = None,
+    allow_unused: bool = True,
+    update: UpdateRule | None = None,
+    grad_mode: GradMode = "autograd",
+) -> list[dict[str, Tensor]]:
+    """Run the inner loop and return the parameters after every step: the one inner loop.
+
+    Each step: support loss, gradient, [`sgd_update`][meta_functional.sgd_update] (or
+    ``update``). With ``grad_mode="func"`` it is a pure function of tensors that
+    ``torch.func.vmap`` (one task per batch element), ``grad`` and ``torch.compile`` transform.
+
+    Args:
+        params: Starting parameter mapping ``theta``.
+        build_loss: Closure from parameters to the scalar support loss, called once per step;
+            or a list/tuple of closures, one per step (e.g. one mini-batch each).
+        lr: Step size (see [`sgd_update`][meta_functional.sgd_update]), or one per step.
+        inner_steps: Number of steps; ``None``: one, or one per closure of a list.
+        first_order: Do not differentiate inner gradients again.
+        adapt_names: See [`inner_step`][meta_functional.inner_step].
+        allow_unused: See ``inner_step``; ``"func"`` gives unused parameters zero gradients.
+        update: ``update(params, grads, step) -> new params`` replacing the SGD rule (e.g. a
+            stateful optimizer); ``grads`` holds one tensor per adapted name.
+        grad_mode: ``"autograd"`` (``torch.autograd.grad``, eager; the loss may update
+            BatchNorm running statistics) or ``"func"`` (``torch.func.grad``, transformable;
+            the loss must not mutate tensors it captures).
+
+    Returns:
+        ``inner_steps`` parameter mappings, the one after step ``i`` at index ``i - 1``.
+
+    Raises:
+        ValueError: If ``inner_steps`` is negative or disagrees with a per-step list,
+            ``grad_mode`` is unknown, or as [`inner_step`][meta_functional.inner_step].
+        KeyError: As [`inner_step`][meta_functional.inner_step].
+
+    Examples:
+        >>> import torch
+        >>> w = torch.tensor([1.0], requires_grad=True)
+        >>> steps = adapt_trajectory({"w": w}, lambda p: (p["w"] ** 2).sum(), lr=0.25,
+        ...                          inner_steps=2)
+        >>> [round(p["w"].item(), 4) for p in steps]
+        [0.5, 0.25]
+    """
+    if grad_mode not in ("autograd", "func"):
+        raise ValueError(f"grad_mode must be 'autograd' or 'func', got {grad_mode!r}")
+    if inner_steps is None:
+        inner_steps = len(build_loss) if isinstance(build_loss, list | tuple) else 1
+    steps = check_non_negative_int(inner_steps, "inner_steps")
+    losses: list[BuildLoss] = _per_step(build_loss, steps, "build_loss")
+    rates: list[LearningRate] = _per_step(lr, steps, "lr")
+    names = _differentiable_names(adapt_names, params)
+    current = dict(params)
+    trajectory: list[dict[str, Tensor]] = []
+    # the inner loop needs gradients even where the caller evaluates under torch.no_grad()
+    with torch.enable_grad():
+        for step, (support_loss, rate) in enumerate(zip(losses, rates, strict=True)):
+            if grad_mode == "func":
+                grads = _func_gradients(support_loss, current, names, first_order=first_order)
+            else:
+                grads = _autograd_gradients(
+                    support_loss(current),
+                    current,
+                    names,
+                    first_order=first_order,
+                    allow_unused=allow_unused,
+                )
+            if update is None:
+                current = sgd_update(current, grads, rate)
+            else:
+                dense = {
+                    n: torch.zeros_like(current[n]) if g is None else g for n, g in grads.items()
+                }
+                current = update(current, dense, step)
+            trajectory.append(current)
+    return trajectory
 
 
 def adapt(
@@ -220,26 +333,25 @@ def adapt(
 ) -> dict[str, Tensor]:
     """Run the full inner loop and return the adapted parameters ``theta'``.
 
+    The last step of [`adapt_trajectory`][meta_functional.adapt_trajectory].
+
     Args:
-        model: The module whose architecture defines the forward pass; ``params`` must name
-            exactly its parameters.
-        params: Starting parameter mapping ``theta`` (usually :func:`named_params`).
-        build_loss: Callable from a parameter dict to the scalar support loss, e.g.
-            ``lambda p: loss_fn(functional_forward(model, p, x), y)``. A closure (rather than
-            a fixed loss tensor) lets every step recompute the loss at the new parameters.
-        lr: Inner step size; see :func:`inner_step`.
-        inner_steps: Number of gradient steps (``0`` returns a copy of ``params``).
-        first_order: See :func:`inner_step`.
-        adapt_names: See :func:`inner_step`.
-        allow_unused: See :func:`inner_step`.
+        model: The module whose parameters ``params`` must name exactly.
+        params: Starting parameter mapping (usually
+            [`named_params`][meta_functional.named_params]).
+        build_loss: Parameters -> scalar support loss, e.g.
+            ``lambda p: loss_fn(functional_forward(model, p, x), y)``, recomputed each step.
+        lr: Step size; see [`sgd_update`][meta_functional.sgd_update].
+        inner_steps: Number of steps (``0`` returns a copy of ``params``).
+        first_order: See [`inner_step`][meta_functional.inner_step] (so are the next two).
+        adapt_names: Names to adapt.
+        allow_unused: Whether an adapted parameter the loss does not use is allowed.
 
     Returns:
-        The adapted parameter mapping after ``inner_steps`` steps.
+        The adapted parameter mapping.
 
     Raises:
-        ValueError: If ``inner_steps`` is negative, or for any error of :func:`inner_step`.
-        KeyError: If ``params`` does not match ``model``'s parameters, or for any error of
-            :func:`inner_step`.
+        KeyError: If ``params`` does not match ``model``; else as ``adapt_trajectory``.
 
     Examples:
         >>> import torch
@@ -251,22 +363,14 @@ def adapt(
         >>> bool(support_loss(adapted) < support_loss(named_params(net)))
         True
     """
-    if isinstance(inner_steps, bool) or not isinstance(inner_steps, int) or inner_steps < 0:
-        raise ValueError(f"inner_steps must be a non-negative int, got {inner_steps!r}")
     check_params_match(model, params)
-    adapted = dict(params)
-    if inner_steps == 0:
-        return adapted
-    # Every step sees the same names, so the name and lr-mapping checks run once.
-    names = check_adapt_names(adapt_names, params)
-    _check_lr_mapping(lr, names)
-    for _ in range(inner_steps):
-        adapted = _descend(
-            adapted,
-            build_loss(adapted),
-            lr,
-            names,
-            first_order=first_order,
-            allow_unused=allow_unused,
-        )
-    return adapted
+    trajectory = adapt_trajectory(
+        params,
+        build_loss,
+        lr=lr,
+        inner_steps=inner_steps,
+        first_order=first_order,
+        adapt_names=adapt_names,
+        allow_unused=allow_unused,
+    )
+    return trajectory[-1] if trajectory else dict(params)

@@ -1,43 +1,28 @@
 """Stateful module utilities in the style of learn2learn: differentiable clones and updates.
 
-These work on ``nn.Module`` objects rather than on parameter mappings. A cloned or updated
-module holds *non-leaf* tensors in its parameter slots (``module._parameters``), so a forward
-pass through it stays connected to the original parameters and can be differentiated with
-respect to them. The functional core (:func:`~meta_functional.functional_forward`,
-:func:`~meta_functional.adapt`) reaches the same results without touching modules at all and is
-the recommended path; these utilities exist for code written against the stateful style.
-
-Note:
-    A module holding non-leaf parameters must not be moved with ``.to()``/``.cuda()`` (which
-    turns them back into leaf ``nn.Parameter`` objects and cuts the graph): move the original
-    first, then clone.
+Such a module holds non-leaf tensors in its parameter slots, so its forward pass stays
+differentiable with respect to the original. Do not ``.to()`` it (that cuts the graph).
 """
 
 from __future__ import annotations
 
 import copy
 import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import torch
 from torch import Tensor, nn
 
+from ._functional import sgd_update
+from ._typing import LearningRate
+from .checks import check_module
+
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
-def _check_module(module: object, function: str) -> None:
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"{function} expects a torch.nn.Module, got {type(module).__name__}")
-
-
 def _slots(module: nn.Module) -> Iterator[tuple[dict[str, Any], str, Tensor]]:
-    """Yield ``(slot_dict, key, tensor)`` for every parameter and buffer slot of the tree.
-
-    Shared submodules are visited once; a tensor tied between two slots is yielded for each.
-    The slot dicts are typed ``Any``-valued because this module stores plain (non-leaf)
-    tensors in ``_parameters``, whose annotation admits only ``nn.Parameter``.
-    """
+    """Yield ``(slot_dict, key, tensor)`` per parameter/buffer slot (``Any``: non-leaf slots)."""
     for submodule in module.modules():
         for slots in (submodule._parameters, submodule._buffers):
             for key, tensor in slots.items():
@@ -45,15 +30,22 @@ def _slots(module: nn.Module) -> Iterator[tuple[dict[str, Any], str, Tensor]]:
                     yield slots, key, tensor
 
 
-def _refresh_rnn_weights(module: nn.Module) -> None:
+def refresh_rnn_weights(module: nn.Module) -> None:
     """Point every RNN's cached weight list at the tensors now held in its parameter slots.
 
-    ``nn.RNNBase`` caches its weights in ``_flat_weights`` (and weak references to them, to
-    notice changes). After parameter slots have been replaced, the caches are rebuilt so the
-    forward pass uses the new (graph-connected) tensors. ``flatten_parameters`` is deliberately
-    not called: it rewrites the weights' storage in place, which must not happen to tensors
-    inside an autograd graph. On CUDA, cuDNN therefore warns that the weights are not one
-    contiguous chunk and compacts them on each call (correct, somewhat slower).
+    Code that replaces parameter slots calls this (not ``flatten_parameters``, which rewrites
+    storage in place).
+
+    Args:
+        module: Any module; every RNN/LSTM/GRU in its tree is refreshed.
+
+    Examples:
+        >>> import torch
+        >>> lstm = torch.nn.LSTM(2, 3)
+        >>> lstm._parameters["weight_ih_l0"] = 2 * lstm.weight_ih_l0
+        >>> refresh_rnn_weights(lstm)
+        >>> lstm._flat_weights[0] is lstm.weight_ih_l0
+        True
     """
     for submodule in module.modules():
         if isinstance(submodule, nn.RNNBase):
@@ -68,26 +60,18 @@ def _refresh_rnn_weights(module: nn.Module) -> None:
 def clone_module(module: ModuleT, memo: dict[int, Any] | None = None) -> ModuleT:
     """Copy ``module`` so that the copy's parameters and buffers are differentiable clones.
 
-    Every parameter and buffer of the copy is produced by :meth:`torch.Tensor.clone` of the
-    original, so the computational graph is kept: a loss computed with the clone back-propagates
-    into the original's parameters. Submodules, ``None`` submodules/parameters, hooks and plain
-    attributes are copied as :func:`copy.deepcopy` would copy them. Tensors tied between
-    several slots (shared weights) and submodules shared between parents stay shared in the
-    clone. Parameters that do not require grad are copied without a graph. Buffers are copies,
-    so running statistics updated by the clone do not change the original. RNN/LSTM/GRU modules
-    get their cached weight lists rebuilt, so their forward uses the cloned weights.
+    Each tensor of the copy is ``original.clone()``, so a loss computed with the clone
+    back-propagates into the original's parameters. Everything else is copied as
+    ``copy.deepcopy`` would; tied tensors and shared submodules stay shared; buffers are
+    copies (the clone's running statistics do not change the original).
 
     Args:
         module: The module to clone.
-        memo: Optional :func:`copy.deepcopy` memo (``id(original) -> copy``). Pass the same
-            dict to several calls to clone objects shared between them only once. It is filled
-            in by the call.
+        memo: Optional ``copy.deepcopy`` memo (``id(original) -> copy``), shared between calls
+            to clone shared objects once; filled in by the call.
 
     Returns:
-        The clone, an instance of the same class as ``module``.
-
-    Raises:
-        TypeError: If ``module`` is not an ``nn.Module``.
+        The clone, of ``module``'s class (``TypeError`` if ``module`` is not a module).
 
     Examples:
         >>> import torch
@@ -97,7 +81,7 @@ def clone_module(module: ModuleT, memo: dict[int, Any] | None = None) -> ModuleT
         >>> net[0].weight.grad is not None
         True
     """
-    _check_module(module, "clone_module")
+    check_module(module, "clone_module: module")
     memo = {} if memo is None else memo
     keep_alive: list[Any] = memo.setdefault(id(memo), [])
     for _, _, tensor in _slots(module):
@@ -106,46 +90,62 @@ def clone_module(module: ModuleT, memo: dict[int, Any] | None = None) -> ModuleT
             # Keep the original alive while the memo lives, so its id cannot be reused.
             keep_alive.append(tensor)
     clone = copy.deepcopy(module, memo)
-    _refresh_rnn_weights(clone)
+    refresh_rnn_weights(clone)
     return clone
 
 
-def detach_module(module: nn.Module, *, keep_requires_grad: bool = True) -> None:
+def detach_module(module: nn.Module, *, keep_requires_grad: bool = False) -> None:
     """Detach, in place, every parameter and buffer of ``module`` from its autograd graph.
 
-    Meant for a module produced by :func:`clone_module` or :func:`update_module`: each slot that
-    holds a non-leaf tensor is replaced by a detached leaf sharing its storage, so later
-    gradients accumulate on the module itself and no longer reach the tensors it was computed
-    from. Leaf tensors (e.g. the ``nn.Parameter`` objects of an ordinary module) are left
-    untouched. Tied tensors stay tied.
+    As learn2learn's: a non-leaf slot (as after [`clone_module`][meta_functional.clone_module])
+    gets a detached leaf sharing its storage, leaves stay in place, ties stay tied, and all stop
+    requiring grad unless ``keep_requires_grad`` (then leaves keep their flag).
 
     Args:
-        module: The module to detach; it is modified in place and not copied.
-        keep_requires_grad: If ``True`` (default), detached tensors require grad, so a loss
-            computed with the module can still be back-propagated into it (as in the example
-            below); if ``False`` they do not.
-
-    Raises:
-        TypeError: If ``module`` is not an ``nn.Module``.
+        module: The module to detach, in place.
+        keep_requires_grad: Keep gradients flowing to the detached module (default: off).
 
     Examples:
         >>> import torch
         >>> net = torch.nn.Linear(3, 1)
         >>> clone = clone_module(net)
-        >>> detach_module(clone)
+        >>> detach_module(clone, keep_requires_grad=True)
         >>> clone(torch.ones(2, 3)).sum().backward()  # gradients stay on the clone
         >>> net.weight.grad is None, clone.weight.grad is not None
         (True, True)
     """
-    _check_module(module, "detach_module")
+    check_module(module, "detach_module: module")
     detached: dict[int, Tensor] = {}
     for slots, key, tensor in list(_slots(module)):
-        if tensor.grad_fn is None:
-            continue
-        if id(tensor) not in detached:
-            detached[id(tensor)] = tensor.detach().requires_grad_(keep_requires_grad)
-        slots[key] = detached[id(tensor)]
-    _refresh_rnn_weights(module)
+        if tensor.grad_fn is None:  # a leaf stays in place, as learn2learn's detach_()
+            tensor.requires_grad_(keep_requires_grad and tensor.requires_grad)
+        else:
+            fresh = tensor.detach().requires_grad_(keep_requires_grad)
+            slots[key] = detached.setdefault(id(tensor), fresh)
+    refresh_rnn_weights(module)
+
+
+def _per_parameter(
+    module: nn.Module, entries: Iterable[Tensor | None], function: str, what: str
+) -> list[tuple[str, Tensor, Tensor | None]]:
+    """Pair ``module.parameters()`` with one checked tensor (or ``None``) each."""
+    if isinstance(entries, Tensor):
+        raise TypeError(
+            f"{what}s must be a sequence with one tensor (or None) per parameter, "
+            f"got a single tensor"
+        )
+    given = list(entries)
+    named = list(module.named_parameters())
+    if len(given) != len(named):
+        raise ValueError(
+            f"{function} got {len(given)} {what}s for the {len(named)} parameters of "
+            f"{type(module).__name__}; expected one {what} (or None) per tensor of "
+            f"module.parameters(), in that order"
+        )
+    return [
+        (name, parameter, None if entry is None else _check_update(name, entry, parameter))
+        for (name, parameter), entry in zip(named, given, strict=True)
+    ]
 
 
 def _check_update(name: str, update: object, target: Tensor) -> Tensor:
@@ -168,30 +168,23 @@ def update_module(
 ) -> ModuleT:
     """Replace, in place and differentiably, every parameter ``p`` of ``module`` by ``p + u``.
 
-    The new values are ordinary autograd results, so a loss computed with the updated module
-    can be differentiated with respect to the old parameters and to the updates (as in MAML:
-    ``updates = [-lr * g for g in grads]`` with ``create_graph=True``). Tied parameters get one
-    update and stay tied.
+    The new values are autograd results, differentiable with respect to the old parameters
+    and the updates. Tied parameters get one update and stay tied.
 
     Args:
-        module: The module to update (typically a :func:`clone_module` clone).
-        updates: One entry per tensor of ``module.parameters()`` (tied parameters counted once),
-            in that order; an entry is a tensor of the parameter's shape, or ``None`` to leave
-            that parameter as it is. If ``None``, each parameter *and buffer* that has an
-            ``update`` attribute holding a tensor is updated with it, and the others are left
-            as they are.
-        memo: Optional dict shared between calls, mapping ``id(original) -> (original,
-            replacement)``. Pass the same dict when updating several modules that share
-            tensors, so a shared tensor is updated once and stays shared. It is filled in by
-            the call.
+        module: The module to update (typically a
+            [`clone_module`][meta_functional.clone_module] clone).
+        updates: One tensor of the parameter's shape (or ``None``) per tensor of
+            ``module.parameters()``, in order. If ``None``, each parameter *and buffer* with
+            an ``update`` tensor attribute is updated with it.
+        memo: Optional dict ``id(original) -> (original, replacement)`` shared between calls,
+            so a tensor shared by several modules is updated once; filled in by the call.
 
     Returns:
         ``module`` itself, updated.
 
     Raises:
-        TypeError: If ``module`` is not an ``nn.Module`` or an update is not a tensor.
-        ValueError: If the number of updates differs from the number of parameters, or an
-            update's shape differs from its parameter's.
+        ValueError: If the count or a shape of ``updates`` is wrong (``TypeError``: not tensors).
 
     Examples:
         >>> import torch
@@ -201,61 +194,87 @@ def update_module(
         >>> update_module(net, [-0.1 * g for g in grads]) is net
         True
     """
-    _check_module(module, "update_module")
+    check_module(module, "update_module: module")
     memo = {} if memo is None else memo
-    targets: list[tuple[str, Tensor, Tensor]] = []
     if updates is not None:
-        if isinstance(updates, Tensor):
-            raise TypeError(
-                "updates must be a sequence with one tensor (or None) per parameter, "
-                "got a single tensor"
-            )
-        entries = list(updates)
-        named = list(module.named_parameters())
-        if len(entries) != len(named):
-            raise ValueError(
-                f"update_module got {len(entries)} updates for the {len(named)} parameters of "
-                f"{type(module).__name__}; expected one update (or None) per tensor of "
-                f"module.parameters(), in that order"
-            )
-        for (name, parameter), update in zip(named, entries, strict=True):
-            if update is not None:
-                targets.append((name, parameter, _check_update(name, update, parameter)))
-    else:
-        for name, tensor in (*module.named_parameters(), *module.named_buffers()):
-            update = getattr(tensor, "update", None)
-            if update is not None:
-                targets.append((name, tensor, _check_update(name, update, tensor)))
-
+        paired = _per_parameter(module, updates, "update_module", "update")
+    else:  # learn2learn's protocol: an ``update`` attribute on parameters and buffers
+        named = (*module.named_parameters(), *module.named_buffers())
+        attributes = [(name, tensor, getattr(tensor, "update", None)) for name, tensor in named]
+        paired = [(n, t, None if u is None else _check_update(n, u, t)) for n, t, u in attributes]
     replacements: dict[int, Tensor] = {}
-    for _, original, update in targets:
+    for _, original, update in paired:
+        if update is None:
+            continue
         cached = memo.get(id(original))
         if cached is None or cached[0] is not original:
             cached = (original, original + update)
             memo[id(original)] = cached
         replacements[id(original)] = cached[1]
+    return _replace_slots(module, replacements)
+
+
+def _replace_slots(module: ModuleT, replacements: dict[int, Tensor]) -> ModuleT:
+    """Put ``replacements[id(old)]`` into every slot of the tree that holds ``old``."""
     for slots, key, tensor in list(_slots(module)):
         replacement = replacements.get(id(tensor))
         if replacement is not None:
             slots[key] = replacement
-    _refresh_rnn_weights(module)
+    refresh_rnn_weights(module)
     return module
 
 
-def magic_box(x: Tensor) -> Tensor:
-    """The DiCE "magic box": evaluates to ones, but its gradient is that of ``exp(x)`` at 1.
+def descend_module(
+    module: ModuleT, gradients: Sequence[Tensor | None], lr: LearningRate
+) -> ModuleT:
+    """Take the inner step [`sgd_update`][meta_functional.sgd_update] in place on a module.
 
-    ``magic_box(x) = exp(x - stop_gradient(x))``: the value is exactly ``1`` everywhere, and
-    ``d magic_box(x) / dx = magic_box(x) = 1`` to every order, so multiplying a cost by
-    ``magic_box(sum of log-probabilities)`` yields an estimator whose derivatives of any order
-    are correct score-function estimates.
+    Every parameter ``p`` becomes ``p - lr * g``, differentiably, as with
+    [`update_module`][meta_functional.update_module]; tied parameters stay tied.
+
+    Args:
+        module: The module to update (typically a
+            [`clone_module`][meta_functional.clone_module] clone).
+        gradients: One gradient (or ``None`` to leave that parameter as it is) per tensor of
+            ``module.parameters()``, in that order.
+        lr: A float, a scalar tensor, or a mapping parameter name -> rate (see
+            [`sgd_update`][meta_functional.sgd_update]).
+
+    Returns:
+        ``module`` itself, updated.
+
+    Raises:
+        ValueError: If the count or a shape of ``gradients`` is wrong (``TypeError``: not tensors).
+
+    Examples:
+        >>> import torch
+        >>> net = clone_module(torch.nn.Linear(1, 1, bias=False))
+        >>> with torch.no_grad():
+        ...     _ = net.weight.fill_(1.0)
+        >>> descend_module(net, [torch.ones(1, 1)], 0.25).weight
+        tensor([[0.7500]], grad_fn=<SubBackward0>)
+    """
+    check_module(module, "descend_module: module")
+    paired = _per_parameter(module, gradients, "descend_module", "gradient")
+    stepped = sgd_update(
+        {name: parameter for name, parameter, _ in paired},
+        {name: gradient for name, _, gradient in paired},
+        lr,
+    )
+    return _replace_slots(module, {id(param): stepped[name] for name, param, _ in paired})
+
+
+def magic_box(x: Tensor) -> Tensor:
+    """The DiCE "magic box" ``exp(x - stop_gradient(x))``: ones, with derivative 1 to any order.
+
+    Multiplying a cost by ``magic_box(sum of log-probabilities)`` gives correct score-function
+    estimates of derivatives of any order.
 
     Args:
         x: Tensor to transform, typically cumulative log-probabilities.
 
     Returns:
-        A tensor of ones with ``x``'s shape, dtype and device, differentiable with respect to
-        ``x``.
+        Ones of ``x``'s shape, dtype and device, differentiable with respect to ``x``.
 
     Raises:
         TypeError: If ``x`` is not a tensor.

@@ -1,27 +1,50 @@
 """meta-nn.
 
 Meta-learning layers (`Lambda`, `Flatten`, `Scale`, `KroneckerLinear`, `KroneckerRNN`,
-`KroneckerLSTM`) and standard few-shot backbones (`MLP`, `ConvNet4`/`OmniglotCNN`,
-`MiniImagenetCNN`). Depends on torch only.
+`KroneckerLSTM`, `DropBlock`), the Prototypical Networks head (`PrototypicalClassifier`),
+standard few-shot backbones (`MLP`, `ConvNet4`/`OmniglotCNN`, `MiniImagenetCNN`), learn2learn's
+vision models (`OmniglotFC`, `CNN4`, `CNN4Backbone`, `ResNet12`, `ResNet12Backbone`, `WRN28`,
+`WRN28Backbone`) and MetaNN's module machinery (`DependentModule`, `ProtoModule` and the
+containers `SubDict`, `DefaultList`, `MultipleList`). Depends on torch and meta-functional.
 """
 
 from __future__ import annotations
 
 from .__about__ import __version__
 from ._backbones import MLP, ConvNet4, MiniImagenetCNN, OmniglotCNN
+from ._cnn4 import CNN4, CNN4Backbone, OmniglotFC
+from ._containers import DefaultList, MultipleList, SubDict
+from ._dependent import DependentModule
 from ._kronecker import KroneckerLinear, KroneckerLSTM, KroneckerRNN
 from ._layers import Flatten, Lambda, Scale
+from ._proto import ProtoModule
+from ._prototypical import PrototypicalClassifier
+from ._resnets import WRN28, DropBlock, ResNet12, ResNet12Backbone, WRN28Backbone
 
 __all__ = [
+    "CNN4",
     "MLP",
+    "WRN28",
+    "CNN4Backbone",
     "ConvNet4",
+    "DefaultList",
+    "DependentModule",
+    "DropBlock",
     "Flatten",
     "KroneckerLSTM",
     "KroneckerLinear",
     "KroneckerRNN",
     "Lambda",
     "MiniImagenetCNN",
+    "MultipleList",
     "OmniglotCNN",
+    "OmniglotFC",
+    "ProtoModule",
+    "PrototypicalClassifier",
+    "ResNet12",
+    "ResNet12Backbone",
     "Scale",
+    "SubDict",
+    "WRN28Backbone",
     "__version__",
 ]

@@ -1,4 +1,4 @@
-"""Standard few-shot backbones: a fully connected :class:`MLP` and the 4-block conv nets."""
+"""Standard few-shot backbones: a fully connected ``MLP`` and the 4-block conv nets."""
 
 from __future__ import annotations
 
@@ -14,26 +14,26 @@ from ._layers import Flatten, check_positive_int, check_tensor
 class MLP(nn.Module):
     """Fully connected net ``Linear - act - Linear - act - ... - Linear``.
 
-    ``sizes = [d_0, d_1, ..., d_k]`` gives ``k`` :class:`torch.nn.Linear` layers
+    ``sizes = [d_0, d_1, ..., d_k]`` gives ``k`` ``torch.nn.Linear`` layers
     ``d_{i} -> d_{i+1}`` with an activation after every layer but the last. For example
     ``MLP([1, 40, 40, 1])`` is the sinusoid-regression net of MAML.
 
     Submodules (as in the conv backbones, so ANIL-style methods can adapt only the head):
 
-    * ``features``: :class:`torch.nn.Sequential` of all layers but the last, each followed by
+    * ``features``: ``torch.nn.Sequential`` of all layers but the last, each followed by
       its activation (``features.0``, ``features.1``, ... in order: Linear, activation, ...).
       Empty when ``len(sizes) == 2``.
-    * ``head``: the last :class:`torch.nn.Linear`.
+    * ``head``: the last ``torch.nn.Linear``.
 
     Args:
         sizes: Layer widths, input first and output last; at least two positive ints.
         activation: Zero-argument factory returning the activation module, called once per
-            hidden layer (e.g. :class:`torch.nn.ReLU`, the default, or ``lambda:
+            hidden layer (e.g. ``torch.nn.ReLU``, the default, or ``lambda:
             nn.LeakyReLU(0.1)``).
 
     Raises:
         TypeError: If ``sizes`` is not a sequence of ints, or ``activation`` is not callable or
-            does not return a :class:`torch.nn.Module`.
+            does not return a ``torch.nn.Module``.
         ValueError: If ``sizes`` has fewer than two entries or a non-positive entry.
 
     Examples:
@@ -119,10 +119,10 @@ class ConvNet4(nn.Module):
     linear head. With the defaults (Omniglot, 28x28 grey) the feature size is ``hidden_size``
     (28 -> 14 -> 7 -> 3 -> 1); for 84x84 RGB and 4 blocks it is ``hidden_size * 5 * 5``.
 
-    BatchNorm is :class:`torch.nn.BatchNorm2d` with ``track_running_stats=False``: it always
+    BatchNorm is ``torch.nn.BatchNorm2d`` with ``track_running_stats=False``: it always
     normalises with the statistics of the current batch (in few-shot learning: the current
     task), in train and eval mode alike, and the module has **no buffers**, so nothing leaks
-    from one task to the next and :func:`torch.func.functional_call` needs parameters only.
+    from one task to the next and ``torch.func.functional_call`` needs parameters only.
 
     Submodules:
 
@@ -224,9 +224,10 @@ class ConvNet4(nn.Module):
 
 
 class OmniglotCNN(ConvNet4):
-    """:class:`ConvNet4` for 28x28 single-channel images (Omniglot), 64 channels by default.
+    """``ConvNet4`` for 28x28 single-channel images (Omniglot), 64 channels by default.
 
-    Same submodules (``features``, ``head``) and BatchNorm behaviour as :class:`ConvNet4`.
+    Same submodules (``features``, ``head``) and BatchNorm behaviour as
+    [`ConvNet4`][meta_nn.ConvNet4].
 
     Args:
         output_size: Number of outputs (classes).
@@ -248,10 +249,11 @@ class OmniglotCNN(ConvNet4):
 
 
 class MiniImagenetCNN(ConvNet4):
-    """:class:`ConvNet4` for 84x84 RGB images (mini-ImageNet), 32 channels by default.
+    """``ConvNet4`` for 84x84 RGB images (mini-ImageNet), 32 channels by default.
 
     With 4 blocks the feature size is ``hidden_size * 5 * 5`` (84 -> 42 -> 21 -> 10 -> 5).
-    Same submodules (``features``, ``head``) and BatchNorm behaviour as :class:`ConvNet4`.
+    Same submodules (``features``, ``head``) and BatchNorm behaviour as
+    [`ConvNet4`][meta_nn.ConvNet4].
 
     Args:
         output_size: Number of outputs (classes).

@@ -12,16 +12,49 @@ from ._layers import check_positive_int, check_tensor
 Activation = Callable[[Tensor], Tensor]
 
 
-def _check_kronecker_input(x: object, n: int, m: int, *, owner: str, name: str) -> Tensor:
-    """Check that ``x`` is a ``(n*m,)`` or ``(batch, n*m)`` tensor."""
+def _layout(x: object, n: int, m: int, *, owner: str, name: str) -> tuple[Tensor, bool]:
+    """Return ``(x, is_matrix)``: matrix input is ``(..., n, m)``, flat input ``(..., n*m)``.
+
+    A trailing ``(n, m)`` makes a matrix, as in learn2learn (where every input of two or more
+    dims is one); both readings can only apply when ``n == 1``.
+    """
     tensor = check_tensor(x, owner=owner, name=name)
-    size = n * m
-    if tensor.dim() not in (1, 2) or tensor.shape[-1] != size:
+    if tensor.dim() >= 2 and tuple(tensor.shape[-2:]) == (n, m):
+        return tensor, True
+    if tensor.dim() >= 1 and tensor.shape[-1] == n * m:
+        return tensor, False
+    raise ValueError(
+        f"{owner}(n={n}, m={m}) expects {name} of shape (..., n*m) = (..., {n * m}) or "
+        f"(..., n, m) = (..., {n}, {m}), got shape {tuple(tensor.shape)}"
+    )
+
+
+def _state(
+    x: Tensor, matrix: bool, state: object, n: int, m: int, *, owner: str, name: str
+) -> Tensor:
+    """Check a recurrent state: the layout of ``x`` and a batch shape that broadcasts with it."""
+    tensor, state_matrix = _layout(state, n, m, owner=owner, name=name)
+    if state_matrix != matrix:
+        layout = f"a matrix (..., {n}, {m})" if matrix else f"flat (..., {n * m})"
         raise ValueError(
-            f"{owner}(n={n}, m={m}) expects {name} of shape (n*m,) = ({size},) or "
-            f"(batch, n*m) = (batch, {size}), got shape {tuple(tensor.shape)}"
+            f"{owner} expects {name} in the layout of the input x, {layout}, got shape "
+            f"{tuple(tensor.shape)}"
+        )
+    features = 2 if matrix else 1
+    batch = tuple(x.shape[: x.dim() - features])
+    if not _broadcastable(batch, tuple(tensor.shape[: tensor.dim() - features])):
+        raise ValueError(
+            f"{owner} expects {name} to have the same batch size as the input x "
+            f"({', '.join(map(str, batch))}) or no batch dimension, got shape "
+            f"{tuple(tensor.shape)}"
         )
     return tensor
+
+
+def _broadcastable(first: tuple[int, ...], second: tuple[int, ...]) -> bool:
+    """Whether two shapes broadcast (trailing dims equal or 1; the shorter one is padded)."""
+    pairs = zip(reversed(first), reversed(second), strict=False)  # unequal lengths are fine
+    return all(a == b or 1 in (a, b) for a, b in pairs)
 
 
 def _check_activation(sigma: Activation | None, *, owner: str) -> Activation:
@@ -38,25 +71,33 @@ def _check_activation(sigma: Activation | None, *, owner: str) -> Activation:
 class KroneckerLinear(nn.Module):
     r"""Affine map ``y = A x + b`` with ``A = kron(L, R)`` stored as its two factors.
 
-    ``L`` is ``(n, n)`` and ``R`` is ``(m, m)``, so ``A`` is ``(n*m, n*m)`` but is never built:
-    the input is reshaped row-major to an ``(n, m)`` matrix ``X`` and
-    ``y = vec(L X R^T) + b``, where ``vec`` flattens row-major. This equals
-    ``torch.kron(L, R) @ x`` exactly (``torch.kron`` indexes ``A[i*m + k, j*m + l] =
-    L[i, j] * R[k, l]``). Parameters take ``O(n^2 + m^2)`` memory and a batch of ``B`` inputs
-    costs ``O(B * n * m * (n + m))`` time instead of ``O(B * n^2 * m^2)``.
+    ``L`` is ``(n, n)`` and ``R`` is ``(m, m)``, so ``A`` is ``(n*m, n*m)`` but is never built.
+    Two input layouts, each with any leading (batch) dims:
+
+    * matrix input ``X`` of shape ``(..., n, m)``: ``Y = L @ X @ R + B`` with ``B`` the bias
+      viewed as ``(n, m)``, exactly as learn2learn's ``KroneckerLinear`` (the map
+      ``vec(X) -> kron(R^T, L) vec(X)`` on column-major ``vec``);
+    * flat input ``x`` of shape ``(..., n*m)``: ``y = kron(L, R) @ x + b``, computed as the
+      row-major flattening of ``L @ X @ R^T`` with ``X = x.reshape(..., n, m)``
+      (``torch.kron`` indexes ``A[i*m + k, j*m + l] = L[i, j] * R[k, l]``).
+
+    The two agree (flat input is the row-major flattening of matrix input) whenever ``R`` is
+    symmetric: always with ``psd=True``, and at initialisation. An input whose last two dims
+    are ``(n, m)`` is a matrix. Parameters take ``O(n^2 + m^2)`` memory and ``B`` inputs cost
+    ``O(B * n * m * (n + m))`` time instead of ``O(B * n^2 * m^2)``.
 
     Initialisation: ``A`` is the identity and ``b`` is zero.
 
-    Parameters (the names matter for :func:`torch.func.functional_call`):
+    Parameters (the names matter for ``torch.func.functional_call``):
 
     * ``left`` ``(n, n)`` and ``right`` ``(m, m)``: with ``psd=False`` these are ``L`` and ``R``.
       With ``psd=True`` they are square roots ``P`` and ``Q`` and the layer uses
       ``L = P P^T`` and ``R = Q Q^T``. Both factors are then symmetric positive semi-definite,
       and so is ``A = kron(L, R)`` (its eigenvalues are products of the factors' eigenvalues),
       for any value of the parameters, including after unconstrained gradient steps.
-    * ``bias`` ``(n*m,)``, present when ``bias=True``.
+    * ``bias`` ``(n*m,)`` (viewed as ``(n, m)`` for matrix input), present when ``bias=True``.
 
-    Use :meth:`factors` to get the effective ``(L, R)``.
+    Use [`factors`][meta_nn.KroneckerLinear.factors] to get the effective ``(L, R)``.
 
     Args:
         n: Size of the left Kronecker factor.
@@ -125,26 +166,31 @@ class KroneckerLinear(nn.Module):
         """Apply ``y = kron(L, R) x + b`` without forming ``kron(L, R)``.
 
         Args:
-            x: Input of shape ``(n*m,)`` or ``(batch, n*m)``.
+            x: Matrix input ``(..., n, m)`` or flat input ``(..., n*m)``.
 
         Returns:
             Output of the same shape as ``x``.
 
         Raises:
             TypeError: If ``x`` is not a tensor.
-            ValueError: If ``x`` is not 1-d or 2-d with last dimension ``n*m``.
+            ValueError: If ``x`` ends neither in ``(n, m)`` nor in ``n*m``.
 
         Examples:
             >>> import torch
             >>> KroneckerLinear(4, 5)(torch.randn(7, 20)).shape
             torch.Size([7, 20])
+            >>> KroneckerLinear(4, 5)(torch.randn(7, 4, 5)).shape
+            torch.Size([7, 4, 5])
         """
-        x = _check_kronecker_input(x, self.n, self.m, owner="KroneckerLinear", name="input")
+        x, matrix = _layout(x, self.n, self.m, owner="KroneckerLinear", name="input")
         left, right = self.factors()
-        matrix = x.reshape(*x.shape[:-1], self.n, self.m)
-        out = torch.matmul(torch.matmul(left, matrix), right.mT).reshape(x.shape)
+        if matrix:
+            out = torch.matmul(torch.matmul(left, x), right)
+        else:
+            grid = x.reshape(*x.shape[:-1], self.n, self.m)
+            out = torch.matmul(torch.matmul(left, grid), right.mT).reshape(x.shape)
         if self.bias is not None:
-            out = out + self.bias
+            out = out + (self.bias.view(self.n, self.m) if matrix else self.bias)
         return out
 
     def extra_repr(self) -> str:
@@ -155,7 +201,7 @@ class KroneckerLinear(nn.Module):
 class KroneckerRNN(nn.Module):
     r"""Elman RNN cell whose three ``(n*m, n*m)`` matrices are Kronecker-factored.
 
-    With ``W_h``, ``W_x`` and ``W_y`` three :class:`KroneckerLinear` maps,
+    With ``W_h``, ``W_x`` and ``W_y`` three [`KroneckerLinear`][meta_nn.KroneckerLinear] maps,
 
     .. math::
         h' = \sigma(W_h h + b_h + W_x x), \qquad y = W_y h' + b_y.
@@ -169,7 +215,7 @@ class KroneckerRNN(nn.Module):
         n: Size of the left Kronecker factors.
         m: Size of the right Kronecker factors.
         bias: Whether ``hidden_map`` and ``output_map`` have a bias.
-        sigma: The activation ``Tensor -> Tensor``; ``None`` means :func:`torch.tanh`.
+        sigma: The activation ``Tensor -> Tensor``; ``None`` means ``torch.tanh``.
 
     Raises:
         TypeError: If ``n`` or ``m`` is not an int, or ``sigma`` is neither callable nor None.
@@ -202,17 +248,18 @@ class KroneckerRNN(nn.Module):
         """Run one step of the recurrence.
 
         Args:
-            x: Input of shape ``(n*m,)`` or ``(batch, n*m)``.
-            h: Previous hidden state of shape ``(n*m,)`` or ``(batch, n*m)``; ``None`` means
-                zeros. An unbatched ``h`` broadcasts over a batched ``x`` and vice versa.
+            x: Input, matrix ``(..., n, m)`` or flat ``(..., n*m)`` (see
+                [`KroneckerLinear`][meta_nn.KroneckerLinear]).
+            h: Previous hidden state in the layout of ``x``; ``None`` means zeros. Batch dims
+                broadcast: an unbatched ``h`` serves a batched ``x`` and vice versa.
 
         Returns:
             ``(y, new_h)``, both of the broadcast shape of ``x`` and ``h``.
 
         Raises:
             TypeError: If ``x`` or ``h`` is not a tensor.
-            ValueError: If a shape is not ``(n*m,)`` / ``(batch, n*m)``, or the batch sizes of
-                ``x`` and ``h`` differ.
+            ValueError: If a shape ends neither in ``(n, m)`` nor in ``n*m``, ``h`` is not in
+                the layout of ``x``, or their batch dims do not broadcast.
 
         Examples:
             >>> import torch
@@ -220,25 +267,16 @@ class KroneckerRNN(nn.Module):
             >>> y.shape, h.shape
             (torch.Size([5, 4]), torch.Size([5, 4]))
         """
-        x = _check_kronecker_input(x, self.n, self.m, owner="KroneckerRNN", name="input x")
-        if h is None:
-            h = torch.zeros_like(x)
-        h = _check_kronecker_input(h, self.n, self.m, owner="KroneckerRNN", name="hidden state h")
-        _check_same_batch(x, h, owner="KroneckerRNN", name="hidden state h")
+        owner = "KroneckerRNN"
+        x, matrix = _layout(x, self.n, self.m, owner=owner, name="input x")
+        h = torch.zeros_like(x) if h is None else h
+        h = _state(x, matrix, h, self.n, self.m, owner=owner, name="hidden state h")
         new_h = self.sigma(self.hidden_map(h) + self.input_map(x))
         return self.output_map(new_h), new_h
 
     def extra_repr(self) -> str:
         """Summarise the configuration in ``repr``."""
         return f"n={self.n}, m={self.m}"
-
-
-def _check_same_batch(x: Tensor, other: Tensor, *, owner: str, name: str) -> None:
-    if x.dim() == 2 and other.dim() == 2 and x.shape[0] != other.shape[0]:
-        raise ValueError(
-            f"{owner} expects {name} to have the same batch size as the input x "
-            f"({x.shape[0]}) or no batch dimension, got shape {tuple(other.shape)}"
-        )
 
 
 _GATES = ("input", "forget", "cell", "output")
@@ -249,8 +287,8 @@ class KroneckerLSTM(nn.Module):
 
     For each gate ``g`` in ``input, forget, cell, output`` there is an input map ``U_g``
     (``input_maps[g]``, no bias) and a hidden map ``W_g`` (``hidden_maps[g]``, with bias
-    ``b_g`` if ``bias``), all :class:`KroneckerLinear` initialised to the identity with zero
-    bias. One step computes
+    ``b_g`` if ``bias``), all [`KroneckerLinear`][meta_nn.KroneckerLinear] initialised to the
+    identity with zero bias. One step computes
 
     .. math::
         i = s(U_i x + W_i h + b_i),\quad f = s(U_f x + W_f h + b_f),\quad
@@ -259,7 +297,7 @@ class KroneckerLSTM(nn.Module):
         c' = f \odot c + i \odot g,\qquad h' = o \odot \sigma(c'),\qquad y = h',
 
     with ``s`` the logistic sigmoid and ``sigma`` the activation (default ``tanh``), as in
-    :class:`torch.nn.LSTMCell`. The output ``y`` is the new hidden state ``h'``.
+    ``torch.nn.LSTMCell``. The output ``y`` is the new hidden state ``h'``.
 
     Hidden-state format: the state is a pair ``(h, c)`` of hidden and cell state. ``forward``
     accepts ``None`` (both zero), a single tensor ``h`` (the hidden state, with the cell
@@ -272,7 +310,7 @@ class KroneckerLSTM(nn.Module):
         m: Size of the right Kronecker factors.
         bias: Whether the hidden maps have biases.
         sigma: The activation used for the candidate and the cell output; ``None`` means
-            :func:`torch.tanh`. The gates always use the sigmoid.
+            ``torch.tanh``. The gates always use the sigmoid.
 
     Raises:
         TypeError: If ``n`` or ``m`` is not an int, or ``sigma`` is neither callable nor None.
@@ -313,9 +351,10 @@ class KroneckerLSTM(nn.Module):
         """Run one LSTM step.
 
         Args:
-            x: Input of shape ``(n*m,)`` or ``(batch, n*m)``.
+            x: Input, matrix ``(..., n, m)`` or flat ``(..., n*m)`` (see
+                [`KroneckerLinear`][meta_nn.KroneckerLinear]).
             h: ``None``, a hidden state tensor (cell state zero), or a tuple ``(h, c)``; each
-                of shape ``(n*m,)`` or ``(batch, n*m)``.
+                in the layout of ``x``, with batch dims that broadcast with those of ``x``.
 
         Returns:
             ``(y, (new_h, new_c))`` where ``y`` is ``new_h``.
@@ -323,7 +362,8 @@ class KroneckerLSTM(nn.Module):
         Raises:
             TypeError: If ``x``, ``h`` or ``c`` is not a tensor or ``h`` is a tuple whose
                 length is not 2.
-            ValueError: If a shape is not ``(n*m,)`` / ``(batch, n*m)`` or batch sizes differ.
+            ValueError: If a shape ends neither in ``(n, m)`` nor in ``n*m``, a state is not
+                in the layout of ``x``, or batch dims do not broadcast.
 
         Examples:
             >>> import torch
@@ -334,13 +374,11 @@ class KroneckerLSTM(nn.Module):
             (torch.Size([3, 4]), torch.Size([3, 4]))
         """
         owner = "KroneckerLSTM"
-        x = _check_kronecker_input(x, self.n, self.m, owner=owner, name="input x")
+        x, matrix = _layout(x, self.n, self.m, owner=owner, name="input x")
         hidden, cell = self._split_state(x, h)
-        hidden = _check_kronecker_input(hidden, self.n, self.m, owner=owner, name="hidden state")
-        cell = _check_kronecker_input(cell, self.n, self.m, owner=owner, name="cell state")
-        _check_same_batch(x, hidden, owner=owner, name="hidden state")
-        _check_same_batch(x, cell, owner=owner, name="cell state")
-        if hidden.dim() == 2 and cell.dim() == 2 and hidden.shape[0] != cell.shape[0]:
+        hidden = _state(x, matrix, hidden, self.n, self.m, owner=owner, name="hidden state")
+        cell = _state(x, matrix, cell, self.n, self.m, owner=owner, name="cell state")
+        if not _broadcastable(tuple(hidden.shape), tuple(cell.shape)):
             raise ValueError(
                 f"{owner} expects hidden and cell state with the same batch size, got shapes "
                 f"{tuple(hidden.shape)} and {tuple(cell.shape)}"

@@ -1,4 +1,4 @@
-"""Small utility modules: :class:`Lambda`, :class:`Flatten` and :class:`Scale`."""
+"""Small utility modules: ``Lambda``, ``Flatten`` and ``Scale``."""
 
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ def check_positive_int(value: object, *, owner: str, name: str) -> int:
 
 
 class Lambda(nn.Module):
-    """Wrap a callable as a :class:`torch.nn.Module`.
+    """Wrap a callable as a ``torch.nn.Module``.
 
     The callable holds no parameters of its own, so it is invisible to
-    :func:`torch.func.functional_call` and is transparent under :func:`torch.func.vmap`
+    ``torch.func.functional_call`` and is transparent under ``torch.func.vmap``
     whenever the callable itself is.
 
     Args:
@@ -76,8 +76,8 @@ class Lambda(nn.Module):
 class Flatten(nn.Module):
     """Flatten every dimension but the first: ``(batch, *rest) -> (batch, prod(rest))``.
 
-    Uses :meth:`torch.Tensor.reshape`, so non-contiguous inputs and inputs under
-    :func:`torch.func.vmap` work. A 1-d input of shape ``(batch,)`` becomes ``(batch, 1)``.
+    Uses ``torch.Tensor.reshape``, so non-contiguous inputs and inputs under
+    ``torch.func.vmap`` work. A 1-d input of shape ``(batch,)`` becomes ``(batch, 1)``.
 
     Raises:
         TypeError: In ``forward``, if the input is not a tensor.

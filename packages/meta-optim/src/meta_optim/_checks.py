@@ -1,49 +1,34 @@
-"""Boundary checks for meta-optim; every message names what was given and what was expected."""
+"""Boundary checks of meta-optim; every message names what was given and what was expected.
+
+The checks every package shares (numbers, names, losses, modules) live in
+[`meta_functional.checks`][meta_functional.checks]; this module holds only those about
+meta-optim's own objects (learning rates that may be tensors, tensor maps, optimizer states).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from meta_functional.checks import check_finite_rate, describe_names
 from torch import Tensor
 
 
-def _show(names: list[str], limit: int = 8) -> str:
-    ordered = sorted(names)
-    shown = ", ".join(repr(name) for name in ordered[:limit])
-    if len(ordered) > limit:
-        shown += f", ... ({len(ordered) - limit} more)"
-    return f"[{shown}]"
-
-
 def check_lr(lr: object) -> None:
-    """Raise unless ``lr`` is a non-negative real number or a single-element float tensor."""
+    """Raise unless ``lr`` is a finite real number ``>= 0`` or a single-element float tensor."""
     if isinstance(lr, Tensor):
         if lr.numel() != 1:
             raise ValueError(f"lr must be a scalar tensor, got shape {tuple(lr.shape)}")
         if not lr.is_floating_point():
             raise TypeError(f"lr must be a floating-point tensor, got dtype {lr.dtype}")
         return
-    if isinstance(lr, bool) or not isinstance(lr, int | float):
-        raise TypeError(f"lr must be a float or a scalar tensor, got {type(lr).__name__}")
-    if not lr >= 0:
-        raise ValueError(f"lr must be >= 0, got {lr}")
-
-
-def check_non_negative(name: str, value: float) -> None:
-    """Raise unless ``value`` is a real number ``>= 0``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
-    if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+    check_finite_rate(lr, "lr")
 
 
 def check_in_unit_interval(name: str, value: float, *, closed: bool) -> None:
     """Raise unless ``0 <= value <= 1`` (``closed``) or ``0 <= value < 1``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"{name} must be a float, got {type(value).__name__}")
-    inside = 0 <= value <= 1 if closed else 0 <= value < 1
-    if not inside:
+    number = check_finite_rate(value, name)
+    if number > 1 or (number == 1 and not closed):
         interval = "[0, 1]" if closed else "[0, 1)"
         raise ValueError(f"{name} must be in {interval}, got {value}")
 
@@ -57,7 +42,9 @@ def check_tensor_map(what: str, mapping: object) -> None:
         )
     bad = [str(name) for name, value in mapping.items() if not isinstance(value, Tensor)]
     if bad:
-        raise TypeError(f"{what} must map names to tensors; entries {_show(bad)} are not tensors")
+        raise TypeError(
+            f"{what} must map names to tensors; entries {describe_names(bad)} are not tensors"
+        )
 
 
 def check_same_names(
@@ -74,12 +61,12 @@ def check_same_names(
     extra = [name for name in left if name not in right]
     problems = []
     if missing:
-        problems.append(f"{left_what} lacks {_show(missing)}")
+        problems.append(f"{left_what} lacks {describe_names(missing)}")
     if extra:
-        problems.append(f"{left_what} has {_show(extra)} that {right_what} lacks")
+        problems.append(f"{left_what} has {describe_names(extra)} that {right_what} lacks")
     raise KeyError(
         f"{optimizer}: {left_what} and {right_what} name different parameters: "
-        f"{'; '.join(problems)}; expected the names {_show(list(right))}"
+        f"{'; '.join(problems)}; expected the names {describe_names(list(right))}"
     )
 
 

@@ -1,12 +1,12 @@
 """Differentiable functional inner-loop optimizers: ``sgd``, ``rmsprop`` and ``adam``.
 
-Each factory validates its hyperparameters once and returns a :class:`GradientTransformation`
-whose ``update`` only uses out-of-place tensor operations: no ``.item()``, no in-place
-updates and no Python branching on tensor values. Meta-gradients therefore flow through any
-number of inner steps, and the same code runs under :func:`torch.func.vmap` and
-:func:`torch.func.grad`. The arithmetic follows ``torch.optim.SGD``, ``torch.optim.RMSprop``
-and ``torch.optim.Adam`` step by step (with ``dampening=0``, ``amsgrad=False`` and
-``maximize=False``).
+Each factory validates its hyperparameters once and returns a
+[`GradientTransformation`][meta_optim.GradientTransformation] whose ``update`` only uses
+out-of-place tensor operations: no ``.item()``, no in-place updates and no Python branching on
+tensor values. Meta-gradients therefore flow through any number of inner steps, and the same code
+runs under ``torch.func.vmap`` and ``torch.func.grad``. The arithmetic follows ``torch.optim.SGD``,
+``torch.optim.RMSprop`` and ``torch.optim.Adam`` step by step (with ``dampening=0``,
+``amsgrad=False`` and ``maximize=False``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from typing import NamedTuple
 
 import torch
+from meta_functional.checks import check_finite_rate
 from torch import Tensor
 
 from ._checks import (
     check_in_unit_interval,
     check_lr,
-    check_non_negative,
     check_same_names,
     check_state_type,
     check_tensor_map,
@@ -29,7 +29,7 @@ from ._typing import GradientTransformation, ScalarLike, TensorMap
 
 
 class SgdState(NamedTuple):
-    """State of :func:`sgd`.
+    """State of [`sgd`][meta_optim.sgd].
 
     Attributes:
         momentum_buffer: Name -> velocity buffer; empty when ``momentum == 0``.
@@ -39,7 +39,7 @@ class SgdState(NamedTuple):
 
 
 class RMSpropState(NamedTuple):
-    """State of :func:`rmsprop`.
+    """State of [`rmsprop`][meta_optim.rmsprop].
 
     Attributes:
         square_avg: Name -> running average of squared gradients.
@@ -53,7 +53,7 @@ class RMSpropState(NamedTuple):
 
 
 class AdamState(NamedTuple):
-    """State of :func:`adam`.
+    """State of [`adam`][meta_optim.adam].
 
     Attributes:
         step: Number of updates taken so far, an ``int64`` scalar tensor (torch.optim's
@@ -135,7 +135,8 @@ def sgd(
             ``params``.
 
     Returns:
-        A :class:`GradientTransformation` whose state is an :class:`SgdState`.
+        A [`GradientTransformation`][meta_optim.GradientTransformation] whose state is an
+        [`SgdState`][meta_optim.SgdState].
 
     Raises:
         ValueError: If a hyperparameter is out of range, or ``nesterov`` is set without
@@ -155,8 +156,8 @@ def sgd(
         tensor([0.7100])
     """
     check_lr(lr)
-    check_non_negative("momentum", momentum)
-    check_non_negative("weight_decay", weight_decay)
+    check_finite_rate(momentum, "momentum")
+    check_finite_rate(weight_decay, "weight_decay")
     if nesterov and momentum == 0:
         raise ValueError(f"nesterov=True needs momentum > 0, got momentum={momentum}")
     uses_momentum = momentum != 0
@@ -219,7 +220,8 @@ def rmsprop(
             ``params``.
 
     Returns:
-        A :class:`GradientTransformation` whose state is an :class:`RMSpropState`.
+        A [`GradientTransformation`][meta_optim.GradientTransformation] whose state is an
+        [`RMSpropState`][meta_optim.RMSpropState].
 
     Raises:
         ValueError: If a hyperparameter is out of range.
@@ -236,9 +238,9 @@ def rmsprop(
     """
     check_lr(lr)
     check_in_unit_interval("alpha", alpha, closed=True)
-    check_non_negative("eps", eps)
-    check_non_negative("momentum", momentum)
-    check_non_negative("weight_decay", weight_decay)
+    check_finite_rate(eps, "eps")
+    check_finite_rate(momentum, "momentum")
+    check_finite_rate(weight_decay, "weight_decay")
     uses_momentum = momentum != 0
 
     def init(params: TensorMap, /) -> RMSpropState:
@@ -312,7 +314,8 @@ def adam(
             ``params``.
 
     Returns:
-        A :class:`GradientTransformation` whose state is an :class:`AdamState`.
+        A [`GradientTransformation`][meta_optim.GradientTransformation] whose state is an
+        [`AdamState`][meta_optim.AdamState].
 
     Raises:
         ValueError: If a hyperparameter is out of range or ``betas`` is not a pair.
@@ -336,8 +339,8 @@ def adam(
     beta1, beta2 = float(betas[0]), float(betas[1])
     check_in_unit_interval("betas[0]", beta1, closed=False)
     check_in_unit_interval("betas[1]", beta2, closed=False)
-    check_non_negative("eps", eps)
-    check_non_negative("weight_decay", weight_decay)
+    check_finite_rate(eps, "eps")
+    check_finite_rate(weight_decay, "weight_decay")
 
     def init(params: TensorMap, /) -> AdamState:
         check_tensor_map("params", params)
@@ -381,8 +384,9 @@ def apply_updates(params: TensorMap, updates: TensorMap) -> dict[str, Tensor]:
 
     Args:
         params: Current parameters.
-        updates: Updates to add, as returned by a :class:`GradientTransformation`'s ``update``;
-            every name must be a parameter name.
+        updates: Updates to add, as returned by a
+            [`GradientTransformation`][meta_optim.GradientTransformation]'s ``update``; every name
+            must be a parameter name.
 
     Returns:
         A new dict with one entry per parameter, in the order of ``params``.

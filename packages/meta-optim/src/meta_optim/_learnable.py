@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import torch
-from meta_functional import detach_module, update_module
+from meta_functional import descend_module, detach_module
+from meta_functional.checks import check_module, check_scalar_loss
 from torch import Tensor, nn
 
 from ._checks import check_lr
@@ -59,33 +60,38 @@ class LearnableOptimizer(nn.Module):
     """An optimizer whose update rule is a learnable transform of the gradient (meta-descent).
 
     One transform module is built per parameter of ``model`` (tied parameters counted once), by
-    calling ``transform(param)``. :meth:`step` reads each parameter's ``.grad``, computes
-    ``update = -lr * transform_i(grad)`` and replaces the model's parameters by the non-leaf
-    tensors ``param + update`` (via :func:`meta_functional.update_module`). The next forward and
-    ``backward`` therefore reach the transforms' parameters, which any ordinary optimizer over
+    calling ``transform(param)``. [`step`][meta_optim.LearnableOptimizer.step] reads each
+    parameter's ``.grad`` and replaces the model's parameters by the non-leaf tensors
+    ``param - lr * transform_i(grad)`` (the one update rule, through
+    [`descend_module`][meta_functional.descend_module]). The next forward and ``backward``
+    therefore reach the transforms' parameters, which any ordinary optimizer over
     ``self.parameters()`` can then train (hypergradient descent). Before each update, the
-    parameters produced by the previous :meth:`step` are detached
-    (:func:`meta_functional.detach_module`), so every meta-gradient looks one step back and the
-    graph does not grow with the number of steps.
+    parameters produced by the previous [`step`][meta_optim.LearnableOptimizer.step] are
+    detached ([`detach_module`][meta_functional.detach_module]), so every meta-gradient looks one
+    step back and the graph does not grow with the number of steps.
 
     Behaviour to be aware of:
 
-    * After the first :meth:`step`, ``model.parameters()`` yields the new non-leaf tensors (with
-      ``retain_grad()`` set, so ``backward`` fills their ``.grad``), not the original
-      ``nn.Parameter`` objects; an optimizer built on the original objects no longer sees them.
+    * After the first [`step`][meta_optim.LearnableOptimizer.step], ``model.parameters()`` yields
+      the new non-leaf tensors (with ``retain_grad()`` set, so ``backward`` fills their ``.grad``),
+      not the original ``nn.Parameter`` objects; an optimizer built on the original objects no
+      longer sees them.
     * The model is *not* registered as a submodule: ``self.parameters()``, ``state_dict()`` and
       ``.to()`` only concern the transforms.
     * Parameters whose ``.grad`` is ``None`` (frozen or unused) are left unchanged.
     * The gradients are constants of the meta-gradient (their own graph, if any, is not
-      followed). :meth:`step` releases the ``.grad`` of the original leaf parameters it reads,
-      since the update keeps a reference to that tensor. Those original parameters are in the
-      graph of the first update only, so the backward after the first :meth:`step` also gives
-      them a ``.grad``; later steps start from detached copies.
+      followed). [`step`][meta_optim.LearnableOptimizer.step] releases the ``.grad`` of the original
+      leaf parameters it reads, since the update keeps a reference to that tensor. Those original
+      parameters are in the graph of the first update only, so the backward after the first
+      [`step`][meta_optim.LearnableOptimizer.step] also gives them a ``.grad``; later steps start
+      from detached copies.
 
     Args:
         model: The module to optimize.
-        transform: A factory ``param -> nn.Module`` (e.g. :class:`ModuleTransform`,
-            :class:`KroneckerTransform`, :class:`MetaCurvatureTransform`); each module maps a
+        transform: A factory ``param -> nn.Module`` (e.g.
+            [`ModuleTransform`][meta_optim.ModuleTransform],
+            [`KroneckerTransform`][meta_optim.KroneckerTransform],
+            [`MetaCurvatureTransform`][meta_optim.MetaCurvatureTransform]); each module maps a
             gradient to a tensor of the same shape.
         lr: Step size applied to the transformed gradients, a non-negative float or a scalar
             tensor.
@@ -121,10 +127,7 @@ class LearnableOptimizer(nn.Module):
 
     def __init__(self, model: nn.Module, transform: TransformFactory, lr: ScalarLike = 1.0) -> None:
         super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(
-                f"LearnableOptimizer expects a torch.nn.Module, got {type(model).__name__}"
-            )
+        check_module(model, "LearnableOptimizer: model")
         if not callable(transform):
             raise TypeError(
                 f"LearnableOptimizer expects transform to be a callable param -> nn.Module, "
@@ -148,7 +151,8 @@ class LearnableOptimizer(nn.Module):
         """The module being optimized.
 
         Returns:
-            The ``model`` given at construction (updated in place by :meth:`step`).
+            The ``model`` given at construction (updated in place by
+            [`step`][meta_optim.LearnableOptimizer.step]).
         """
         model: nn.Module = self.__dict__["_model"]
         return model
@@ -203,11 +207,11 @@ class LearnableOptimizer(nn.Module):
                 f"LearnableOptimizer was built for {len(self.transforms)} parameters but the "
                 f"model now has {len(params)}; build a new LearnableOptimizer"
             )
-        updates: list[Tensor | None] = []
+        directions: list[Tensor | None] = []
         for index, (param, transform) in enumerate(zip(params, self.transforms, strict=True)):
             grad = _readable_grad(param)
             if grad is None:
-                updates.append(None)
+                directions.append(None)
                 continue
             update = transform(grad.detach())
             if not isinstance(update, Tensor) or update.shape != param.shape:
@@ -216,33 +220,35 @@ class LearnableOptimizer(nn.Module):
                     f"LearnableOptimizer: the transform of {_describe(index, param)} returned "
                     f"{got}; expected the parameter's shape"
                 )
-            updates.append(-self.lr * update)
+            directions.append(update)
             if param.is_leaf:
                 # The update keeps `grad` in its graph; a later backward that accumulates into
                 # this leaf's .grad in place would corrupt it, so the leaf lets go of it.
                 param.grad = None
         detach_module(self.model, keep_requires_grad=True)
-        update_module(self.model, updates)
+        descend_module(self.model, directions, self.lr)
         for param in self.model.parameters():
             if not param.is_leaf:
                 param.retain_grad()
 
 
 class ParameterUpdate(nn.Module):
-    """Like :func:`torch.autograd.grad`, but returns transformed gradients ("updates").
+    """Like ``torch.autograd.grad``, but returns transformed gradients ("updates").
 
     One transform module is built per parameter by calling ``transform(param)``; a factory may
     return ``None`` for a parameter whose gradient should be returned untransformed.
-    :meth:`forward` differentiates ``loss`` and passes each gradient through its transform.
+    [`forward`][meta_optim.ParameterUpdate.forward] differentiates ``loss`` and passes each gradient
+    through its transform.
 
-    The updates are the transforms' outputs as they are: to take a descent step, scale them,
-    e.g. ``update_module(model, [-lr * u for u in updates])`` (with an identity-initialised
-    transform such as :class:`KroneckerTransform`, ``-lr * u`` starts as plain gradient
-    descent).
+    The updates are the transforms' outputs as they are: to take a descent step, pass them to
+    [`descend_module`][meta_functional.descend_module], e.g.
+    ``descend_module(model, updates, lr)`` (with an identity-initialised transform such as
+    [`KroneckerTransform`][meta_optim.KroneckerTransform], this starts as plain gradient descent).
 
     Args:
         parameters: The parameters whose gradients will be transformed (e.g.
-            ``model.parameters()``), in the order :meth:`forward` will receive them.
+            ``model.parameters()``), in the order [`forward`][meta_optim.ParameterUpdate.forward]
+            will receive them.
         transform: A factory ``param -> nn.Module | None``.
 
     Raises:
@@ -251,7 +257,7 @@ class ParameterUpdate(nn.Module):
 
     Examples:
         >>> import torch
-        >>> from meta_functional import clone_module, update_module
+        >>> from meta_functional import clone_module, descend_module
         >>> from meta_nn import KroneckerLinear
         >>> from meta_optim import KroneckerTransform
         >>> model = torch.nn.Linear(3, 2)
@@ -262,7 +268,7 @@ class ParameterUpdate(nn.Module):
         >>> learner = clone_module(model)
         >>> error = torch.nn.functional.mse_loss(learner(inputs), targets)
         >>> updates = get_update(error, learner.parameters(), create_graph=True)
-        >>> learner = update_module(learner, [-0.1 * update for update in updates])
+        >>> learner = descend_module(learner, updates, 0.1)
         >>> torch.nn.functional.mse_loss(learner(inputs), targets).backward()
         >>> opt.step()
     """
@@ -306,7 +312,7 @@ class ParameterUpdate(nn.Module):
             loss: Scalar loss to differentiate.
             parameters: The tensors to differentiate with respect to, one per parameter given
                 at construction and with the same shapes (e.g. the parameters of a clone).
-            create_graph: As in :func:`torch.autograd.grad`; needed for the updates to be
+            create_graph: As in ``torch.autograd.grad``; needed for the updates to be
                 differentiable with respect to the parameters (second order). The updates are
                 always differentiable with respect to the transforms' parameters.
             retain_graph: Keep the graph of ``loss`` (it is kept anyway when
@@ -335,14 +341,7 @@ class ParameterUpdate(nn.Module):
             >>> get_update((3 * weight).sum() + frozen.sum(), [weight, frozen], allow_nograd=True)
             [tensor([3., 3.], grad_fn=<MulBackward0>), None]
         """
-        if not isinstance(loss, Tensor):
-            raise TypeError(
-                f"ParameterUpdate expects loss to be a tensor, got {type(loss).__name__}"
-            )
-        if loss.numel() != 1:
-            raise ValueError(
-                f"ParameterUpdate expects a scalar loss, got shape {tuple(loss.shape)}; reduce it"
-            )
+        check_scalar_loss(loss, "ParameterUpdate: loss")
         params = _parameter_list(parameters, "ParameterUpdate.forward")
         if len(params) != len(self.shapes):
             raise ValueError(
@@ -394,8 +393,9 @@ class ParameterUpdate(nn.Module):
 class DifferentiableSGD(nn.Module):
     """Differentiable, in-place gradient descent on a module: ``p <- p - lr * g``.
 
-    The new parameters are non-leaf tensors (via :func:`meta_functional.update_module`), so a
-    loss computed with the updated module can be differentiated with respect to the old
+    A stateful shell over the one update rule,
+    [`descend_module`][meta_functional.descend_module]. The new parameters are non-leaf tensors,
+    so a loss computed with the updated module can be differentiated with respect to the old
     parameters, to the gradients (if they carry a graph, e.g. from ``create_graph=True``) and to
     ``lr`` if it is a tensor that requires grad (an ``nn.Parameter`` ``lr`` is registered and
     appears in ``self.parameters()``).
@@ -439,9 +439,11 @@ class DifferentiableSGD(nn.Module):
             ``module`` itself, updated.
 
         Raises:
-            TypeError: If ``module`` is not a module or a gradient is not a tensor.
-            ValueError: If the number of gradients differs from the number of parameters, or,
-                with ``gradients=None``, no parameter has a ``.grad``.
+            TypeError: If ``module`` is not a module, ``gradients`` is a single tensor or a
+                gradient is not a tensor.
+            ValueError: If the number of gradients differs from the number of parameters, a
+                gradient's shape differs from its parameter's, or, with ``gradients=None``, no
+                parameter has a ``.grad``.
 
         Examples:
             >>> import torch
@@ -450,31 +452,15 @@ class DifferentiableSGD(nn.Module):
             ...     _ = model.weight.fill_(1.0)
             >>> _ = DifferentiableSGD(0.5)(model, [torch.ones(1, 1)])
             >>> model.weight
-            tensor([[0.5000]], grad_fn=<AddBackward0>)
+            tensor([[0.5000]], grad_fn=<SubBackward0>)
         """
-        if not isinstance(module, nn.Module):
-            raise TypeError(
-                f"DifferentiableSGD expects a torch.nn.Module, got {type(module).__name__}"
-            )
-        params = list(module.parameters())
+        check_module(module, "DifferentiableSGD: module")
         if gradients is None:
-            grads = [_readable_grad(param) for param in params]
-            if params and all(grad is None for grad in grads):
+            params = list(module.parameters())
+            gradients = [_readable_grad(param) for param in params]
+            if params and all(grad is None for grad in gradients):
                 raise ValueError(
                     f"DifferentiableSGD: no parameter of {type(module).__name__} has a .grad; "
                     f"call backward() first or pass gradients"
                 )
-        else:
-            if isinstance(gradients, Tensor):  # type: ignore[unreachable]  # callers pass anything
-                raise TypeError(
-                    "DifferentiableSGD expects a sequence of gradients (one per parameter), "
-                    "got a single tensor"
-                )
-            grads = list(gradients)
-            if len(grads) != len(params):
-                raise ValueError(
-                    f"DifferentiableSGD got {len(grads)} gradients for the {len(params)} "
-                    f"parameters of {type(module).__name__}; expected one per parameter"
-                )
-        updates = [None if grad is None else -self.lr * grad for grad in grads]
-        return update_module(module, updates)
+        return descend_module(module, gradients, self.lr)

@@ -2,9 +2,10 @@
 
 A *transform factory* is called once per parameter and returns an ``nn.Module`` whose forward
 takes a gradient of that parameter's shape and returns a tensor of the same shape.
-:class:`ModuleTransform` and :class:`KroneckerTransform` are such factories;
-:class:`MetaCurvatureTransform` is a module class whose constructor takes the parameter, so the
-class itself is a factory.
+[`ModuleTransform`][meta_optim.ModuleTransform] and
+[`KroneckerTransform`][meta_optim.KroneckerTransform] are such factories;
+[`MetaCurvatureTransform`][meta_optim.MetaCurvatureTransform] is a module class whose constructor
+takes the parameter, so the class itself is a factory.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import typing
 from collections.abc import Callable
 
 import torch
+from meta_functional.checks import check_finite_rate
 from torch import Tensor, nn
 
 
@@ -53,7 +55,8 @@ def _reshaped(
 class _ReshapedTransform(nn.Module):
     """Apply ``module`` to the gradient reshaped to ``in_shape``; return the parameter's shape.
 
-    Built by :class:`ModuleTransform` and :class:`KroneckerTransform`.
+    Built by [`ModuleTransform`][meta_optim.ModuleTransform] and
+    [`KroneckerTransform`][meta_optim.KroneckerTransform].
 
     Attributes:
         module: The wrapped (learnable) module.
@@ -103,7 +106,8 @@ class ModuleTransform:
     parameter's device and, for floating-point parameters, in its dtype). The returned transform
     flattens the gradient to ``(1, numel)``, applies the module and reshapes the result back to
     the parameter's shape. A dense ``nn.Linear`` costs ``numel**2`` weights, so this is meant for
-    small parameters; see :class:`KroneckerTransform` for a scalable alternative.
+    small parameters; see [`KroneckerTransform`][meta_optim.KroneckerTransform] for a scalable
+    alternative.
 
     Args:
         module_cls: A callable ``(in_features, out_features) -> nn.Module``, e.g.
@@ -156,7 +160,7 @@ class ModuleTransform:
 
 
 def kronecker_dims(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
-    """Return the ``(n, m)`` Kronecker factor sizes :class:`KroneckerTransform` uses for a shape.
+    """Return the ``(n, m)`` Kronecker factor sizes that ``KroneckerTransform`` uses for a shape.
 
     * 0-d (a scalar): ``(1, 1)``;
     * 1-d ``(n,)`` (a bias): ``(n, 1)``, i.e. an ``(n, n)`` left factor and a scalar right one;
@@ -182,19 +186,20 @@ def kronecker_dims(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
 
 
 class KroneckerTransform:
-    """Build Kronecker-factored transforms (e.g. from :class:`meta_nn.KroneckerLinear`).
+    """Build Kronecker-factored transforms (e.g. from [`KroneckerLinear`][meta_nn.KroneckerLinear]).
 
-    For a parameter reshaped to ``(n, m)`` (see :func:`kronecker_dims`: weights keep their
-    shape, biases of size ``n`` use ``(n, 1)``, convolution weights ``(out, in, kh, kw)`` use
-    ``(out, in * kh * kw)``), the transform is ``kronecker_cls(n, m, bias=bias, psd=psd)``,
-    whose two factors have shapes ``(n, n)`` and ``(m, m)`` instead of one ``(nm, nm)`` matrix.
-    The gradient is flattened row-major to ``(n * m,)``, transformed and reshaped back to the
-    parameter's shape. With :class:`meta_nn.KroneckerLinear` the transform starts as the
-    identity, so a learnable optimizer built on it starts as plain gradient descent.
+    For a parameter reshaped to ``(n, m)`` (see [`kronecker_dims`][meta_optim.kronecker_dims]:
+    weights keep their shape, biases of size ``n`` use ``(n, 1)``, convolution weights
+    ``(out, in, kh, kw)`` use ``(out, in * kh * kw)``), the transform is
+    ``kronecker_cls(n, m, bias=bias, psd=psd)``, whose two factors have shapes ``(n, n)`` and
+    ``(m, m)`` instead of one ``(nm, nm)`` matrix. The gradient is flattened row-major to
+    ``(n * m,)``, transformed and reshaped back to the parameter's shape. With
+    [`KroneckerLinear`][meta_nn.KroneckerLinear] the transform starts as
+    the identity, so a learnable optimizer built on it starts as plain gradient descent.
 
     Args:
         kronecker_cls: A callable ``(n, m, bias=..., psd=...) -> nn.Module`` taking inputs of
-            shape ``(n * m,)``, e.g. :class:`meta_nn.KroneckerLinear`.
+            shape ``(n * m,)``, e.g. [`KroneckerLinear`][meta_nn.KroneckerLinear].
         bias: Passed to ``kronecker_cls``.
         psd: Passed to ``kronecker_cls`` (keep the factored matrix positive semi-definite).
 
@@ -282,7 +287,7 @@ class MetaCurvatureTransform(nn.Module):
 
     Raises:
         TypeError: If ``param`` is not a tensor or ``lr`` is not a float.
-        ValueError: If ``lr`` is negative.
+        ValueError: If ``lr`` is negative or not finite.
 
     References:
         1. Park & Oliva. 2019. "Meta-Curvature". NeurIPS.
@@ -304,11 +309,7 @@ class MetaCurvatureTransform(nn.Module):
     def __init__(self, param: Tensor, lr: float = 1.0) -> None:
         super().__init__()
         param = _check_parameter(param, "MetaCurvatureTransform")
-        if isinstance(lr, bool) or not isinstance(lr, int | float):
-            raise TypeError(f"MetaCurvatureTransform expects lr to be a float, got {lr!r}")
-        if not lr >= 0:
-            raise ValueError(f"MetaCurvatureTransform expects lr >= 0, got {lr}")
-        self.lr = float(lr)
+        self.lr = check_finite_rate(lr, "MetaCurvatureTransform: lr")
         self.shape = param.shape
         device = param.device
         dtype = param.dtype if param.is_floating_point() else None

@@ -14,7 +14,7 @@ TensorMap = Mapping[str, Tensor]
 #: A step size: a Python float or a scalar tensor (which may require grad).
 ScalarLike = float | Tensor
 
-#: A factory that builds the transform module for one parameter (see :class:`ModuleTransform`).
+#: A factory that builds the transform module for one parameter (see ``ModuleTransform``).
 TransformFactory = Callable[[Tensor], nn.Module]
 
 StateT = TypeVar("StateT")
@@ -22,7 +22,7 @@ StateT_co = TypeVar("StateT_co", covariant=True)
 
 
 class InitFn(Protocol[StateT_co]):
-    """Signature of :attr:`GradientTransformation.init`."""
+    """Signature of ``GradientTransformation.init``."""
 
     def __call__(self, params: TensorMap, /) -> StateT_co:
         """Build the initial optimizer state for ``params``."""
@@ -30,7 +30,7 @@ class InitFn(Protocol[StateT_co]):
 
 
 class UpdateFn(Protocol[StateT]):
-    """Signature of :attr:`GradientTransformation.update`."""
+    """Signature of ``GradientTransformation.update``."""
 
     def __call__(
         self, grads: TensorMap, state: StateT, params: TensorMap | None = None, /
@@ -45,8 +45,8 @@ class GradientTransformation(Generic[StateT]):
 
     ``init(params)`` returns the initial state; ``update(grads, state, params)`` returns
     ``(updates, new_state)`` where ``updates`` are meant to be *added* to the parameters (see
-    :func:`apply_updates`). Neither function mutates its inputs, so the whole inner loop is
-    differentiable and can run under :func:`torch.func.vmap` and :func:`torch.func.grad`.
+    [`apply_updates`][meta_optim.apply_updates]). Neither function mutates its inputs, so the whole
+    inner loop is differentiable and can run under ``torch.func.vmap`` and ``torch.func.grad``.
 
     Attributes:
         init: Builds the state from a parameter mapping.

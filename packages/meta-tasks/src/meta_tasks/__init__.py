@@ -1,8 +1,9 @@
 """meta-tasks.
 
 `Task`, `TaskBatch`, task samplers (sinusoid regression, N-way K-shot episodes over any labeled
-dataset) and the Omniglot dataset. Depends on torch; `pip install meta-tasks[images]` adds
-Pillow for Omniglot.
+dataset), the episodic-data API (`MetaDataset` label bookkeeping with union and filtered views,
+`TaskDataset` with composable task transforms, `split_by_shots`, `InfiniteIterator`) and the
+Omniglot dataset. Depends on torch; `pip install meta-tasks[images]` adds Pillow for Omniglot.
 """
 
 from __future__ import annotations
@@ -10,23 +11,75 @@ from __future__ import annotations
 from .__about__ import __version__
 from ._archives import OMNIGLOT_BASE_URL
 from ._fewshot import FewShotSampler, LabeledDataset, RotatedClasses, split_classes
-from ._omniglot import Omniglot, OmniglotOneShotRuns
+from ._metadataset import FilteredMetaDataset, Label, MetaDataset, UnionMetaDataset
+from ._omniglot import (
+    OMNIGLOT_IMAGE_SIZE,
+    OMNIGLOT_RUNS_ARCHIVE,
+    OMNIGLOT_RUNS_WAYS,
+    OMNIGLOT_SUBSETS,
+    Omniglot,
+    OmniglotOneShotRuns,
+)
 from ._sinusoid import SinusoidParams, SinusoidTaskSampler
 from ._task import Task, TaskBatch, TaskSampler, stack_tasks
+from ._taskdataset import (
+    InfiniteIterator,
+    TaskDataset,
+    TaskTransformFn,
+    derive_seed,
+    split_by_shots,
+)
+from ._transforms import (
+    ConsecutiveLabels,
+    FilterLabels,
+    FusedNWaysKShots,
+    ItemDescription,
+    KShots,
+    LoadData,
+    NWays,
+    RandomClassRotation,
+    RemapLabels,
+    TaskDescription,
+    TaskTransform,
+)
 
 __all__ = [
     "OMNIGLOT_BASE_URL",
+    "OMNIGLOT_IMAGE_SIZE",
+    "OMNIGLOT_RUNS_ARCHIVE",
+    "OMNIGLOT_RUNS_WAYS",
+    "OMNIGLOT_SUBSETS",
+    "ConsecutiveLabels",
     "FewShotSampler",
+    "FilterLabels",
+    "FilteredMetaDataset",
+    "FusedNWaysKShots",
+    "InfiniteIterator",
+    "ItemDescription",
+    "KShots",
+    "Label",
     "LabeledDataset",
+    "LoadData",
+    "MetaDataset",
+    "NWays",
     "Omniglot",
     "OmniglotOneShotRuns",
+    "RandomClassRotation",
+    "RemapLabels",
     "RotatedClasses",
     "SinusoidParams",
     "SinusoidTaskSampler",
     "Task",
     "TaskBatch",
+    "TaskDataset",
+    "TaskDescription",
     "TaskSampler",
+    "TaskTransform",
+    "TaskTransformFn",
+    "UnionMetaDataset",
     "__version__",
+    "derive_seed",
+    "split_by_shots",
     "split_classes",
     "stack_tasks",
 ]

@@ -11,7 +11,9 @@ from typing import Any, Protocol, SupportsIndex, runtime_checkable
 import torch
 from torch import Tensor
 
+from ._metadataset import MetaDataset
 from ._task import Task, TaskBatch, check_int, resolve_generator
+from ._transforms import FusedNWaysKShots
 
 
 @runtime_checkable
@@ -19,8 +21,8 @@ class LabeledDataset(Protocol):
     """A map-style dataset whose items are ``(input_tensor, integer_label)`` pairs.
 
     A dataset may also offer a ``labels`` attribute (a sequence of ints or a 1-D integer
-    tensor, one label per item); :class:`FewShotSampler` then reads labels from it instead of
-    loading every item once.
+    tensor, one label per item); [`FewShotSampler`][meta_tasks.FewShotSampler] then reads labels
+    from it instead of loading every item once.
     """
 
     def __len__(self) -> int:
@@ -61,6 +63,9 @@ def dataset_labels(dataset: LabeledDataset) -> list[int]:
         TypeError: If a label is not an integer.
     """
     size = len(dataset)
+    if isinstance(dataset, MetaDataset):  # its ``labels`` are the distinct labels
+        where = "dataset.indices_to_labels"
+        return [_as_label(dataset.indices_to_labels[i], f"{where}[{i}]") for i in range(size)]
     offered = getattr(dataset, "labels", None)
     if offered is None:
         return [_as_label(dataset[index][1], f"dataset[{index}][1]") for index in range(size)]
@@ -81,23 +86,6 @@ def dataset_labels(dataset: LabeledDataset) -> list[int]:
     return labels
 
 
-def _draw_without_replacement(population: int, count: int, uniforms: Sequence[float]) -> list[int]:
-    """First ``count`` positions of a Fisher-Yates shuffle of ``range(population)``.
-
-    Only the touched positions are stored (a dict of swaps), so this costs O(count), not
-    O(population). ``uniforms`` holds ``count`` numbers in [0, 1).
-    """
-    swapped: dict[int, int] = {}
-    drawn: list[int] = []
-    for position in range(count):
-        offset = min(int(uniforms[position] * (population - position)), population - position - 1)
-        target = position + offset
-        value = swapped.get(target, target)
-        swapped[target] = swapped.get(position, position)
-        drawn.append(value)
-    return drawn
-
-
 class FewShotSampler:
     """Sample N-way K-shot classification episodes from any labeled map-style dataset.
 
@@ -107,10 +95,13 @@ class FewShotSampler:
     drawn gets label k. Support examples are grouped by label (``support_y`` is
     ``[0]*shots + [1]*shots + ...``), and so are query examples.
 
-    The class -> indices table is built once, at construction, from ``dataset.labels`` when
-    the dataset offers it (no decoding) and otherwise by reading each item's label once.
-    Sampling an episode then costs O(ways * (shots + query_shots)) plus loading the chosen
-    items; all randomness comes from one ``torch.rand`` call per episode on :attr:`generator`.
+    A shell over the episodic-data API: the class -> indices table is a
+    [`MetaDataset`][meta_tasks.MetaDataset] (``index``) built once, at construction, from
+    ``dataset.labels`` when the dataset offers it (no decoding) and otherwise by reading each
+    item's label once; an episode is one [`FusedNWaysKShots`][meta_tasks.FusedNWaysKShots]
+    draw of ``ways`` classes and ``shots + query_shots`` examples of each on ``generator`` (one
+    ``torch.rand`` call), split into support and query. Sampling costs
+    O(ways * (shots + query_shots)) plus loading the chosen items.
 
     Args:
         dataset: Map-style dataset of ``(input_tensor, integer_label)``; all inputs must have
@@ -119,14 +110,16 @@ class FewShotSampler:
         shots: Support examples per class (K).
         query_shots: Query examples per class.
         classes: Labels (of ``dataset``) to sample from, e.g. one part of
-            :func:`split_classes`; ``None`` means every label present in the dataset.
+            [`split_classes`][meta_tasks.split_classes]; ``None`` means every label present in the
+            dataset.
         seed: Seed of a new CPU generator (when ``generator`` is ``None``). With neither, the
             seed is drawn from torch's global RNG.
-        generator: A CPU :class:`torch.Generator` to draw from.
+        generator: A CPU `torch.Generator` to draw from.
 
     Attributes:
         generator: The generator in use (checkpoint it with ``get_state``/``set_state``).
         classes: The dataset labels episodes are drawn from, sorted.
+        index: The [`MetaDataset`][meta_tasks.MetaDataset] over ``dataset``.
 
     Raises:
         TypeError: If an argument has the wrong type.
@@ -160,8 +153,9 @@ class FewShotSampler:
         self.generator = resolve_generator("FewShotSampler", generator, seed, cpu_only=True)
         self.dataset = dataset
 
+        self._labels = dataset_labels(dataset)
         by_class: dict[int, list[int]] = {}
-        for index, label in enumerate(dataset_labels(dataset)):
+        for index, label in enumerate(self._labels):
             by_class.setdefault(label, []).append(index)
         if classes is None:
             chosen = sorted(by_class)
@@ -197,7 +191,8 @@ class FewShotSampler:
                 f"({shown}{', ...' if len(short) > 5 else ''})"
             )
         self.classes: list[int] = chosen
-        self._indices: list[list[int]] = [by_class[c] for c in chosen]
+        self.index = MetaDataset(dataset, labels_to_indices=dict(by_class))
+        self._draw = FusedNWaysKShots(self.index, self.ways, needed, filter_labels=chosen)
 
     def __repr__(self) -> str:
         return (
@@ -207,19 +202,9 @@ class FewShotSampler:
 
     def _episode_indices(self) -> tuple[list[int], list[list[int]]]:
         per_class = self.shots + self.query_shots
-        uniforms = torch.rand(
-            self.ways * (1 + per_class), generator=self.generator, dtype=torch.float64
-        ).tolist()
-        picked = _draw_without_replacement(len(self.classes), self.ways, uniforms[: self.ways])
-        examples: list[list[int]] = []
-        for way, class_position in enumerate(picked):
-            pool = self._indices[class_position]
-            start = self.ways + way * per_class
-            drawn = _draw_without_replacement(
-                len(pool), per_class, uniforms[start : start + per_class]
-            )
-            examples.append([pool[i] for i in drawn])
-        return [self.classes[p] for p in picked], examples
+        drawn = [item.index for item in self._draw(None, self.generator)]
+        examples = [drawn[way * per_class : (way + 1) * per_class] for way in range(self.ways)]
+        return [self._labels[pool[0]] for pool in examples], examples
 
     def sample_episode(self) -> tuple[Task, list[int]]:
         """Sample one episode and also return the dataset labels behind its episode labels.
@@ -289,7 +274,7 @@ class FewShotSampler:
         return [self._episodes(1)[0][0] for _ in range(meta_batch_size)]
 
     def sample_batch(self, meta_batch_size: int) -> TaskBatch:
-        """Return ``meta_batch_size`` independent episodes stacked as a :class:`TaskBatch`.
+        """Return ``meta_batch_size`` independent episodes stacked as a `TaskBatch`.
 
         From the same generator state this equals ``stack_tasks(sampler.sample(n))``, but all
         inputs are gathered with one ``torch.stack`` (no second copy).
@@ -298,7 +283,8 @@ class FewShotSampler:
             meta_batch_size: Number of episodes (at least 1).
 
         Returns:
-            The stacked episodes (shapes as in :meth:`sample`, with a leading task dimension).
+            The stacked episodes (shapes as in [`sample`][meta_tasks.FewShotSampler.sample], with a
+            leading task dimension).
 
         Raises:
             TypeError: If ``meta_batch_size`` is not an int.

@@ -8,6 +8,7 @@ import re
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -22,14 +23,28 @@ from ._archives import (
 )
 from ._task import Task, check_int
 
-SUBSETS: Mapping[str, tuple[str, ...]] = {
-    "background": ("images_background.zip",),
-    "evaluation": ("images_evaluation.zip",),
-    "background_small1": ("images_background_small1.zip",),
-    "background_small2": ("images_background_small2.zip",),
-    "background_small": ("images_background_small1.zip", "images_background_small2.zip"),
-}
-RUNS_ARCHIVE = "all_runs.zip"
+OMNIGLOT_SUBSETS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "background": ("images_background.zip",),
+        "evaluation": ("images_evaluation.zip",),
+        "background_small1": ("images_background_small1.zip",),
+        "background_small2": ("images_background_small2.zip",),
+        "background_small": ("images_background_small1.zip", "images_background_small2.zip"),
+    }
+)
+"""Every ``subset`` that [`Omniglot`][meta_tasks.Omniglot] accepts, mapped to the zip archives
+it reads (read-only)."""
+
+OMNIGLOT_RUNS_ARCHIVE = "all_runs.zip"
+"""The archive of Lake's one-shot runs, read by
+[`OmniglotOneShotRuns`][meta_tasks.OmniglotOneShotRuns]."""
+
+OMNIGLOT_RUNS_WAYS = 20
+"""Classes per task in Lake's one-shot runs: each of the 20 runs is a 20-way one-shot task."""
+
+OMNIGLOT_IMAGE_SIZE = 28
+"""Default side length of the square Omniglot images (the drawings are 105 x 105; few-shot
+work since Vinyals et al. 2016, the MAML paper included, resizes them to 28 x 28)."""
 
 Transform = Callable[[Tensor], Tensor]
 
@@ -123,9 +138,9 @@ class Omniglot:
     when one is known (``checksums`` argument, then ``<root>/SHA256SUMS``, then the built-in
     table for the official small archives and ``all_runs.zip``), otherwise every member's CRC;
     member paths that are absolute or contain ``..`` are refused. Labels and class names come
-    from the zip directory, so :attr:`labels` and :attr:`num_classes` need no decoding. The
-    verified archive bytes stay in memory (a few MB; about 10 MB for ``background``), which
-    makes the dataset safe to use from forked ``DataLoader`` workers and picklable.
+    from the zip directory, so `labels` and [`num_classes`][meta_tasks.Omniglot.num_classes] need no
+    decoding. The verified archive bytes stay in memory (a few MB; about 10 MB for ``background``),
+    which makes the dataset safe to use from forked ``DataLoader`` workers and picklable.
 
     ``subset="background_small"`` is the union of ``background_small1`` and
     ``background_small2``: 242 characters, as Greek and Latin appear in both. Each shared
@@ -175,15 +190,15 @@ class Omniglot:
         root: str | os.PathLike[str],
         subset: str,
         *,
-        image_size: int = 28,
+        image_size: int = OMNIGLOT_IMAGE_SIZE,
         download: bool = False,
         transform: Transform | None = None,
         cache: bool = False,
         base_url: str = OMNIGLOT_BASE_URL,
         checksums: Mapping[str, str] | None = None,
     ) -> None:
-        if subset not in SUBSETS:
-            raise ValueError(f"subset must be one of {sorted(SUBSETS)}, got {subset!r}")
+        if subset not in OMNIGLOT_SUBSETS:
+            raise ValueError(f"subset must be one of {sorted(OMNIGLOT_SUBSETS)}, got {subset!r}")
         self.image_size = check_int("image_size", image_size)
         _check_transform(transform)
         _require_pillow()
@@ -192,7 +207,11 @@ class Omniglot:
         self.transform = transform
         self.cache = bool(cache)
         self._archives = _Archives(
-            self.root, SUBSETS[subset], download=download, base_url=base_url, checksums=checksums
+            self.root,
+            OMNIGLOT_SUBSETS[subset],
+            download=download,
+            base_url=base_url,
+            checksums=checksums,
         )
         drawings: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
         for archive_index, handle in enumerate(self._archives.handles()):
@@ -313,11 +332,11 @@ _RUN_MEMBER = re.compile(r"^(run\d+)/(training|test)/([^/]+\.png)$")
 class OmniglotOneShotRuns:
     """Lake's 20-way within-alphabet one-shot classification benchmark (``all_runs.zip``).
 
-    Item ``r`` is run ``r`` (runs in ``run01 .. run20`` order) as a :class:`Task`: the 20
-    support images are ``runNN/training/class01.png .. class20.png`` with labels ``0 .. 19`` in
+    Item ``r`` is run ``r`` (runs in ``run01 .. run20`` order) as a [`Task`][meta_tasks.Task]: the
+    20 support images are ``runNN/training/class01.png .. class20.png`` with labels ``0 .. 19`` in
     that order, and the 20 query images are ``runNN/test/item01.png .. item20.png``, each
     labelled with the support class that ``runNN/class_labels.txt`` names for it. Images are
-    processed as in :class:`Omniglot` (float32 ``(1, s, s)``, strokes 1.0 on 0.0).
+    processed as in [`Omniglot`][meta_tasks.Omniglot] (float32 ``(1, s, s)``, strokes 1.0 on 0.0).
 
     Args:
         root: Directory holding ``all_runs.zip`` (and optionally ``SHA256SUMS``).
@@ -325,7 +344,8 @@ class OmniglotOneShotRuns:
         download: Fetch ``all_runs.zip`` from ``base_url`` if it is missing.
         transform: Optional callable applied to each image tensor.
         base_url: Directory URL the archive is downloaded from.
-        checksums: Extra ``{file name: sha256 hex}`` entries (see :class:`Omniglot`).
+        checksums: Extra ``{file name: sha256 hex}`` entries (see
+            [`Omniglot`][meta_tasks.Omniglot]).
 
     Attributes:
         run_names: ``["run01", ..., "run20"]``.
@@ -348,7 +368,7 @@ class OmniglotOneShotRuns:
         self,
         root: str | os.PathLike[str],
         *,
-        image_size: int = 28,
+        image_size: int = OMNIGLOT_IMAGE_SIZE,
         download: bool = False,
         transform: Transform | None = None,
         base_url: str = OMNIGLOT_BASE_URL,
@@ -360,7 +380,11 @@ class OmniglotOneShotRuns:
         self.root = Path(root)
         self.transform = transform
         self._archives = _Archives(
-            self.root, (RUNS_ARCHIVE,), download=download, base_url=base_url, checksums=checksums
+            self.root,
+            (OMNIGLOT_RUNS_ARCHIVE,),
+            download=download,
+            base_url=base_url,
+            checksums=checksums,
         )
         path = self._archives.paths[0]
         handle = self._archives.handles()[0]
@@ -429,7 +453,7 @@ class OmniglotOneShotRuns:
         return torch.stack(images)
 
     def __getitem__(self, index: int) -> Task:
-        """Return run ``index`` as a 20-way one-shot :class:`Task`.
+        """Return run ``index`` as a 20-way one-shot [`Task`][meta_tasks.Task].
 
         Args:
             index: Run index (negative counts from the end).

@@ -71,7 +71,7 @@ class SinusoidTaskSampler:
     Each task draws ``A ~ U(amp_range)`` and ``phase ~ U(phase_range)``; its
     ``k_support + k_query`` inputs are drawn i.i.d. from ``U(x_range)``. A whole meta-batch is
     drawn with a single ``torch.rand`` call (no Python loop over tasks or points) from
-    :attr:`generator`, on the generator's device, and then moved to ``device``/``dtype``; so a
+    `generator`, on the generator's device, and then moved to ``device``/``dtype``; so a
     given seed gives the same tasks whatever ``device`` is.
 
     Args:
@@ -80,7 +80,7 @@ class SinusoidTaskSampler:
         x_range: Range ``(low, high)`` of the inputs.
         k_support: Number of support points per task (``K`` in K-shot).
         k_query: Number of query points per task.
-        generator: A :class:`torch.Generator` to draw from (used as is, so its state advances).
+        generator: A `torch.Generator` to draw from (used as is, so its state advances).
         seed: Convenience seed used to build a CPU generator when ``generator`` is ``None``.
             With neither, the seed is drawn from torch's global RNG (so ``torch.manual_seed``
             makes the sampler reproducible).
@@ -89,7 +89,7 @@ class SinusoidTaskSampler:
             ``torch.get_default_dtype()`` at sampling time).
 
     Attributes:
-        generator: The :class:`torch.Generator` in use; checkpoint it with
+        generator: The `torch.Generator` in use; checkpoint it with
             ``generator.get_state()`` and restore it with ``generator.set_state(state)``.
 
     Raises:
@@ -143,10 +143,10 @@ class SinusoidTaskSampler:
             meta_batch_size: Number of tasks (at least 1).
 
         Returns:
-            ``(batch, params)``: a :class:`TaskBatch` with ``support_x`` of shape
+            ``(batch, params)``: a [`TaskBatch`][meta_tasks.TaskBatch] with ``support_x`` of shape
             ``(meta_batch_size, k_support, 1)`` (``support_y`` alike, ``query_*`` with
-            ``k_query``), and the :class:`SinusoidParams` (amplitude and phase, each of shape
-            ``(meta_batch_size,)``) that generated it.
+            ``k_query``), and the [`SinusoidParams`][meta_tasks.SinusoidParams] (amplitude and
+            phase, each of shape ``(meta_batch_size,)``) that generated it.
 
         Raises:
             TypeError: If ``meta_batch_size`` is not an int.
@@ -180,13 +180,15 @@ class SinusoidTaskSampler:
         return batch, SinusoidParams(amplitude.to(device), phase.to(device))
 
     def sample_batch(self, meta_batch_size: int) -> TaskBatch:
-        """Sample a meta-batch of tasks as a :class:`TaskBatch`.
+        """Sample a meta-batch of tasks as a [`TaskBatch`][meta_tasks.TaskBatch].
 
         Args:
             meta_batch_size: Number of tasks (at least 1).
 
         Returns:
-            The stacked tasks (see :meth:`sample_batch_with_params` for shapes).
+            The stacked tasks (see
+            [`sample_batch_with_params`][meta_tasks.SinusoidTaskSampler.sample_batch_with_params]
+            for shapes).
 
         Raises:
             TypeError: If ``meta_batch_size`` is not an int.

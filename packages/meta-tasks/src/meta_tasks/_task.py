@@ -60,8 +60,8 @@ class Task:
     """A single few-shot task: a support split to adapt on and a query split to evaluate on.
 
     The first dimension of every tensor indexes examples: ``support_x[i]`` is the input whose
-    target is ``support_y[i]``. Instances are immutable (:meth:`to` returns a new task) and
-    compare by identity (tensors have no single truth value to compare by).
+    target is ``support_y[i]``. Instances are immutable ([`to`][meta_tasks.Task.to] returns a new
+    task) and compare by identity (tensors have no single truth value to compare by).
 
     Attributes:
         support_x: Inputs used for inner-loop adaptation, shape ``(n_support, ...)``.
@@ -118,7 +118,8 @@ class Task:
                 dtypes. Integer tensors (class labels) keep their dtype.
 
         Returns:
-            A new :class:`Task` (tensors already matching are shared, as with ``Tensor.to``).
+            A new [`Task`][meta_tasks.Task] (tensors already matching are shared, as with
+            ``Tensor.to``).
 
         Raises:
             ValueError: If ``dtype`` is not a floating-point dtype.
@@ -140,7 +141,7 @@ class TaskBatch:
 
     This is the form the batched (``vmap``) algorithms consume: ``support_x[t]`` is task
     ``t``'s support inputs. ``len(batch)`` is the number of tasks, ``batch[t]`` is task ``t``
-    as a :class:`Task` (views, no copy), ``batch[a:b]`` is a smaller batch and iterating
+    as a [`Task`][meta_tasks.Task] (views, no copy), ``batch[a:b]`` is a smaller batch and iterating
     yields the tasks in order.
 
     Attributes:
@@ -195,13 +196,13 @@ class TaskBatch:
     def __getitem__(self, index: slice) -> TaskBatch: ...
 
     def __getitem__(self, index: int | slice) -> Task | TaskBatch:
-        """Return task ``index`` as a :class:`Task`, or a sub-batch for a slice.
+        """Return task ``index`` as a [`Task`][meta_tasks.Task], or a sub-batch for a slice.
 
         Args:
             index: A task index (negative counts from the end) or a slice.
 
         Returns:
-            The task (views into the batch tensors) or a :class:`TaskBatch`.
+            The task (views into the batch tensors) or a [`TaskBatch`][meta_tasks.TaskBatch].
 
         Raises:
             IndexError: If ``index`` is out of range.
@@ -246,7 +247,7 @@ class TaskBatch:
                 dtypes. Integer tensors (class labels) keep their dtype.
 
         Returns:
-            A new :class:`TaskBatch`.
+            A new [`TaskBatch`][meta_tasks.TaskBatch].
 
         Raises:
             ValueError: If ``dtype`` is not a floating-point dtype.
@@ -255,7 +256,7 @@ class TaskBatch:
 
 
 def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
-    """Stack equally shaped tasks into a :class:`TaskBatch`.
+    """Stack equally shaped tasks into a [`TaskBatch`][meta_tasks.TaskBatch].
 
     Args:
         tasks: A non-empty sequence of tasks whose tensors agree in shape, dtype and device
@@ -265,7 +266,7 @@ def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
         The batch, with ``batch[i]`` equal to ``tasks[i]``.
 
     Raises:
-        TypeError: If an element is not a :class:`Task`.
+        TypeError: If an element is not a [`Task`][meta_tasks.Task].
         ValueError: If ``tasks`` is empty, or a task's field differs in shape, dtype or device
             from the same field of task 0 (the message names the task index and both values).
 
@@ -301,7 +302,7 @@ def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
 
 @runtime_checkable
 class TaskSampler(Protocol):
-    """Anything that samples a list of :class:`Task` from a task distribution p(T).
+    """Anything that samples a list of [`Task`][meta_tasks.Task] from a task distribution p(T).
 
     Examples:
         >>> from meta_tasks import SinusoidTaskSampler

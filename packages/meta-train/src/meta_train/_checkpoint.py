@@ -33,7 +33,7 @@ def capture_rng_state(generator: torch.Generator | None) -> dict[str, Any]:
 
 
 def restore_rng_state(state: dict[str, Any], generator: torch.Generator | None) -> None:
-    """Restore generators from :func:`capture_rng_state`'s snapshot.
+    """Restore generators from `capture_rng_state`'s snapshot.
 
     Args:
         state: The snapshot.
@@ -79,7 +79,7 @@ def save_checkpoint_file(path: PathLike, payload: dict[str, Any]) -> Path:
 
 
 def load_checkpoint_file(path: PathLike) -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint_file` with ``weights_only=True``.
+    """Load a checkpoint written by `save_checkpoint_file` with ``weights_only=True``.
 
     Args:
         path: The checkpoint.

@@ -1,4 +1,4 @@
-"""The :class:`History` record of a meta-training run and its JSON / CSV export."""
+"""The [`History`][meta_train.History] record of a meta-training run and its JSON / CSV export."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _CSV_COLUMNS = ("iteration", "meta_loss", "meta_accuracy", "eval_loss", "eval_ac
 
 @dataclass
 class History:
-    """Records produced by :meth:`MetaTrainer.fit <meta_train.MetaTrainer.fit>`.
+    """Records produced by [`MetaTrainer.fit`][meta_train.MetaTrainer.fit].
 
     Iterations are counted from 1: ``meta_loss[i]`` is the mean query loss of meta-update
     ``i + 1``, and an evaluation record ``(k, value)`` was taken after ``k`` meta-updates.
@@ -65,7 +65,7 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        """Rebuild a history from :meth:`to_dict`'s output.
+        """Rebuild a history from [`to_dict`][meta_train.History.to_dict]'s output.
 
         Args:
             data: Mapping with the four list fields; missing fields are taken as empty.
@@ -117,7 +117,7 @@ class History:
 
     @classmethod
     def from_json(cls, path: PathLike) -> History:
-        """Read a history written by :meth:`to_json`.
+        """Read a history written by [`to_json`][meta_train.History.to_json].
 
         Args:
             path: A JSON file.
@@ -170,16 +170,16 @@ class History:
 
     @classmethod
     def from_csv(cls, path: PathLike) -> History:
-        """Read a history written by :meth:`to_csv`.
+        """Read a history written by [`to_csv`][meta_train.History.to_csv].
 
         Args:
-            path: A CSV file with :meth:`to_csv`'s header.
+            path: A CSV file with [`to_csv`][meta_train.History.to_csv]'s header.
 
         Returns:
             The history.
 
         Raises:
-            ValueError: If the header differs from :meth:`to_csv`'s.
+            ValueError: If the header differs from [`to_csv`][meta_train.History.to_csv]'s.
         """
         with open(path, encoding="utf-8", newline="") as file:
             reader = csv.reader(file)

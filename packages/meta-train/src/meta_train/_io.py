@@ -34,7 +34,7 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], object]) -> Path:
         write: Callback that writes the whole content to the binary file it is given.
 
     Returns:
-        The destination as a :class:`~pathlib.Path`.
+        The destination as a `pathlib.Path`.
     """
     destination = Path(path)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -57,14 +57,14 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], object]) -> Path:
 
 
 def atomic_write_text(path: PathLike, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` atomically, as :func:`atomic_write` does.
+    """Write ``text`` (UTF-8) to ``path`` atomically, as `atomic_write` does.
 
     Args:
         path: Destination file; its parent directory is created if missing.
         text: The whole content.
 
     Returns:
-        The destination as a :class:`~pathlib.Path`.
+        The destination as a `pathlib.Path`.
     """
     data = text.encode("utf-8")
     return atomic_write(path, lambda file: file.write(data))

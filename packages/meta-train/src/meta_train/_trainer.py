@@ -6,13 +6,19 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 import torch
 import torch.distributed as dist
-from meta_algos import MAML
-from meta_tasks import Task, TaskSampler, stack_tasks
+from meta_algos import LossFn, MetaAlgorithm, MetaGradient
+from meta_functional.checks import (
+    check_flag,
+    check_non_negative_int,
+    check_scalar_loss,
+)
+from meta_tasks import Task, TaskSampler
 from torch import Tensor
+from typing_extensions import TypeVar
 
 from ._checkpoint import (
     CHECKPOINT_FORMAT,
@@ -25,15 +31,19 @@ from ._history import History
 from ._io import PathLike
 from ._metrics import accuracy, is_class_labels
 
-#: ``loss_fn(prediction, target) -> scalar tensor``.
-LossFn = Callable[[Tensor, Tensor], Tensor]
 #: ``callback(iteration, meta_loss)``, called after every meta-update.
 Callback = Callable[[int, float], None]
+
+#: The algorithm a trainer drives. A bare ``MetaTrainer`` annotation means ``MetaTrainer[Any]``
+#: (the algorithm's own type is unknown there), so code written before the protocol, which
+#: reaches ``trainer.maml``'s own methods, keeps type-checking; ``MetaTrainer(MAML(...), ...)``
+#: infers ``MetaTrainer[MAML]``.
+AlgorithmT = TypeVar("AlgorithmT", bound=MetaAlgorithm, default=Any)
 
 
 @dataclass(frozen=True)
 class TaskEvaluation:
-    """Per-task results of :meth:`MetaTrainer.evaluate_tasks`.
+    """Per-task results of [`MetaTrainer.evaluate_tasks`][meta_train.MetaTrainer.evaluate_tasks].
 
     Attributes:
         pre_loss: Query loss of the meta-learned initialisation (no adaptation), per task.
@@ -54,77 +64,125 @@ class TaskEvaluation:
     post_accuracy: list[float] | None
 
 
-class _QueryRecorder:
-    """Wraps ``loss_fn`` and keeps the prediction of the last call made on the query targets."""
+@dataclass(frozen=True)
+class _StepTotals:
+    """Sums over one meta-update's tasks: this rank's, or every rank's once reduced."""
 
-    def __init__(self, loss_fn: LossFn, query_y: Tensor) -> None:
-        self.loss_fn = loss_fn
-        self.query_y = query_y
-        self.prediction: Tensor | None = None
+    tasks: int
+    loss: float
+    accuracy: float
+    accuracy_tasks: int
 
-    def __call__(self, prediction: Tensor, target: Tensor) -> Tensor:
-        if target is self.query_y:
-            self.prediction = prediction.detach()
-        return self.loss_fn(prediction, target)
+    @property
+    def mean_loss(self) -> float:
+        return self.loss / self.tasks
 
-
-def _check_positive_int(value: object, what: str, *, allow_none: bool = False) -> int | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"{what} must be a positive int{' or None' if allow_none else ''}, got {value!r}"
-        )
-    return value
+    @property
+    def mean_accuracy(self) -> float | None:
+        """The mean accuracy when every task has class labels, else ``None`` (History aligns)."""
+        return self.accuracy / self.accuracy_tasks if self.accuracy_tasks == self.tasks else None
 
 
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
-class MetaTrainer:
-    """Drive MAML-style meta-training over batches of tasks.
+def _reduce_across_ranks(
+    totals: _StepTotals, params: Sequence[Tensor], device: torch.device
+) -> _StepTotals:
+    """The one cross-rank reduction of a meta-update: its statistics and its meta-gradient.
 
-    Each meta-update adapts a fresh learner to every task's support set, takes the mean
-    post-adaptation query loss over the tasks and steps ``meta_optimizer`` on its gradient.
+    Sums ``totals`` over ranks, and replaces each rank's mean gradient (over its own tasks)
+    by the task-weighted mean over all ranks' tasks, so ``N`` ranks with ``B / N`` tasks each
+    make the update of one process with all ``B`` tasks. One flat all-reduce per dtype and
+    device carries every gradient plus, per parameter, a flag saying whether any rank has a
+    gradient for it, so that a parameter no task used keeps ``grad=None`` (as in a single
+    process, where optimizers then skip it). Without ``torch.distributed``, returns
+    ``totals`` unchanged.
+    """
+    if not _distributed():
+        return totals
+    summed = torch.tensor(
+        [float(totals.tasks), totals.loss, totals.accuracy, float(totals.accuracy_tasks)],
+        dtype=torch.float64,
+        device=device,
+    )
+    dist.all_reduce(summed)
+    tasks, loss, accuracy_sum, accuracy_tasks = summed.tolist()
+    everyone = _StepTotals(round(tasks), loss, accuracy_sum, round(accuracy_tasks))
+    share = totals.tasks / everyone.tasks
+    groups: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
+    for param in params:
+        groups.setdefault((param.dtype, param.device), []).append(param)
+    for (dtype, group_device), members in groups.items():
+        pieces = [
+            (p.grad * share if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+            for p in members
+        ]
+        flags = [0.0 if p.grad is None else 1.0 for p in members]
+        pieces.append(torch.tensor(flags, dtype=dtype, device=group_device))
+        flat = torch.cat(pieces)
+        dist.all_reduce(flat)
+        used = flat[-len(members) :].tolist()
+        offset = 0
+        for param, any_rank_used in zip(members, used, strict=True):
+            size = param.numel()
+            chunk = flat[offset : offset + size].view_as(param)
+            param.grad = chunk.clone() if any_rank_used > 0 else None
+            offset += size
+    return everyone
 
-    Two execution paths compute the same meta-gradient:
 
-    * the per-task loop (default): :meth:`MAML.query_loss <meta_algos.MAML.query_loss>`
-      and a ``backward`` per task, accumulating meta-gradients scaled by ``1 / B``, so only
-      one task's graph is alive at a time (the memory-lean choice);
-    * ``batched=True``: :meth:`MAML.batched_query_loss <meta_algos.MAML.batched_query_loss>`
-      (``torch.func.vmap`` over tasks) whenever the tasks stack, i.e. all have the same
-      shapes; otherwise that meta-update falls back to the loop (same result). Per-iteration
-      training accuracy (:attr:`History.meta_accuracy`) is only recorded with
-      ``batched=False``, as predictions do not leave ``vmap``; evaluation accuracy always is.
+class MetaTrainer(Generic[AlgorithmT]):
+    """Drive any [`MetaAlgorithm`][meta_algos.MetaAlgorithm] over batches of tasks.
 
-    When :func:`torch.distributed.is_initialized`, every rank meta-trains on its own tasks
-    and the meta-gradients are summed across ranks with weights ``1 / B_total`` before the
-    step, so ``N`` ranks with ``B / N`` tasks each make exactly the update of one process
-    with all ``B`` tasks (uneven shares are weighted by their task counts). Seed each rank's
-    task sampler differently. Every rank evaluates all ``eval_tasks``; only rank 0 shows a
+    The trainer owns the schedule, the algorithm owns the maths: each meta-update samples
+    tasks, calls [`meta_gradient`][meta_algos.MetaAlgorithm.meta_gradient] (which leaves the
+    meta-gradient of the mean meta-objective on ``.grad``), reduces across ranks, clips,
+    steps ``meta_optimizer`` (and ``scheduler``) and calls
+    [`advance_iteration`][meta_algos.MetaAlgorithm.advance_iteration]. Evaluation goes
+    through [`adapted_predictions`][meta_algos.MetaAlgorithm.adapted_predictions]. The
+    trainer never asks which algorithm it holds: [`MAML`][meta_algos.MAML] and its family,
+    or a first-order or implicit method of your own, train the same way.
+
+    ``batched`` is handed to ``meta_gradient``: for the algorithms of meta-algos, ``False``
+    adapts and back-propagates task by task (only one task's graph alive at a time, the
+    memory-lean choice) and ``True`` adapts all tasks in one ``torch.func.vmap`` pass when
+    they stack (the same shapes), falling back to the loop otherwise (same result). The
+    meta-loss of an update is the mean of the tasks' meta-objectives; when the query targets
+    are class labels, the mean query accuracy of the adapted predictions is recorded too
+    (``meta_accuracy`` of [`History`][meta_train.History]), on either path.
+
+    When ``torch.distributed`` is initialised, every rank meta-trains on its own tasks and
+    the meta-gradients are summed across ranks with weights ``1 / B_total`` before the step,
+    so ``N`` ranks with ``B / N`` tasks each make exactly the update of one process with all
+    ``B`` tasks (uneven shares are weighted by their task counts). Seed each rank's task
+    sampler differently. Every rank evaluates all ``eval_tasks``; only rank 0 shows a
     progress bar and writes checkpoints (holding rank 0's RNG states).
 
     Args:
-        maml: The meta-learner (:class:`~meta_algos.MAML` or a subclass: ``MetaSGD``,
-            ``ANIL``, ``MAMLpp``).
+        maml: The meta-learner: a ``torch.nn.Module`` that implements
+            [`MetaAlgorithm`][meta_algos.MetaAlgorithm], e.g. [`MAML`][meta_algos.MAML],
+            [`MetaSGD`][meta_algos.MetaSGD], [`ANIL`][meta_algos.ANIL] or
+            [`MAMLpp`][meta_algos.MAMLpp]. Its ``state_dict`` goes into checkpoints.
         meta_optimizer: Optimizer over ``maml.parameters()``.
         loss_fn: ``loss_fn(prediction, target) -> scalar tensor`` for both the support and
             the query sets (e.g. ``F.mse_loss`` or ``F.cross_entropy``).
         task_sampler: Source of training tasks (``sample(n) -> list[Task]``); if it has a
-            ``generator`` (:class:`torch.Generator`), checkpoints save and restore it.
-        batched: Use the ``vmap`` path when the tasks stack (see above).
+            ``generator`` (``torch.Generator``), checkpoints save and restore it.
+        batched: Passed to ``meta_gradient``: adapt all tasks in one vectorised pass when
+            they stack (see above).
         grad_clip: If set, clip the meta-gradient to this total L2 norm before each step.
         scheduler: Optional learning-rate scheduler, stepped after every meta-update.
-        progress: Show a tqdm progress bar in :meth:`fit` (meta-loss and last eval loss);
-            ``None`` shows it only when stderr is a terminal.
+        progress: Show a tqdm progress bar in [`fit`][meta_train.MetaTrainer.fit] (meta-loss
+            and last eval loss); ``None`` shows it only when stderr is a terminal.
         device: Device for the tasks; ``None`` uses the device of ``maml``'s parameters.
 
     Raises:
-        TypeError: If ``maml`` is not a :class:`~meta_algos.MAML`, ``meta_optimizer`` not a
-            :class:`torch.optim.Optimizer`, ``loss_fn`` not callable or ``task_sampler`` has
-            no ``sample`` method.
+        TypeError: If ``maml`` does not implement [`MetaAlgorithm`][meta_algos.MetaAlgorithm]
+            or is not a module, ``meta_optimizer`` is not a ``torch.optim.Optimizer``,
+            ``loss_fn`` is not callable, ``task_sampler`` has no ``sample`` method, or
+            ``batched``/``progress`` is not a bool (``progress`` may be ``None``).
         ValueError: If ``grad_clip`` is not positive.
 
     Examples:
@@ -146,7 +204,7 @@ class MetaTrainer:
 
     def __init__(
         self,
-        maml: MAML,
+        maml: AlgorithmT,
         meta_optimizer: torch.optim.Optimizer,
         loss_fn: LossFn,
         task_sampler: TaskSampler,
@@ -157,9 +215,11 @@ class MetaTrainer:
         progress: bool | None = None,
         device: torch.device | str | None = None,
     ) -> None:
-        if not isinstance(maml, MAML):
+        if not isinstance(maml, MetaAlgorithm):
             raise TypeError(
-                f"maml must be a meta_algos.MAML (or subclass), got {type(maml).__name__}"
+                "maml must implement meta_algos.MetaAlgorithm (meta_gradient, "
+                "adapted_predictions, advance_iteration, parameters, train, named_buffers, "
+                f"state_dict, load_state_dict), e.g. a meta_algos.MAML; got {type(maml).__name__}"
             )
         if not isinstance(meta_optimizer, torch.optim.Optimizer):
             raise TypeError(
@@ -181,10 +241,10 @@ class MetaTrainer:
         self.meta_optimizer = meta_optimizer
         self.loss_fn = loss_fn
         self.task_sampler = task_sampler
-        self.batched = batched
+        self.batched = check_flag(batched, "batched")
         self.grad_clip = None if grad_clip is None else float(grad_clip)
         self.scheduler = scheduler
-        self.progress = progress
+        self.progress = None if progress is None else check_flag(progress, "progress")
         if device is None:
             first = next(maml.parameters(), None)
             device = first.device if first is not None else torch.device("cpu")
@@ -212,22 +272,32 @@ class MetaTrainer:
             moved.append(task.to(self.device))
         return moved
 
-    @staticmethod
-    def _stackable(tasks: Sequence[Task]) -> bool:
-        """Whether all tasks agree field by field in shape and dtype (devices already do)."""
-
-        def layout(task: Task) -> list[tuple[torch.Size, torch.dtype]]:
-            fields = (task.support_x, task.support_y, task.query_x, task.query_y)
-            return [(t.shape, t.dtype) for t in fields]
-
-        first = layout(tasks[0])
-        return all(layout(task) == first for task in tasks[1:])
+    def _local_totals(self, tasks: list[Task], result: MetaGradient) -> _StepTotals:
+        """This rank's loss and accuracy sums from what ``meta_gradient`` measured."""
+        algorithm = type(self.maml).__name__
+        if tuple(result.losses.shape) != (len(tasks),) or len(result.predictions) != len(tasks):
+            raise ValueError(
+                f"{algorithm}.meta_gradient must return one loss and one prediction per task; "
+                f"got losses of shape {tuple(result.losses.shape)} and "
+                f"{len(result.predictions)} predictions for {len(tasks)} tasks"
+            )
+        labelled = [
+            accuracy(prediction, task.query_y)
+            for prediction, task in zip(result.predictions, tasks, strict=True)
+            if is_class_labels(task.query_y)
+        ]
+        return _StepTotals(
+            tasks=len(tasks),
+            loss=float(result.losses.sum(dtype=torch.float64).item()),
+            accuracy=sum(labelled),
+            accuracy_tasks=len(labelled),
+        )
 
     # -------------------------------------------------------------- meta-update
     def meta_step(self, tasks: Sequence[Task]) -> float:
-        """Run one meta-update over ``tasks`` and return their mean query loss.
+        """Run one meta-update over ``tasks`` and return their mean meta-objective.
 
-        Under :mod:`torch.distributed`, ``tasks`` are this rank's share; the returned loss and
+        Under ``torch.distributed``, ``tasks`` are this rank's share; the returned loss and
         the meta-gradient are the means over all ranks' tasks.
 
         Args:
@@ -237,152 +307,82 @@ class MetaTrainer:
             The mean post-adaptation query loss (before the update).
 
         Raises:
-            TypeError: If ``tasks`` is not a sequence of :class:`~meta_tasks.Task`.
-            ValueError: If ``tasks`` is empty.
+            TypeError: If ``tasks`` is not a sequence of [`Task`][meta_tasks.Task].
+            ValueError: If ``tasks`` is empty, or the algorithm's
+                [`MetaGradient`][meta_algos.MetaGradient] does not hold one loss and one
+                prediction per task.
         """
-        return self._meta_step(self._prepare(tasks, "meta_step"))[0]
+        return self._meta_step(self._prepare(tasks, "meta_step")).mean_loss
 
-    def _meta_step(self, tasks: list[Task]) -> tuple[float, float | None]:
+    def _meta_step(self, tasks: list[Task]) -> _StepTotals:
         self.maml.train()
         params = list(self.maml.parameters())
         for param in params:
             param.grad = None
-        distributed = _distributed()
-        local_count = len(tasks)
-        weight = 1.0 / local_count
-        loss_sum = 0.0
-        accuracy_sum = 0.0
-        accuracy_count = 0
-        if self.batched and self._stackable(tasks):
-            batch = stack_tasks(tasks)
-            loss = self.maml.batched_query_loss(
-                self.loss_fn, batch.support_x, batch.support_y, batch.query_x, batch.query_y
-            )
-            torch.autograd.backward(loss)
-            loss_sum = float(loss.item()) * local_count
-        else:
-            # Training accuracy comes from the loop path only (vmap keeps predictions inside),
-            # and is never recorded with batched=True, so that History.meta_accuracy stays
-            # aligned with meta_loss even when some meta-batches fall back to the loop.
-            classify = not self.batched and is_class_labels(tasks[0].query_y)
-            for task in tasks:
-                loss_fn: LossFn = self.loss_fn
-                recorder = None
-                if classify:
-                    recorder = _QueryRecorder(self.loss_fn, task.query_y)
-                    loss_fn = recorder
-                loss = self.maml.query_loss(
-                    loss_fn, task.support_x, task.support_y, task.query_x, task.query_y
-                )
-                torch.autograd.backward(loss * weight)
-                loss_sum += float(loss.item())
-                if recorder is not None and recorder.prediction is not None:
-                    accuracy_sum += accuracy(recorder.prediction, task.query_y)
-                    accuracy_count += 1
-        total_count = local_count
-        if distributed:
-            stats = torch.tensor(
-                [float(local_count), loss_sum, accuracy_sum, float(accuracy_count)],
-                dtype=torch.float64,
-                device=self.device,
-            )
-            dist.all_reduce(stats)
-            total_count = round(stats[0].item())
-            loss_sum, accuracy_sum = stats[1].item(), stats[2].item()
-            accuracy_count = round(stats[3].item())
-            self._all_reduce_gradients(params, local_count / total_count)
+        result = self.maml.meta_gradient(tasks, self.loss_fn, batched=self.batched)
+        totals = _reduce_across_ranks(self._local_totals(tasks, result), params, self.device)
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         self.meta_optimizer.step()
         if self.scheduler is not None:
             self.scheduler.step()
         self.maml.advance_iteration()
-        mean_accuracy = accuracy_sum / accuracy_count if accuracy_count == total_count else None
-        return loss_sum / total_count, mean_accuracy
-
-    @staticmethod
-    def _all_reduce_gradients(params: Sequence[Tensor], share: float) -> None:
-        """Replace each rank's mean gradient by the task-weighted mean over all ranks.
-
-        One flat all-reduce carries every gradient plus, per parameter, a flag saying whether
-        any rank has a gradient for it, so that a parameter no task used keeps ``grad=None``
-        (as in a single process, where optimizers then skip it).
-        """
-        groups: dict[tuple[torch.dtype, torch.device], list[Tensor]] = {}
-        for param in params:
-            groups.setdefault((param.dtype, param.device), []).append(param)
-        for (dtype, device), members in groups.items():
-            pieces = [
-                (p.grad * share if p.grad is not None else torch.zeros_like(p)).reshape(-1)
-                for p in members
-            ]
-            flags = [0.0 if p.grad is None else 1.0 for p in members]
-            pieces.append(torch.tensor(flags, dtype=dtype, device=device))
-            flat = torch.cat(pieces)
-            dist.all_reduce(flat)
-            used = flat[-len(members) :].tolist()
-            offset = 0
-            for param, any_rank_used in zip(members, used, strict=True):
-                size = param.numel()
-                chunk = flat[offset : offset + size].view_as(param)
-                param.grad = chunk.clone() if any_rank_used > 0 else None
-                offset += size
+        return totals
 
     # --------------------------------------------------------------- evaluation
     def evaluate_tasks(self, tasks: Sequence[Task], *, steps: int | None = None) -> TaskEvaluation:
         """Per-task query loss (and accuracy) before and after adaptation; no meta-update.
 
-        Adaptation runs with gradients enabled (the inner loop needs them, even when called
-        under :func:`torch.no_grad`) but nothing is backpropagated into the meta-parameters:
-        their values and ``.grad`` are unchanged, and so are the module's buffers and its
-        train/eval mode. The module runs in training mode meanwhile, as in meta-training
-        (so BatchNorm without running statistics normalises with each batch's statistics).
+        Both come from [`adapted_predictions`][meta_algos.MetaAlgorithm.adapted_predictions]
+        (``steps=0`` for the meta-learned initialisation). Adaptation runs with gradients
+        (the inner loop needs them, even when called under ``torch.no_grad``) but nothing is
+        back-propagated into the meta-parameters: their values and ``.grad`` are unchanged,
+        and so are the module's buffers and its train/eval mode. The module runs in training
+        mode meanwhile, as in meta-training (so BatchNorm without running statistics
+        normalises with each batch's statistics).
 
         Args:
             tasks: Evaluation tasks (at least one).
             steps: Inner steps for adaptation; ``None`` uses the meta-learner's default.
 
         Returns:
-            A :class:`TaskEvaluation`; accuracies are filled when the query targets are
-            class labels (an integer dtype).
+            A [`TaskEvaluation`][meta_train.TaskEvaluation]; accuracies are filled when the
+            query targets are class labels (an integer dtype).
 
         Raises:
-            TypeError: If ``tasks`` is not a sequence of :class:`~meta_tasks.Task`.
-            ValueError: If ``tasks`` is empty.
+            TypeError: If ``tasks`` is not a sequence of [`Task`][meta_tasks.Task].
+            ValueError: If ``tasks`` is empty, ``loss_fn`` does not return a scalar, or the
+                algorithm refuses ``steps``.
         """
         prepared = self._prepare(tasks, "evaluate")
         classify = is_class_labels(prepared[0].query_y)
         buffers = {name: b.detach().clone() for name, b in self.maml.named_buffers()}
         was_training = self.maml.training
-        pre_loss: list[float] = []
-        post_loss: list[float] = []
-        pre_accuracy: list[float] = []
-        post_accuracy: list[float] = []
+        losses: dict[str, list[float]] = {"pre": [], "post": []}
+        accuracies: dict[str, list[float]] = {"pre": [], "post": []}
         self.maml.train()
         try:
             for task in prepared:
-                with torch.no_grad():
-                    prediction = self.maml(task.query_x)
-                    pre_loss.append(float(self.loss_fn(prediction, task.query_y).item()))
+                for stage, stage_steps in (("pre", 0), ("post", steps)):
+                    prediction = self.maml.adapted_predictions(
+                        task, self.loss_fn, steps=stage_steps
+                    )
+                    loss = check_scalar_loss(
+                        self.loss_fn(prediction, task.query_y), "the query loss"
+                    )
+                    losses[stage].append(float(loss.item()))
                     if classify:
-                        pre_accuracy.append(accuracy(prediction, task.query_y))
-                with torch.enable_grad():
-                    learner = self.maml.clone()
-                    learner.adapt_on(self.loss_fn, task.support_x, task.support_y, steps=steps)
-                    prediction = learner(task.query_x).detach()
-                post_loss.append(float(self.loss_fn(prediction, task.query_y).item()))
-                if classify:
-                    post_accuracy.append(accuracy(prediction, task.query_y))
+                        accuracies[stage].append(accuracy(prediction, task.query_y))
         finally:
             with torch.no_grad():
                 for name, buffer in self.maml.named_buffers():
                     buffer.copy_(buffers[name])
             self.maml.train(was_training)
         return TaskEvaluation(
-            pre_loss=pre_loss,
-            post_loss=post_loss,
-            pre_accuracy=pre_accuracy if classify else None,
-            post_accuracy=post_accuracy if classify else None,
+            pre_loss=losses["pre"],
+            post_loss=losses["post"],
+            pre_accuracy=accuracies["pre"] if classify else None,
+            post_accuracy=accuracies["post"] if classify else None,
         )
 
     def evaluate(self, tasks: Sequence[Task]) -> float:
@@ -390,7 +390,8 @@ class MetaTrainer:
 
         Adaptation still requires gradients (the inner loop), but the reported loss is
         detached, no meta-update is made, and the module's parameters, gradients and
-        buffers are left unchanged. See :meth:`evaluate_tasks` for per-task values and
+        buffers are left unchanged. See
+        [`evaluate_tasks`][meta_train.MetaTrainer.evaluate_tasks] for per-task values and
         accuracy.
 
         Args:
@@ -400,8 +401,8 @@ class MetaTrainer:
             The mean post-adaptation query loss.
 
         Raises:
-            TypeError: If ``tasks`` is not a sequence of :class:`~meta_tasks.Task`.
-            ValueError: If ``tasks`` is empty.
+            TypeError: If ``tasks`` is not a sequence of [`Task`][meta_tasks.Task].
+            ValueError: If ``tasks`` is empty or ``loss_fn`` does not return a scalar.
         """
         result = self.evaluate_tasks(tasks)
         return sum(result.post_loss) / len(result.post_loss)
@@ -447,42 +448,40 @@ class MetaTrainer:
     ) -> History:
         """Meta-train for ``num_iterations`` more meta-updates.
 
-        Training continues from :attr:`iteration` (e.g. after :meth:`load_checkpoint`), and
-        the returned history covers the whole run so far. Each meta-update samples
-        ``meta_batch_size`` tasks (under :mod:`torch.distributed`: this rank's share of them,
+        Training continues from ``iteration`` (e.g. after
+        [`load_checkpoint`][meta_train.MetaTrainer.load_checkpoint]), and the returned history
+        covers the whole run so far. Each meta-update samples
+        ``meta_batch_size`` tasks (under ``torch.distributed``: this rank's share of them,
         ``meta_batch_size // world_size`` plus one for the first ``meta_batch_size %
         world_size`` ranks).
 
         Args:
             num_iterations: Number of meta-updates to make now (``>= 0``).
             meta_batch_size: Tasks per meta-update (``>= 1``).
-            eval_every: Evaluate on ``eval_tasks`` whenever :attr:`iteration` is a multiple of
+            eval_every: Evaluate on ``eval_tasks`` whenever ``iteration`` is a multiple of
                 this. Requires ``eval_tasks``.
             eval_tasks: Held-out tasks. Without ``eval_every`` they are evaluated once, after
                 the last meta-update.
             callback: ``callback(iteration, meta_loss)`` after every meta-update.
-            checkpoint_every: Save a checkpoint whenever :attr:`iteration` is a multiple of
+            checkpoint_every: Save a checkpoint whenever ``iteration`` is a multiple of
                 this, and after the last meta-update. Requires ``checkpoint_path``.
-            checkpoint_path: Where :meth:`save_checkpoint` writes; without
-                ``checkpoint_every``, once after the last meta-update. Only rank 0 writes.
+            checkpoint_path: Where [`save_checkpoint`][meta_train.MetaTrainer.save_checkpoint]
+                writes; without ``checkpoint_every``, once after the last meta-update. Only
+                rank 0 writes.
 
         Returns:
-            :attr:`history`, the trainer's record of every meta-update and evaluation.
+            ``history``, the trainer's record of every meta-update and evaluation.
 
         Raises:
             ValueError: If a count is not a positive int (``num_iterations`` may be 0),
                 ``eval_every`` is given without ``eval_tasks``, ``checkpoint_every`` without
                 ``checkpoint_path``, or ``meta_batch_size`` is below the world size.
         """
-        if (
-            isinstance(num_iterations, bool)
-            or not isinstance(num_iterations, int)
-            or num_iterations < 0
-        ):
-            raise ValueError(f"num_iterations must be a non-negative int, got {num_iterations!r}")
-        _check_positive_int(meta_batch_size, "meta_batch_size")
-        _check_positive_int(eval_every, "eval_every", allow_none=True)
-        _check_positive_int(checkpoint_every, "checkpoint_every", allow_none=True)
+        check_non_negative_int(num_iterations, "num_iterations")
+        check_non_negative_int(meta_batch_size, "meta_batch_size", minimum=1)
+        for name, every in (("eval_every", eval_every), ("checkpoint_every", checkpoint_every)):
+            if every is not None:
+                check_non_negative_int(every, name, minimum=1)
         if eval_every is not None and eval_tasks is None:
             raise ValueError(
                 f"eval_every={eval_every} needs eval_tasks (the held-out tasks to evaluate on); "
@@ -502,11 +501,12 @@ class MetaTrainer:
         try:
             for step in range(num_iterations):
                 tasks = self._prepare(self.task_sampler.sample(local_batch), "task_sampler.sample")
-                loss, mean_accuracy = self._meta_step(tasks)
+                totals = self._meta_step(tasks)
+                loss = totals.mean_loss
                 self.iteration += 1
                 self.history.meta_loss.append(loss)
-                if mean_accuracy is not None:
-                    self.history.meta_accuracy.append(mean_accuracy)
+                if totals.mean_accuracy is not None:
+                    self.history.meta_accuracy.append(totals.mean_accuracy)
                 last = step == num_iterations - 1
                 if eval_tasks is not None and (
                     (eval_every is not None and self.iteration % eval_every == 0)
@@ -556,7 +556,7 @@ class MetaTrainer:
         Returns:
             ``{"format", "iteration", "module", "meta_optimizer", "scheduler", "history",
             "rng"}``: the meta-learner's ``state_dict`` (parameters, learned rates and its
-            iteration counter), the optimizer's and scheduler's state, :attr:`history` as
+            iteration counter), the optimizer's and scheduler's state, ``history`` as
             plain lists and every RNG state (torch CPU and CUDA, Python ``random``, the
             task sampler's generator).
         """
@@ -571,7 +571,7 @@ class MetaTrainer:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a :meth:`state_dict` (see :meth:`load_checkpoint`).
+        """Restore a [`state_dict`][meta_train.MetaTrainer.state_dict] (see `load_checkpoint`).
 
         Args:
             state: The saved state.
@@ -596,7 +596,7 @@ class MetaTrainer:
         restore_rng_state(state["rng"], self._generator)
 
     def save_checkpoint(self, path: PathLike) -> Path:
-        """Save :meth:`state_dict` to ``path`` atomically.
+        """Save [`state_dict`][meta_train.MetaTrainer.state_dict] to ``path`` atomically.
 
         The checkpoint is written to a temp file in the same directory and renamed over
         ``path`` only once complete, so a crash or a failed write never destroys the
@@ -611,17 +611,19 @@ class MetaTrainer:
         return save_checkpoint_file(path, self.state_dict())
 
     def load_checkpoint(self, path: PathLike) -> None:
-        """Resume from a checkpoint written by :meth:`save_checkpoint`.
+        """Resume from a checkpoint written by `save_checkpoint`.
 
         Loads with ``torch.load(weights_only=True)`` and restores the module, optimizer,
-        scheduler, history, iteration and RNG states, so continuing :meth:`fit` reproduces
-        the uninterrupted run exactly (same sampler, same settings).
+        scheduler, history, iteration and RNG states, so continuing
+        [`fit`][meta_train.MetaTrainer.fit] reproduces the uninterrupted run exactly (same
+        sampler, same settings).
 
         Args:
             path: The checkpoint.
 
         Raises:
             FileNotFoundError: If ``path`` does not exist.
-            ValueError: If it is not a meta-train checkpoint, or see :meth:`load_state_dict`.
+            ValueError: If it is not a meta-train checkpoint, or see
+                [`load_state_dict`][meta_train.MetaTrainer.load_state_dict].
         """
         self.load_state_dict(load_checkpoint_file(path))

@@ -10,16 +10,23 @@ Code written for learn2learn changes only its import::
     loss_fn(learner(query_x), query_y).backward()
 
 Provided: ``clone_module``, ``detach_module``, ``update_module``, ``magic_box`` (also under
-``utils``), ``nn``, ``optim`` (with ``optim.transforms``), ``vision.models`` and
-``algorithms`` (``MAML``, ``MetaSGD``, ``GBML``). Everything is meta-*'s own implementation;
-the wrappers in ``algorithms`` are thin shells over :func:`meta_functional.clone_module`,
-:func:`meta_functional.update_module` and :class:`meta_optim.ParameterUpdate`.
+``utils``, with ``utils.accuracy``), ``nn`` (with ``PrototypicalClassifier``), ``optim`` (with
+``optim.transforms``), ``data`` (``MetaDataset``, ``UnionMetaDataset``, ``FilteredMetaDataset``,
+``TaskDataset``/``Taskset``, ``data.transforms``, ``partition_task``, ``InfiniteIterator``),
+``vision`` (``models``, ``datasets.FullOmniglot``, ``transforms.RandomClassRotation``,
+``benchmarks.get_tasksets``) and ``algorithms`` (``MAML``, ``MetaSGD``, ``GBML``). Everything is
+meta-*'s own implementation: the wrappers in ``algorithms`` are thin shells over
+[`clone_module`][meta_functional.clone_module], [`descend_module`][meta_functional.descend_module]
+(meta-*'s one update rule, in place on a module) and
+[`ParameterUpdate`][meta_optim.ParameterUpdate]; ``data`` is a shell over
+[`meta_tasks`][meta_tasks]' episodic-data API; the models are [`meta_nn`][meta_nn]'s.
 
-Differences from learn2learn: the wrappers do not forward unknown attributes to the wrapped
-model (use ``learner.module.x``), and invalid inputs (a non-scalar loss, a frozen or unused
-parameter without ``allow_nograd``/``allow_unused``) raise a ``ValueError`` naming the
-parameters instead of printing a hint. ``l2l.data``, ``l2l.gym`` and the datasets are not
-provided; use :mod:`meta_tasks`.
+Differences from learn2learn are listed in the migration guide; the main ones: the wrappers do
+not forward unknown attributes to the wrapped model (use ``learner.module.x``), invalid inputs
+(a non-scalar loss, a frozen or unused parameter without ``allow_nograd``/``allow_unused``)
+raise a ``ValueError`` naming the parameters instead of printing a hint, task sampling draws
+from ``torch.Generator`` objects seeded from Python's ``random`` module, and ``l2l.gym``,
+``l2l.text`` and the dataset zoo beyond Omniglot are not provided.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from meta_functional import magic_box as magic_box
 from meta_functional import update_module as update_module
 
 from . import algorithms as algorithms
+from . import data as data
 from . import nn as nn
 from . import optim as optim
 from . import utils as utils
@@ -38,6 +46,7 @@ from . import vision as vision
 __all__ = [
     "algorithms",
     "clone_module",
+    "data",
     "detach_module",
     "magic_box",
     "nn",

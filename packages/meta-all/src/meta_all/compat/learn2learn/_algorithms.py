@@ -1,9 +1,10 @@
 """learn2learn's stateful meta-learning wrappers (``MAML``, ``MetaSGD``, ``GBML``).
 
 Each wrapper is an ``nn.Module`` around a model. ``clone()`` returns a new wrapper around
-:func:`meta_functional.clone_module` of the model, so the clone's parameters are non-leaf
+[`clone_module`][meta_functional.clone_module] of the model, so the clone's parameters are non-leaf
 tensors still connected to the original ones; ``adapt(loss)`` takes one differentiable gradient
-step *in place* on that clone through :func:`meta_functional.update_module`. A loss computed
+step *in place* on that clone through [`descend_module`][meta_functional.descend_module], the
+module shell of meta-*'s one update rule. A loss computed
 with an adapted clone therefore back-propagates into the original model (and into any learnable
 learning rates or gradient transforms), which is what a meta-optimizer then steps.
 """
@@ -14,33 +15,25 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from meta_functional import clone_module, update_module
+from meta_functional import clone_module, descend_module
+from meta_functional.checks import (
+    check_finite_rate,
+    check_lr_shape,
+    check_module,
+    check_scalar_loss,
+)
 from meta_optim import ParameterUpdate
 from torch import Tensor, nn
 
 
 def _check_loss(loss: object, owner: str) -> Tensor:
-    if not isinstance(loss, Tensor):
-        raise TypeError(
-            f"{owner}.adapt expects the loss as a torch.Tensor, got {type(loss).__name__}"
-        )
-    if loss.numel() != 1:
-        raise ValueError(
-            f"{owner}.adapt expects a scalar loss (one element), got a tensor of shape "
-            f"{tuple(loss.shape)}; reduce it first (e.g. .mean())"
-        )
+    loss = check_scalar_loss(loss, f"{owner}.adapt: loss")
     if not loss.requires_grad:
         raise ValueError(
             f"{owner}.adapt got a loss that does not require grad; expected a loss computed "
             "with the learner's parameters"
         )
     return loss
-
-
-def _check_lr(lr: object, owner: str) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, int | float):
-        raise TypeError(f"{owner} expects lr as a float, got {type(lr).__name__}")
-    return float(lr)
 
 
 def _gradients(
@@ -91,19 +84,22 @@ def _gradients(
     return gradients
 
 
-def _descend(
-    module: nn.Module, gradients: Sequence[Tensor | None], lr: float | Sequence[Tensor]
-) -> None:
-    """Differentiably replace each ``module.parameters()`` tensor ``p`` by ``p - lr * grad``.
+def _flags(
+    learner: MAML | GBML,
+    first_order: bool | None,
+    allow_unused: bool | None,
+    allow_nograd: bool | None,
+) -> dict[str, bool]:
+    """The learner's flags, each replaced by the call's value where that is not ``None``.
 
-    ``lr`` is one rate for every parameter or one tensor per parameter; a ``None`` gradient
-    leaves its parameter unchanged.
+    learn2learn's per-call override rule for ``first_order``, ``allow_unused`` and
+    ``allow_nograd`` in ``adapt`` and ``clone``.
     """
-    rates: Sequence[float | Tensor] = [lr] * len(gradients) if isinstance(lr, float) else lr
-    update_module(
-        module,
-        [None if g is None else -rate * g for rate, g in zip(rates, gradients, strict=True)],
-    )
+    return {
+        "first_order": learner.first_order if first_order is None else first_order,
+        "allow_unused": learner.allow_unused if allow_unused is None else allow_unused,
+        "allow_nograd": learner.allow_nograd if allow_nograd is None else allow_nograd,
+    }
 
 
 class BaseLearner(nn.Module):
@@ -127,12 +123,7 @@ class BaseLearner(nn.Module):
 
     def __init__(self, module: nn.Module) -> None:
         super().__init__()
-        if not isinstance(module, nn.Module):
-            raise TypeError(
-                f"{type(self).__name__} expects a torch.nn.Module to wrap, got "
-                f"{type(module).__name__}"
-            )
-        self.module = module
+        self.module = check_module(module, f"{type(self).__name__}: module")
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         """Call the wrapped module (with its current, possibly adapted, parameters).
@@ -167,6 +158,7 @@ class MAML(BaseLearner):
 
     Raises:
         TypeError: If ``model`` is not an ``nn.Module`` or ``lr`` is not a number.
+        ValueError: If ``lr`` is negative or not finite.
 
     References:
         Finn et al., 2017. "Model-Agnostic Meta-Learning for Fast Adaptation of Deep
@@ -193,7 +185,7 @@ class MAML(BaseLearner):
         allow_nograd: bool = False,
     ) -> None:
         super().__init__(model)
-        self.lr = _check_lr(lr, "MAML")
+        self.lr = check_finite_rate(lr, "MAML: lr")
         self.first_order = bool(first_order)
         self.allow_nograd = bool(allow_nograd)
         self.allow_unused = self.allow_nograd if allow_unused is None else bool(allow_unused)
@@ -208,7 +200,7 @@ class MAML(BaseLearner):
         """Take one gradient step on ``loss``, in place, differentiably.
 
         Every parameter ``p`` becomes ``p - lr * dloss/dp``. Call this on a clone (see
-        :meth:`clone`), not on the meta-model itself.
+        ``clone``), not on the meta-model itself.
 
         Args:
             loss: Scalar loss computed with this learner.
@@ -222,18 +214,16 @@ class MAML(BaseLearner):
                 does not require grad and ``allow_nograd`` is off, or if a parameter is unused
                 and ``allow_unused`` is off.
         """
-        first_order = self.first_order if first_order is None else first_order
-        allow_unused = self.allow_unused if allow_unused is None else allow_unused
-        allow_nograd = self.allow_nograd if allow_nograd is None else allow_nograd
+        flags = _flags(self, first_order, allow_unused, allow_nograd)
         gradients = _gradients(
             _check_loss(loss, "MAML"),
             self.module,
-            create_graph=not first_order,
-            allow_unused=allow_unused,
-            allow_nograd=allow_nograd,
+            create_graph=not flags["first_order"],
+            allow_unused=flags["allow_unused"],
+            allow_nograd=flags["allow_nograd"],
             owner="MAML",
         )
-        _descend(self.module, gradients, self.lr)
+        descend_module(self.module, gradients, self.lr)
 
     def clone(
         self,
@@ -254,9 +244,7 @@ class MAML(BaseLearner):
         return MAML(
             clone_module(self.module),
             lr=self.lr,
-            first_order=self.first_order if first_order is None else first_order,
-            allow_unused=self.allow_unused if allow_unused is None else allow_unused,
-            allow_nograd=self.allow_nograd if allow_nograd is None else allow_nograd,
+            **_flags(self, first_order, allow_unused, allow_nograd),
         )
 
 
@@ -279,11 +267,7 @@ def _learning_rates(model: nn.Module, lr: float, lrs: object) -> nn.ParameterLis
             f"{type(model).__name__}; expected one tensor per parameter"
         )
     for (name, param), rate in zip(params, entries, strict=True):
-        if rate.shape != param.shape and rate.numel() != 1:
-            raise ValueError(
-                f"MetaSGD learning rate for {name!r} has shape {tuple(rate.shape)}; expected "
-                f"the parameter's shape {tuple(param.shape)} or a single element"
-            )
+        check_lr_shape(name, rate, param)
     if isinstance(lrs, nn.ParameterList):
         return lrs
     return nn.ParameterList([nn.Parameter(rate.detach().clone()) for rate in entries])
@@ -308,7 +292,8 @@ class MetaSGD(BaseLearner):
     Raises:
         TypeError: If ``model`` is not a module, ``lr`` not a number or ``lrs`` not a
             sequence of tensors.
-        ValueError: If ``lrs`` does not have one correctly shaped tensor per parameter.
+        ValueError: If ``lr`` is negative or not finite, or ``lrs`` does not have one
+            correctly shaped tensor per parameter.
 
     References:
         Li et al., 2017. "Meta-SGD: Learning to Learn Quickly for Few-Shot Learning." arXiv.
@@ -332,7 +317,7 @@ class MetaSGD(BaseLearner):
         lrs: Sequence[Tensor] | nn.ParameterList | None = None,
     ) -> None:
         super().__init__(model)
-        self.lr = _check_lr(lr, "MetaSGD")
+        self.lr = check_finite_rate(lr, "MetaSGD: lr")
         self.first_order = bool(first_order)
         self.lrs = _learning_rates(model, self.lr, lrs)
 
@@ -368,7 +353,8 @@ class MetaSGD(BaseLearner):
             allow_nograd=allow_nograd,
             owner="MetaSGD",
         )
-        _descend(self.module, gradients, list(self.lrs))
+        names = [name for name, _ in self.module.named_parameters()]
+        descend_module(self.module, gradients, dict(zip(names, self.lrs, strict=True)))
 
     def clone(self, first_order: bool | None = None) -> MetaSGD:
         """A new ``MetaSGD`` around differentiable copies of the model and of the rates.
@@ -391,10 +377,10 @@ class GBML(BaseLearner):
     """Gradient-based meta-learning with a learnable gradient transform (learn2learn's GBML).
 
     The inner step is ``p <- p - lr * T_p(dloss/dp)``, where ``T_p = transform(p)`` is a module
-    built once per parameter (held by a :class:`meta_optim.ParameterUpdate`, ``compute_update``).
-    With an identity-initialised transform (``KroneckerTransform``, ``MetaCurvatureTransform``)
-    this starts as MAML; meta-training then learns the transform too, since query losses of
-    adapted learners back-propagate into it (Meta-Curvature, KFO, ...).
+    built once per parameter (held by a [`ParameterUpdate`][meta_optim.ParameterUpdate],
+    ``compute_update``). With an identity-initialised transform (``KroneckerTransform``,
+    ``MetaCurvatureTransform``) this starts as MAML; meta-training then learns the transform too,
+    since query losses of adapted learners back-propagate into it (Meta-Curvature, KFO, ...).
 
     Args:
         module: The model to meta-learn.
@@ -415,6 +401,7 @@ class GBML(BaseLearner):
     Raises:
         TypeError: If ``module`` is not a module, ``transform`` is not callable, ``lr`` is not
             a number or the factory returns something other than a module.
+        ValueError: If ``lr`` is negative or not finite.
 
     References:
         1. Finn et al., 2017. "Model-Agnostic Meta-Learning for Fast Adaptation of Deep
@@ -456,7 +443,7 @@ class GBML(BaseLearner):
         self._configure(
             transform,
             ParameterUpdate(module.parameters(), transform),
-            lr=_check_lr(lr, "GBML"),
+            lr=check_finite_rate(lr, "GBML: lr"),
             adapt_transform=adapt_transform,
             first_order=first_order,
             allow_unused=allow_unused,
@@ -509,10 +496,8 @@ class GBML(BaseLearner):
                 have its parameter's shape.
         """
         loss = _check_loss(loss, "GBML")
-        first_order = self.first_order if first_order is None else first_order
-        allow_unused = self.allow_unused if allow_unused is None else allow_unused
-        allow_nograd = self.allow_nograd if allow_nograd is None else allow_nograd
-        second_order = not first_order
+        flags = _flags(self, first_order, allow_unused, allow_nograd)
+        second_order = not flags["first_order"]
         transform_gradients: list[Tensor | None] = []
         if self.adapt_transform:
             transform_gradients = _gradients(
@@ -529,12 +514,12 @@ class GBML(BaseLearner):
             list(self.module.parameters()),
             create_graph=second_order,
             retain_graph=second_order,
-            allow_unused=allow_unused,
-            allow_nograd=allow_nograd,
+            allow_unused=flags["allow_unused"],
+            allow_nograd=flags["allow_nograd"],
         )
-        _descend(self.module, updates, self.lr)
+        descend_module(self.module, updates, self.lr)
         if self.adapt_transform:
-            _descend(self.compute_update, transform_gradients, self.lr)
+            descend_module(self.compute_update, transform_gradients, self.lr)
 
     def clone(
         self,
@@ -559,8 +544,6 @@ class GBML(BaseLearner):
             clone_module(self.compute_update),
             lr=self.lr,
             adapt_transform=self.adapt_transform,
-            first_order=self.first_order if first_order is None else first_order,
-            allow_unused=self.allow_unused if allow_unused is None else allow_unused,
-            allow_nograd=self.allow_nograd if allow_nograd is None else allow_nograd,
+            **_flags(self, first_order, allow_unused, allow_nograd),
         )
         return learner

@@ -1,7 +1,7 @@
 """learn2learn's ``l2l.algorithms``: ``MAML``, ``MetaSGD`` and ``GBML`` wrappers.
 
 They keep learn2learn's signatures and ``clone()``/``adapt()`` semantics; see
-:mod:`meta_all.compat.learn2learn` for the differences from learn2learn.
+[`meta_all.compat.learn2learn`][meta_all.compat.learn2learn] for the differences from learn2learn.
 """
 
 from __future__ import annotations

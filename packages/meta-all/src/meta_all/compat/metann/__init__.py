@@ -1,43 +1,45 @@
 """MetaNN compatibility: ``import meta_all.compat.metann as metann``.
 
-Code written for MetaNN changes only its imports (``metann`` -> ``meta_all.compat.metann``)::
+Code written for MetaNN 0.3.2 changes only its imports (``metann`` ->
+``meta_all.compat.metann``) and gives the same results::
 
     from meta_all.compat.metann import DependentModule, ProtoModule
     from meta_all.compat.metann.meta import MAML, default_evaluator_classification
 
-Mapping onto meta-*:
+Every module of MetaNN is here under the same name (``dependentmodule``, ``proto``, ``meta``,
+``utils``, ``utils.containers``, ``utils.numpy``), with the same public names; a star import
+gives what MetaNN's gives, less the modules and standard-library helpers MetaNN's modules
+imported. Mapping onto meta-*:
 
-* ``DependentModule``, ``ProtoModule`` and the containers ``SubDict``, ``DefaultList``,
-  ``MultipleList`` (also under ``utils`` and ``utils.containers``) are
-  :mod:`meta_functional`'s classes.
-* ``meta`` (``GDLearner``, ``RMSPropLearner``, ``SequentialGDLearner``, ``Learner``, ``MAML``,
-  ``MAMLpp``, ``MultiModel``, ``default_evaluator_classification``, ``mamlpp_evaluator``,
-  ``active_indices``) is :mod:`meta_algos.episodic`. MetaNN's ``MAML`` is not seed 004's
-  :class:`meta_algos.MAML`: new code should prefer the latter.
-* ``dependentmodule`` and ``proto`` mirror MetaNN's modules of the same names.
+* ``DependentModule`` and the containers ``SubDict``, ``DefaultList``, ``MultipleList`` are
+  [`meta_nn`][meta_nn]'s classes.
+* ``ProtoModule`` and ``tensor_copy`` are MetaNN's (``proto``): its ``functional`` returns a
+  stateless copy of the module, built on meta-nn's ``DependentModule``; for a pure functional
+  view use [`meta_nn.ProtoModule`][meta_nn.ProtoModule].
+* ``meta`` holds the learners, ``MAML``/``MAMLpp`` and evaluators, thin shells over
+  meta-functional's one inner loop
+  ([`adapt_trajectory`][meta_functional.adapt_trajectory]) and meta-optim's optimizers.
+  MetaNN's ``MAML`` is not [`meta_algos.MAML`][meta_algos.MAML]: new code should prefer the
+  latter.
+
+The differences that remain, each with its reason, are listed in the migration guide
+(``docs/migration/metann.md``) and tested against MetaNN 0.3.2 itself
+(``tests-integration/peers``).
 """
 
 from __future__ import annotations
 
-from meta_functional import DefaultList as DefaultList
-from meta_functional import DependentModule as DependentModule
-from meta_functional import MultipleList as MultipleList
-from meta_functional import ProtoModule as ProtoModule
-from meta_functional import SubDict as SubDict
+from meta_nn import DefaultList as DefaultList
+from meta_nn import DependentModule as DependentModule
+from meta_nn import MultipleList as MultipleList
+from meta_nn import SubDict as SubDict
 
 from . import dependentmodule as dependentmodule
 from . import meta as meta
 from . import proto as proto
 from . import utils as utils
+from ._proto import ProtoModule as ProtoModule
+from ._proto import tensor_copy as tensor_copy
 
-__all__ = [
-    "DefaultList",
-    "DependentModule",
-    "MultipleList",
-    "ProtoModule",
-    "SubDict",
-    "dependentmodule",
-    "meta",
-    "proto",
-    "utils",
-]
+# MetaNN's own __all__: a star import gives these two names.
+__all__ = ["DependentModule", "ProtoModule"]

@@ -1,9 +1,9 @@
 """learn2learn's ``l2l.optim``: learnable optimizers and gradient transforms, from meta-optim.
 
 ``LearnableOptimizer``, ``ParameterUpdate`` and ``DifferentiableSGD`` are
-:mod:`meta_optim`'s classes, with learn2learn's signatures. The transforms
+[`meta_optim`][meta_optim]'s classes, with learn2learn's signatures. The transforms
 (``ModuleTransform``, ``KroneckerTransform``, ``MetaCurvatureTransform``) are available here
-and under :mod:`.transforms`, as in learn2learn.
+and under ``transforms``, as in learn2learn.
 """
 
 from __future__ import annotations

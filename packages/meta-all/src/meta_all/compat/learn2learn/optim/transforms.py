@@ -1,7 +1,7 @@
 """learn2learn's ``l2l.optim.transforms``: modules that map gradients to updates.
 
 ``ModuleTransform``, ``KroneckerTransform`` and ``MetaCurvatureTransform`` are
-:mod:`meta_optim`'s classes: factories (or, for ``MetaCurvatureTransform``, a module built
+[`meta_optim`][meta_optim]'s classes: factories (or, for ``MetaCurvatureTransform``, a module built
 directly from a parameter) giving one learnable transform per parameter.
 """
 

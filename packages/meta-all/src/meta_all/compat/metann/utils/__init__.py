@@ -1,14 +1,15 @@
-"""MetaNN's ``metann.utils``: the containers ``SubDict``, ``DefaultList``, ``MultipleList``.
+"""MetaNN's ``metann.utils``: ``SubDict`` (its ``__all__``) and the ``containers`` module.
 
-They are :mod:`meta_functional`'s classes (also under :mod:`.containers`, as in MetaNN).
+The containers ``SubDict``, ``DefaultList`` and ``MultipleList`` are [`meta_nn`][meta_nn]'s
+classes (also under ``containers``, as in MetaNN); ``numpy`` (``to_array``) is imported on use.
 """
 
 from __future__ import annotations
 
-from meta_functional import DefaultList as DefaultList
-from meta_functional import MultipleList as MultipleList
-from meta_functional import SubDict as SubDict
+from meta_nn import DefaultList as DefaultList
+from meta_nn import MultipleList as MultipleList
+from meta_nn import SubDict as SubDict
 
 from . import containers as containers
 
-__all__ = ["DefaultList", "MultipleList", "SubDict", "containers"]
+__all__ = ["SubDict"]

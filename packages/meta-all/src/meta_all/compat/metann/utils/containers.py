@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from meta_functional import DefaultList as DefaultList
-from meta_functional import MultipleList as MultipleList
-from meta_functional import SubDict as SubDict
+from meta_nn import DefaultList as DefaultList
+from meta_nn import MultipleList as MultipleList
+from meta_nn import SubDict as SubDict
 
 __all__ = ["DefaultList", "MultipleList", "SubDict"]

@@ -1,4 +1,4 @@
-"""Tests of DependentModule (MetaNN semantics as documented in meta_functional)."""
+"""Tests of DependentModule (MetaNN semantics as documented in meta_nn)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import re
 
 import pytest
 import torch
-from meta_functional import DependentModule, adapt, functional_forward, named_params
+from meta_functional import adapt, clone_module, functional_forward, named_params
+from meta_nn import DependentModule
 from torch import Tensor, nn
 
 F64 = torch.float64
@@ -184,7 +185,12 @@ def test_stateless_and_tied_and_buffers() -> None:
     torch.manual_seed(3)
     net = nn.Sequential(nn.Linear(3, 3), nn.BatchNorm1d(3), nn.Linear(3, 3))
     net[2].weight = net[0].weight
-    DependentModule.stateless(net)
+    original = net
+    net = DependentModule.stateless(original)
+    # stateless works on a deep copy (as in MetaNN): the original stays an ordinary module
+    assert type(original) is nn.Sequential
+    assert len(list(original.parameters())) == 5
+    assert original[1].running_mean is not net[1].running_mean
     # BatchNorm buffers stay ordinary buffers; the tied weight becomes two dependents.
     assert [name for name, _ in net.named_dependents()] == [
         "0.weight",
@@ -277,3 +283,71 @@ def test_subclassing_deepcopy_and_constructor_errors() -> None:
         DependentModule(1, 2)
     with pytest.raises(TypeError, match=r"to_dependentmodule expects a torch.nn.Module, got str"):
         DependentModule.to_dependentmodule("net")  # type: ignore[arg-type]  # wrong on purpose
+
+
+def test_clone_module_of_a_dependent_module_reaches_the_dependents_sources() -> None:
+    # Moved from meta-functional's test_modules (clone of clone and of a DependentModule).
+    torch.manual_seed(7)
+    x = torch.randn(4, 3)
+    source = torch.ones(1, 3, requires_grad=True)
+    dependent = DependentModule(nn.Linear(3, 1)).clear_params(init=True)
+    dependent.substitute({"weight": 2 * source, "bias": torch.zeros(1)})
+    copied = clone_module(dependent)
+    assert type(copied).__name__ == "DependentLinear"
+    copied(x).sum().backward()
+    torch.testing.assert_close(source.grad, 2 * x.sum(0, keepdim=True))
+
+
+def test_clear_params_without_init_unsets_every_dependent() -> None:
+    # MetaNN's clear_params(init=False) "sets the values of dependents to None", including
+    # dependents that already had values (and those of modules the filter leaves alone).
+    net = DependentModule(seed_net()).clear_params(init=True)
+    assert all(value is not None for value in net.dependents())
+    net.clear_params(init=False, clear_filter=lambda module: False)
+    assert [value for value in net.dependents()] == [None] * 4
+    with pytest.raises(ValueError, match=r"substitute got shape \(1, 1\) for dependent"):
+        net.substitute_from_list([torch.ones(1, 1)] * 4)  # the shapes are kept
+
+
+@pytest.mark.parametrize("strict", [True, "one way", False])
+def test_substitute_modes(strict: bool | str) -> None:
+    net = DependentModule.stateless(nn.Linear(2, 1))
+    values = {"weight": torch.ones(1, 2), "bias": torch.zeros(1)}
+    net.substitute(values, strict=strict)
+    assert net.weight is values["weight"]
+    partial = {"weight": torch.full((1, 2), 2.0), "other": torch.ones(3)}
+    bad_shape = {"weight": torch.ones(2, 2), "bias": torch.ones(1)}
+    if strict is True:
+        with pytest.raises(KeyError, match=re.escape("missing ['bias']; not dependents ['other']")):
+            net.substitute(partial, strict=strict)
+        with pytest.raises(ValueError, match=r"got shape \(2, 2\) for dependent 'weight'"):
+            net.substitute(bad_shape, strict=strict)
+        return
+    net.substitute(partial, strict=strict)  # unknown names ignored, the others kept
+    assert net.weight is partial["weight"]
+    assert net.bias is values["bias"]
+    if strict == "one way":
+        with pytest.raises(ValueError, match=r"got shape \(2, 2\) for dependent 'weight'"):
+            net.substitute(bad_shape, strict=strict)
+        assert net.bias is values["bias"]  # nothing half-applied
+    else:
+        net.substitute(bad_shape, strict=strict)  # the misfit is skipped, the rest applied
+        assert net.weight is partial["weight"]
+        assert net.bias is bad_shape["bias"]
+
+
+def test_substitute_rejects_an_unknown_mode() -> None:
+    net = DependentModule.stateless(nn.Linear(2, 1))
+    for strict in ("strict", 1, None):
+        with pytest.raises(ValueError, match=r"strict must be True, False or 'one way'"):
+            net.substitute({}, strict=strict)  # type: ignore[arg-type]  # wrong on purpose
+
+
+def test_assigned_submodules_are_converted() -> None:
+    dnet = DependentModule(nn.Sequential(nn.Linear(2, 2)))
+    dnet.head = nn.Linear(2, 1)
+    assert type(dnet.head).__name__ == "DependentLinear"
+    dnet.head.register_dependent("scale", torch.ones(1))
+    assert [name for name, _ in dnet.named_dependents()] == ["head.scale"]
+    with pytest.raises(TypeError, match=r"stateless expects a torch.nn.Module, got str"):
+        DependentModule.stateless("net")  # type: ignore[arg-type]  # wrong on purpose

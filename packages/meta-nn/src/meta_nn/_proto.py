@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from meta_functional import Params, functional_forward
+from meta_functional.checks import check_params_match
 from torch import Tensor, nn
-
-from ._checks import check_params_match
-from ._functional import functional_forward
-from ._typing import Params
 
 
 class ProtoModule(nn.Module):
     """Wrap a module so it can be run with its own weights *or* with any given weights.
 
     Calling the ``ProtoModule`` runs the wrapped module as usual (stateful).
-    :meth:`functional` returns a stateless version of it bound to given parameters, built on
-    :func:`~meta_functional.functional_forward`. :meth:`named_parameters` (and hence
-    ``parameters()`` and :func:`~meta_functional.named_params`) and :meth:`named_buffers` use
-    the wrapped module's names, without a ``"module."`` prefix, so those names are exactly
-    what :meth:`functional` expects. (``state_dict`` keys do carry the ``"module."`` prefix.)
+    [`functional`][meta_nn.ProtoModule.functional] returns a stateless version of it bound to
+    given parameters, built on [`functional_forward`][meta_functional.functional_forward].
+    [`named_parameters`][meta_nn.ProtoModule.named_parameters] (and hence ``parameters()`` and
+    [`named_params`][meta_functional.named_params]) and
+    [`named_buffers`][meta_nn.ProtoModule.named_buffers] use the wrapped module's names, without a
+    ``"module."`` prefix, so those names are exactly what
+    [`functional`][meta_nn.ProtoModule.functional] expects. (``state_dict`` keys do carry the
+    ``"module."`` prefix.)
 
     Args:
         module: The module to wrap. It is shared, not copied.
@@ -116,18 +117,21 @@ class ProtoModule(nn.Module):
         """Return the wrapped module as a stateless function of the given parameters.
 
         The parameters are validated now (names, count and shapes); the returned callable
-        runs :func:`~meta_functional.functional_forward` on every call, so the output is
-        differentiable with respect to ``params`` and the module's own parameters are unused.
+        runs [`functional_forward`][meta_functional.functional_forward] on every call, so
+        the output is differentiable with respect to ``params`` and the module's own parameters
+        are unused.
 
         Args:
             params: A mapping ``name -> tensor`` naming exactly the wrapped module's
-                parameters (as :meth:`named_parameters` does), or an iterable of tensors in
-                ``parameters()`` order (e.g. ``net.parameters()`` or adapted copies of it).
+                parameters (as [`named_parameters`][meta_nn.ProtoModule.named_parameters] does), or
+                an iterable of tensors in ``parameters()`` order (e.g. ``net.parameters()`` or
+                adapted copies of it).
             training: If not ``None``, the wrapped module (and all its submodules) runs in
                 training (``True``) or evaluation (``False``) mode during each call, and its
                 previous modes are restored afterwards; ``None`` uses the current modes.
             buffers: Optional buffer mapping for the call (see
-                :func:`~meta_functional.functional_forward`); default: the module's own.
+                [`functional_forward`][meta_functional.functional_forward]); default: the
+                module's own.
 
         Returns:
             A callable ``f(*args, **kwargs)`` returning what the module's ``forward`` returns.

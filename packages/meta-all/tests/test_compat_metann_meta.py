@@ -1,4 +1,7 @@
-"""Tests of meta_algos.episodic, MetaNN's episodic API (metann.meta)."""
+"""Tests of meta_all.compat.metann.meta, MetaNN's episodic API (metann.meta).
+
+Moved from meta-algos (``meta_algos.episodic``) when the learners became shells in meta-all.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +13,9 @@ import meta_optim
 import pytest
 import torch
 import torch.nn.functional as F
-from meta_algos import _episodic
-from meta_algos import episodic as episodic_module
-from meta_algos.episodic import (
+from meta_all.compat.metann import _meta as _episodic
+from meta_all.compat.metann import meta as episodic_module
+from meta_all.compat.metann.meta import (
     MAML,
     GDLearner,
     Learner,
@@ -24,7 +27,8 @@ from meta_algos.episodic import (
     default_evaluator_classification,
     mamlpp_evaluator,
 )
-from meta_functional import DependentModule, ProtoModule, named_params
+from meta_functional import named_params
+from meta_nn import DependentModule, ProtoModule
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -35,7 +39,7 @@ RTOL = 1e-8
 
 @dataclass
 class EpisodeTask:
-    """Duck-typed stand-in for a meta-tasks Task (meta-algos cannot import meta-tasks)."""
+    """Duck-typed stand-in for a meta-tasks Task: any object with the four attributes works."""
 
     support_x: Tensor
     support_y: Tensor
@@ -413,8 +417,36 @@ def test_forward_inplace_rejects_unset_or_missing_dependents(device: torch.devic
     support = make_split(device)
     with pytest.raises(ValueError, match=r"unset dependents \['0.bias', '0.weight', "):
         GDLearner(1, 0.1).forward_inplace(DependentModule.stateless(make_net(device)), support)
-    with pytest.raises(ValueError, match=r"has no dependents to adapt; call clear_params"):
-        GDLearner(1, 0.1).forward_inplace(DependentModule(make_net(device)), support)
+
+
+@pytest.mark.parametrize(
+    ("learner", "make_optimizer", "options"),
+    [
+        (GDLearner(3, 0.2), torch.optim.SGD, {"lr": 0.2}),
+        (SequentialGDLearner(0.2, momentum=0.9), torch.optim.SGD, {"lr": 0.2, "momentum": 0.9}),
+        (
+            RMSPropLearner(0.01, centered=True, steps=3),
+            torch.optim.RMSprop,
+            {"lr": 0.01, "centered": True},
+        ),
+    ],
+    ids=["gd", "sequential-momentum", "rmsprop-centered"],
+)
+def test_inplace_trains_a_plain_module_with_torch_optim(
+    device: torch.device, learner: Learner, make_optimizer: type, options: dict
+) -> None:
+    # MetaNN trains the module itself with torch.optim (a converted DependentModule that still
+    # has its parameters is such a module too)
+    for convert in (False, True):
+        net = make_net(device)
+        split = make_split(device)
+        batches = [split] * 3
+        expected = torch_optim_trajectory(net, make_optimizer, batches, **options)[-1]
+        model = DependentModule(net) if convert else net
+        data = split if learner.steps is not None else batches
+        assert learner(model, data, inplace=True) is model
+        assert_maps_close({n: p.detach() for n, p in model.named_parameters()}, expected)
+        assert all(p.grad is not None for p in model.parameters())  # the last batch's
 
 
 # ---------------------------------------------------------------------------------------------
@@ -437,6 +469,15 @@ def test_multimodel_forward_runs_every_set_of_fast_weights(device: torch.device)
     torch.testing.assert_close(plain(x)[1], outputs[1])
 
 
+def test_multimodel_items_are_one_stateless_module_as_in_metann(device: torch.device) -> None:
+    mimo = constant_loss_mimo(device, [1.0, 2.0])
+    first, second = mimo[0], mimo[1]
+    assert first is second  # MetaNN's functional returns its one stateless copy
+    x = torch.ones(1, 1, device=device, dtype=torch.float64)
+    assert first(x).item() == 2.0  # holds the weights substituted last
+    assert [model(x).item() for model in mimo] == [1.0, 2.0]  # each used before the next
+
+
 def constant_loss_mimo(device: torch.device, losses: list[float]) -> MultiModel:
     """A MultiModel whose model at weights i outputs losses[i] for every input."""
     net = nn.Linear(1, 1).to(device, torch.float64)
@@ -455,20 +496,26 @@ def mean_output(model: _episodic.ModelFn, data: object) -> Tensor:
     return model(x).mean()
 
 
-def test_mamlpp_evaluator_weights_decay_by_gamma_and_sum_to_one(device: torch.device) -> None:
-    mimo = constant_loss_mimo(device, [8.0, 4.0, 2.0, 1.0])
+def test_mamlpp_evaluator_weighs_the_first_steps_plus_one_models_as_metann(
+    device: torch.device,
+) -> None:
+    mimo = constant_loss_mimo(device, [8.0, 4.0, 2.0, 1.0, 16.0])
     data = (torch.ones(5, 1, device=device, dtype=torch.float64), None)
-    # steps=3, gamma=0.5: weights 0.25, 0.5, 1 over the last three steps, divided by 1.75
-    expected = (0.25 * 4.0 + 0.5 * 2.0 + 1.0 * 1.0) / 1.75
-    loss = mamlpp_evaluator(mimo, data, 3, mean_output, gamma=0.5)
-    assert loss.item() == pytest.approx(expected, abs=1e-12)
-    assert mamlpp_evaluator(mimo, data, 1, mean_output).item() == pytest.approx(1.0, abs=1e-12)
-    assert mamlpp_evaluator(mimo, data, 4, mean_output, gamma=1.0).item() == pytest.approx(
-        15.0 / 4, abs=1e-12
-    )
-    weights = _episodic._step_weights(5, 0.6, loss)
-    assert weights.sum().item() == pytest.approx(1.0, abs=1e-12)
-    torch.testing.assert_close(weights[:-1] / weights[1:], torch.full_like(weights[1:], 0.6))
+    # steps=3, gamma=0.5: models 0..3 weighted 0.125, 0.25, 0.5, 1 (not normalised)
+    total, last = mamlpp_evaluator(mimo, data, 3, mean_output, gamma=0.5)
+    assert total.item() == pytest.approx(0.125 * 8.0 + 0.25 * 4.0 + 0.5 * 2.0 + 1.0, abs=1e-12)
+    assert last.item() == pytest.approx(1.0, abs=1e-12)
+    total, last = mamlpp_evaluator(mimo, data, 0, mean_output)
+    assert (total.item(), last.item()) == (pytest.approx(8.0), pytest.approx(8.0))
+    total, last = mamlpp_evaluator(mimo, data, 4, mean_output)  # default gamma 0.6
+    weights = [0.6**4, 0.6**3, 0.6**2, 0.6, 1.0]
+    expected = sum(w * v for w, v in zip(weights, [8.0, 4.0, 2.0, 1.0, 16.0], strict=True))
+    assert total.item() == pytest.approx(expected, abs=1e-12)
+    assert last.item() == pytest.approx(16.0, abs=1e-12)
+    # any sequence of models works, as in MetaNN
+    models = [constant_loss_mimo(device, [value])[0] for value in (8.0, 4.0)]
+    total, _ = mamlpp_evaluator(models, data, 1, mean_output, gamma=2.0)
+    assert total.item() == pytest.approx(2.0 * 8.0 + 4.0, abs=1e-12)
 
 
 def test_mamlpp_returns_one_set_of_weights_per_step_and_trains(device: torch.device) -> None:
@@ -477,25 +524,38 @@ def test_mamlpp_returns_one_set_of_weights_per_step_and_trains(device: torch.dev
     mamlpp = MAMLpp(net, steps_train=3, steps_eval=5, lr=0.3)
     mimo = mamlpp(support)
     assert isinstance(mimo, MultiModel)
-    assert len(mimo) == 3
+    assert len(mimo) == 4  # the initial weights, then one set per step (MetaNN)
+    assert all(a is b for a, b in zip(mimo.params_lst[0], net.parameters(), strict=True))
     expected = GDLearner(3, 0.3).fast_weights(net, support)
-    for got, want in zip(mimo.fast_weights, expected, strict=True):
+    names = [name for name, _ in net.named_parameters()]
+    for got, want in zip(mimo.params_lst[1:], expected, strict=True):
         assert_maps_close(
-            {n: t.detach() for n, t in got.items()}, {n: t.detach() for n, t in want.items()}
+            {n: t.detach() for n, t in zip(names, got, strict=True)},
+            {n: t.detach() for n, t in want.items()},
         )
-    loss = mamlpp_evaluator(mimo, query, 3, default_evaluator_classification)
-    # the multi-step loss equals the weighted per-step MAML losses
-    per_step = [default_evaluator_classification(mimo[i], query) for i in range(3)]
-    torch.testing.assert_close(loss, (0.36 * per_step[0] + 0.6 * per_step[1] + per_step[2]) / 1.96)
+    loss, last = mamlpp_evaluator(mimo, query, 3, default_evaluator_classification)
+    # the multi-step loss is MetaNN's weighted sum of the per-step losses
+    per_step = [default_evaluator_classification(mimo[i], query) for i in range(4)]
+    torch.testing.assert_close(
+        loss, 0.216 * per_step[0] + 0.36 * per_step[1] + 0.6 * per_step[2] + per_step[3]
+    )
+    torch.testing.assert_close(last, per_step[3])
     loss.backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
-    assert len(mamlpp.eval()(support)) == 5
+    # in eval mode MAMLpp returns the model adapted with steps_eval steps, as MAML does
+    adapted = mamlpp.eval()(support)
+    assert isinstance(adapted, DependentModule)
+    final = GDLearner(5, 0.3).fast_weights(net, support)[-1]
+    torch.testing.assert_close(
+        adapted(query[0]), functional_call(net, final, (query[0],)), atol=ATOL, rtol=RTOL
+    )
 
 
 def test_active_indices() -> None:
-    assert active_indices([0, 1, True, None, "a", []]) == [1, 2, 4]
+    # MetaNN: the indices of the entries that are tensors
+    assert active_indices([torch.zeros(1), 1, True, None, torch.zeros(0), []]) == [0, 4]
     assert active_indices([]) == []
-    assert active_indices(x > 1 for x in [3, 0, 2]) == [0, 2]
+    assert active_indices(torch.ones(1) if x > 1 else x for x in [3, 0, 2]) == [0, 2]
 
 
 def test_docstring_examples_run() -> None:
@@ -540,36 +600,71 @@ def test_bad_data_is_rejected(
         default_evaluator_classification(make_net(device), data)
 
 
-def test_bad_sequential_data_is_rejected(device: torch.device) -> None:
+def test_sequential_data_is_iterated_as_metann_does(device: torch.device) -> None:
     net = make_net(device)
+    x = make_split(device)[0]
     learner = SequentialGDLearner(lr=0.1)
-    with pytest.raises(ValueError, match=r"data is an empty sequence"):
-        learner(net, [])
-    with pytest.raises(TypeError, match=r"data\[1\] must be an \(x, y\) batch.*length 3"):
+    # no batches, no steps: the unadapted model (MetaNN)
+    torch.testing.assert_close(learner(net, [])(x), net(x))
+    # each batch goes to the evaluator as it is
+    with pytest.raises(ValueError, match=r"data must be an \(x, y\) pair.*tuple of length 3"):
         learner(net, [make_split(device), (1, 2, 3)])
-    with pytest.raises(TypeError, match=r"sequence of \(x, y\) batches; got int"):
+    with pytest.raises(TypeError, match=r"data must be an iterable of batches.*got int"):
         learner(net, 3)
+    seen: list[object] = []
+
+    def custom(model: _episodic.ModelFn, batch: dict) -> Tensor:
+        seen.append(batch)
+        return F.cross_entropy(model(batch["x"]), batch["y"])
+
+    split = make_split(device)
+    batches = [{"x": split[0], "y": split[1]}] * 2
+    learner(net, batches, evaluator=custom)
+    assert seen == batches
 
 
 @pytest.mark.parametrize(
     ("build", "match"),
     [
-        (lambda net: GDLearner(-1, 0.1), r"steps must be an int >= 0, got -1"),
-        (lambda net: GDLearner(1.5, 0.1), r"steps must be an int >= 0, got 1.5"),
-        (lambda net: GDLearner(True, 0.1), r"steps must be an int >= 0, got True"),
-        (lambda net: GDLearner(1, 0.0), r"lr must be a positive number, got 0.0"),
-        (lambda net: RMSPropLearner(lr=-1.0), r"lr must be a positive number, got -1.0"),
-        (lambda net: RMSPropLearner(steps=-2), r"steps must be an int >= 0, got -2"),
-        (lambda net: SequentialGDLearner(lr="0.1"), r"lr must be a positive number, got '0.1'"),
-        (lambda net: MAML(net, -1, 1, 0.1), r"steps_train must be an int >= 0, got -1"),
-        (lambda net: MAML(net, 1, -1, 0.1), r"steps_eval must be an int >= 0, got -1"),
-        (lambda net: MAMLpp(net, 0, 1, 0.1), r"steps_train must be an int >= 1, got 0"),
-        (lambda net: MAMLpp(net, 1, 0, 0.1), r"steps_eval must be an int >= 1, got 0"),
+        (lambda net: GDLearner(-1, 0.1), r"steps must be a non-negative int, got -1"),
+        (lambda net: GDLearner(1.5, 0.1), r"steps must be a non-negative int, got 1.5"),
+        (lambda net: GDLearner(True, 0.1), r"steps must be a non-negative int, got True"),
+        (lambda net: GDLearner(1, -0.1), r"lr must be >= 0, got -0.1"),
+        (lambda net: RMSPropLearner(lr=-1.0), r"lr must be >= 0, got -1.0"),
+        (lambda net: RMSPropLearner(steps=-2), r"steps must be a non-negative int, got -2"),
+        (lambda net: SequentialGDLearner(0.1, momentum=-0.5), r"momentum must be >= 0"),
+        (lambda net: MAML(net, -1, 1, 0.1), r"steps_train must be a non-negative int, got -1"),
+        (lambda net: MAML(net, 1, -1, 0.1), r"steps_eval must be a non-negative int, got -1"),
+        (lambda net: MAMLpp(net, -1, 1, 0.1), r"steps_train must be a non-negative int, got -1"),
+        (lambda net: MAMLpp(net, 1, 1, float("nan")), r"lr must be a finite real number"),
     ],
 )
 def test_bad_hyperparameters_are_rejected(device: torch.device, build, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         build(make_net(device))
+    with pytest.raises(TypeError, match=r"lr must be a finite real number, got '0.1' \(str\)"):
+        SequentialGDLearner(lr="0.1")  # type: ignore[arg-type]  # wrong on purpose
+
+
+def test_zero_lr_and_zero_steps_are_accepted_as_in_metann(device: torch.device) -> None:
+    net = make_net(device)
+    support, query = make_split(device, seed=1), make_split(device, seed=2)
+    torch.testing.assert_close(GDLearner(2, 0.0)(net, support)(query[0]), net(query[0]))
+    mimo = MAMLpp(net, 0, 0, 0.1)(support)
+    assert len(mimo) == 1
+    total, last = mamlpp_evaluator(mimo, query, 0, default_evaluator_classification)
+    torch.testing.assert_close(total, default_evaluator_classification(net, query))
+    torch.testing.assert_close(last, total)
+
+
+def test_hyperparameters_are_read_at_every_call(device: torch.device) -> None:
+    net = make_net(device)
+    support = make_split(device)
+    learner = GDLearner(1, 0.1)
+    learner.steps, learner.lr = 3, 0.4
+    assert_trajectories_close(
+        learner.fast_weights(net, support), by_hand(net, meta_optim.sgd(0.4), [support] * 3)
+    )
 
 
 def test_bad_types_are_rejected(device: torch.device) -> None:
@@ -584,12 +679,17 @@ def test_bad_types_are_rejected(device: torch.device) -> None:
         MAML(lambda x: x, 1, 1, 0.1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got function"):
         GDLearner(1, 0.1)(lambda x: x, make_split(device))
-    with pytest.raises(TypeError, match=r"forward_inplace needs a meta_functional.DependentModule"):
-        GDLearner(1, 0.1)(net, make_split(device), inplace=True)
+    with pytest.raises(TypeError, match=r"model must be a torch.nn.Module, got function"):
+        GDLearner(1, 0.1)(lambda x: x, make_split(device), inplace=True)
     with pytest.raises(TypeError, match=r"fast_weight_lst must be a sequence.*got dict"):
         MultiModel(net, named_params(net))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"fast_weight_lst\[1\] must be a name -> tensor mapping"):
         MultiModel(net, [named_params(net), 3])  # type: ignore[list-item]
+    # MetaNN's abstract base
+    with pytest.raises(NotImplementedError, match=r"Learner\(\) is MetaNN's abstract base"):
+        Learner()(net, make_split(device))
+    with pytest.raises(NotImplementedError, match=r"Learner has no in-place training"):
+        Learner(meta_optim.sgd(0.1), steps=1)(net, make_split(device), inplace=True)
 
 
 def test_bad_losses_are_rejected(device: torch.device) -> None:
@@ -598,15 +698,20 @@ def test_bad_losses_are_rejected(device: torch.device) -> None:
     per_sample = GDLearner(
         1, 0.1, evaluator=lambda m, d: F.cross_entropy(m(d[0]), d[1], reduction="none")
     )
-    with pytest.raises(ValueError, match=r"evaluator must return a scalar loss, got shape \(6,\)"):
+    with pytest.raises(
+        ValueError, match=r"the evaluator's loss must be a scalar .*got shape \(6,\)"
+    ):
         per_sample(net, support)
-    with pytest.raises(TypeError, match=r"evaluator must return a torch.Tensor loss, got float"):
+    with pytest.raises(TypeError, match=r"the evaluator's loss must be a torch.Tensor, got float"):
         GDLearner(1, 0.1, evaluator=lambda m, d: 1.0)(net, support)
     constant = GDLearner(1, 0.1, evaluator=lambda m, d: torch.tensor(1.0))
     with pytest.raises(ValueError, match=r"loss does not depend on the model's parameters"):
         constant(net, support)
-    with pytest.raises(ValueError, match=r"criterion must return a scalar loss"):
-        default_evaluator_classification(net, support, nn.CrossEntropyLoss(reduction="none"))
+    # the default evaluator returns what its criterion returns (MetaNN)
+    per_sample = default_evaluator_classification(
+        net, support, nn.CrossEntropyLoss(reduction="none")
+    )
+    assert per_sample.shape == (6,)
     frozen = make_net(device).requires_grad_(False)
     with pytest.raises(ValueError, match=r"none of the model's parameters .* requires grad"):
         GDLearner(1, 0.1)(frozen, support)
@@ -615,16 +720,18 @@ def test_bad_losses_are_rejected(device: torch.device) -> None:
 def test_bad_mamlpp_evaluator_arguments_are_rejected(device: torch.device) -> None:
     mimo = constant_loss_mimo(device, [1.0, 2.0])
     data = (torch.ones(2, 1, device=device, dtype=torch.float64), None)
-    with pytest.raises(TypeError, match=r"mimo must be a MultiModel, got function"):
+    with pytest.raises(TypeError, match=r"mimo must be a MultiModel or a sequence of models"):
         mamlpp_evaluator(lambda x: x, data, 1, mean_output)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match=r"steps=3 exceeds the 2 sets of fast weights"):
-        mamlpp_evaluator(mimo, data, 3, mean_output)
-    with pytest.raises(ValueError, match=r"steps must be an int >= 1, got 0"):
-        mamlpp_evaluator(mimo, data, 0, mean_output)
-    for gamma in (0.0, 1.5, -0.2):
-        with pytest.raises(ValueError, match=rf"gamma must be a number in \(0, 1\], got {gamma}"):
-            mamlpp_evaluator(mimo, data, 2, mean_output, gamma=gamma)
-    with pytest.raises(
-        ValueError, match=r"evaluator must return a scalar loss, got shape \(2, 1\)"
-    ):
-        mamlpp_evaluator(mimo, data, 2, lambda m, d: m(d[0]))
+    with pytest.raises(ValueError, match=r"steps=2 needs steps \+ 1 = 3 models .* holds 2"):
+        mamlpp_evaluator(mimo, data, 2, mean_output)
+    with pytest.raises(ValueError, match=r"steps must be a non-negative int, got -1"):
+        mamlpp_evaluator(mimo, data, -1, mean_output)
+    for gamma in (float("nan"), float("inf"), "0.5"):
+        with pytest.raises(ValueError, match=r"gamma must be a finite real number"):
+            mamlpp_evaluator(mimo, data, 1, mean_output, gamma=gamma)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"evaluator must be callable, got int"):
+        mamlpp_evaluator(mimo, data, 1, 3)  # type: ignore[arg-type]
+    # per-sample losses are weighed as they come (MetaNN checks nothing either)
+    total, last = mamlpp_evaluator(mimo, data, 1, lambda m, d: m(d[0]), gamma=0.5)
+    assert total.shape == last.shape == (2, 1)
+    torch.testing.assert_close(total, torch.full_like(total, 0.5 * 1.0 + 2.0))

@@ -7,7 +7,8 @@ import re
 
 import pytest
 import torch
-from meta_functional import ProtoModule, functional_forward, named_params
+from meta_functional import functional_forward, named_params
+from meta_nn import ProtoModule
 from torch import nn
 
 F64 = torch.float64

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import (
     Callable,
     Hashable,
@@ -24,8 +25,11 @@ class SubDict(MutableMapping[K, V]):
 
     Reads and writes go through to ``super_dict``: ``sub[key]`` reads ``super_dict[key]``,
     ``sub[key] = value`` writes ``super_dict[key]`` (adding ``key`` to the view), and
-    ``del sub[key]`` deletes ``key`` from both. Typical use: adapt only the head parameters
-    of a parameter dict while the adapted values land in the full dict.
+    ``del sub[key]`` deletes ``key`` from both. The view always shows those of its keys that
+    ``super_dict`` holds right now, so two views of one dict agree after any change made
+    through either of them or to ``super_dict`` directly (as MetaNN's views do). Typical use:
+    adapt only the head parameters of a parameter dict while the adapted values land in the
+    full dict.
 
     Args:
         super_dict: The dict to view. Writes need a mutable mapping.
@@ -45,6 +49,10 @@ class SubDict(MutableMapping[K, V]):
         >>> sub_dict["b"] = 20
         >>> super_dict["b"]
         20
+        >>> other = SubDict(super_dict, keys=["a", "b"])
+        >>> del other["a"]
+        >>> list(sub_dict)
+        ['b']
     """
 
     def __init__(
@@ -61,28 +69,32 @@ class SubDict(MutableMapping[K, V]):
                 f"SubDict keys {unknown!r} are not in the super dict; expected a subset of "
                 f"its {len(available)} keys {shown}"
             )
-        self._keys: list[K] = requested
-        self.update_keys()
+        # insertion-ordered set of the view's keys; the view shows those super_dict holds
+        self._keys: dict[K, None] = dict.fromkeys(requested)
 
     def update_keys(self) -> None:
-        """Resynchronise the view after ``super_dict`` was modified directly.
+        """Forget the keys that ``super_dict`` no longer holds.
 
-        Keys deleted from ``super_dict`` leave the view, and with ``keep_order`` the order is
-        re-read from ``super_dict``. Changes made through the view itself never need this.
+        The view never shows such keys anyway; once forgotten, they stay out of the view even
+        if they are put back into ``super_dict`` directly.
 
         Examples:
             >>> super_dict = {"a": 1, "b": 2}
             >>> sub_dict = SubDict(super_dict, keys=["a", "b"])
             >>> del super_dict["a"]
+            >>> list(sub_dict)
+            ['b']
             >>> sub_dict.update_keys()
+            >>> super_dict["a"] = 1
             >>> list(sub_dict)
             ['b']
         """
-        present = [key for key in self._keys if key in self.super_dict]
+        self._keys = {key: None for key in self._keys if key in self.super_dict}
+
+    def _live_keys(self) -> list[K]:
         if self.keep_order:
-            wanted = set(present)
-            present = [key for key in self.super_dict if key in wanted]
-        self._keys = present
+            return [key for key in self.super_dict if key in self._keys]
+        return [key for key in self._keys if key in self.super_dict]
 
     def _writable(self) -> MutableMapping[K, V]:
         if not isinstance(self.super_dict, MutableMapping):
@@ -92,28 +104,29 @@ class SubDict(MutableMapping[K, V]):
             )
         return self.super_dict
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys and key in self.super_dict
+
     def __getitem__(self, key: K) -> V:
-        if key not in self._keys:
+        if key not in self:
             raise KeyError(key)
         return self.super_dict[key]
 
     def __setitem__(self, key: K, value: V) -> None:
         self._writable()[key] = value
-        if key not in self._keys:
-            self._keys.append(key)
-            self.update_keys()
+        self._keys[key] = None
 
     def __delitem__(self, key: K) -> None:
-        if key not in self._keys:
+        if key not in self:
             raise KeyError(key)
         del self._writable()[key]
-        self._keys.remove(key)
+        del self._keys[key]
 
     def __iter__(self) -> Iterator[K]:
-        return iter(list(self._keys))
+        return iter(self._live_keys())
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return len(self._live_keys())
 
     def __repr__(self) -> str:
         return f"SubDict({dict(self)!r})"
@@ -131,9 +144,14 @@ class DefaultList(Generic[T]):
     plain list (no growth). Handy for per-step state whose number of steps is not known up
     front (e.g. per-inner-step learning rates).
 
+    Every index has a value, so iteration never ends (as in MetaNN): it yields entry 0, 1,
+    2, ... growing the list as it goes, which is what ``zip(grads, DefaultList(lambda: 0))``
+    needs. Bound it with ``zip`` or ``itertools.islice``; ``len`` counts the entries created
+    so far.
+
     Args:
         factory: Zero-argument callable producing the default entry (default: ``None``).
-        fill: Optional initial entries, written from index 0 by :meth:`fill`.
+        fill: Optional initial entries, written from index 0 by [`fill`][meta_nn.DefaultList.fill].
 
     Examples:
         >>> steps = DefaultList(factory=lambda: 0.1)
@@ -213,7 +231,14 @@ class DefaultList(Generic[T]):
         return len(self._items)
 
     def __iter__(self) -> Iterator[T]:
-        return iter(list(self._items))
+        """Yield entry 0, 1, 2, ... without end, creating defaults as needed.
+
+        Examples:
+            >>> velocities = DefaultList(factory=lambda: 0)
+            >>> [g + v for g, v in zip([1.0, 2.0], velocities)]
+            [1.0, 2.0]
+        """
+        return (self[index] for index in itertools.count())
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DefaultList):

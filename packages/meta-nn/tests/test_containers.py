@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import collections
+import itertools
 import re
 import types
 
 import pytest
-from meta_functional import DefaultList, MultipleList, SubDict
+from meta_nn import DefaultList, MultipleList, SubDict
 
 
 def test_subdict_seed_example_view_semantics() -> None:
@@ -37,10 +38,33 @@ def test_subdict_order_and_update_keys() -> None:
     unordered = SubDict(super_dict, keys=["c", "a", "c"], keep_order=False)
     assert list(unordered) == ["c", "a"]
     del super_dict["c"]
-    assert len(unordered) == 2  # stale until told
+    assert len(unordered) == 1  # a live view: a key deleted from the super dict leaves it
+    assert list(unordered) == ["a"]
+    super_dict["c"] = 3
+    assert list(unordered) == ["c", "a"]  # not forgotten until update_keys()
+    del super_dict["c"]
     unordered.update_keys()
     assert list(unordered) == ["a"]
+    super_dict["c"] = 3
+    assert list(unordered) == ["a"]
+    assert "c" not in unordered
     assert list(SubDict(super_dict)) == []
+
+
+def test_two_subdicts_of_one_dict_always_agree() -> None:
+    super_dict = collections.OrderedDict(zip("abcd", range(4), strict=True))
+    unordered = SubDict(super_dict, keys=["c", "b", "a"], keep_order=False)
+    ordered = SubDict(super_dict, keys=["c", "b", "a"])
+    del unordered["a"]
+    assert "a" not in super_dict
+    assert "a" not in ordered
+    assert list(ordered) == ["b", "c"]
+    assert len(ordered) == 2
+    with pytest.raises(KeyError):
+        ordered["a"]
+    ordered["e"] = 5
+    assert "e" not in unordered
+    assert dict(unordered) == {"c": 2, "b": 1}
 
 
 def test_subdict_bad_inputs() -> None:
@@ -63,10 +87,15 @@ def test_defaultlist_growth_fill_and_list_behaviour() -> None:
     rates = DefaultList(factory=lambda: 0.1)
     assert len(rates) == 0
     assert rates[2] == 0.1
-    assert list(rates) == [0.1, 0.1, 0.1]
+    assert rates[:] == [0.1, 0.1, 0.1]
     rates[4] = 0.5
-    assert list(rates) == [0.1, 0.1, 0.1, 0.1, 0.5]
-    assert rates[-1] == 0.5
+    assert rates[:] == [0.1, 0.1, 0.1, 0.1, 0.5]
+    # iteration never ends (MetaNN's zip(grads, velocities) relies on it) and grows the list
+    assert list(itertools.islice(rates, 7)) == [0.1, 0.1, 0.1, 0.1, 0.5, 0.1, 0.1]
+    assert len(rates) == 7
+    assert [g + v for g, v in zip([1.0, 2.0], DefaultList(lambda: 0), strict=False)] == [1.0, 2.0]
+    assert rates[4] == 0.5
+    assert rates[-1] == 0.1  # the iteration above grew the list to 7 entries
     assert rates[1:3] == [0.1, 0.1]
     with pytest.raises(IndexError):
         DefaultList()[-1]
@@ -79,7 +108,7 @@ def test_defaultlist_growth_fill_and_list_behaviour() -> None:
     assert len(filled) == 6
     lists = DefaultList(factory=list)
     lists[1].append("x")
-    assert list(lists) == [[], ["x"]]
+    assert lists[:] == [[], ["x"]]
     assert lists[0] is not lists[1]
     with pytest.raises(TypeError, match=r"factory must be callable, got int"):
         DefaultList(factory=3)

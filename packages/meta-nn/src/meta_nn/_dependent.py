@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import torch
+from meta_functional import refresh_rnn_weights
+from meta_functional.checks import describe_mismatch, describe_names
 from torch import Tensor, nn
-
-from ._checks import describe_mismatch, describe_names
-from ._modules import _refresh_rnn_weights
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -34,11 +34,13 @@ class DependentModule(nn.Module):
     ``DependentModule(module)`` converts ``module`` **in place** and returns it: the module and
     every submodule get their class swapped for a generated subclass ``Dependent<ClassName>``
     (``nn.Linear`` becomes ``DependentLinear``), keeping all state. Parameters stay parameters
-    until :meth:`clear_params` turns them into dependents. Use
+    until [`clear_params`][meta_nn.DependentModule.clear_params] turns them into dependents. Use
     ``DependentModule(copy.deepcopy(net))`` to keep ``net`` unchanged. You can also subclass
-    ``DependentModule`` directly and call :meth:`register_dependent` in ``__init__``.
+    ``DependentModule`` directly and call
+    [`register_dependent`][meta_nn.DependentModule.register_dependent] in ``__init__``.
 
-    Calling a module whose own dependents are unset (``None``, e.g. after
+    A submodule assigned to a dependent module later (``dnet.head = nn.Linear(4, 2)``) is
+    converted too. Calling a module whose own dependents are unset (``None``, e.g. after
     ``clear_params(init=False)``) raises a ``ValueError`` naming them.
 
     Converted modules deep-copy normally but cannot be pickled as whole objects (their classes
@@ -106,6 +108,12 @@ class DependentModule(nn.Module):
             )
         return super().__call__(*args, **kwargs)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # As in MetaNN, a submodule assigned to a dependent module is converted (in place).
+        if isinstance(value, nn.Module) and not isinstance(value, DependentModule):
+            DependentModule.to_dependentmodule(value)
+        super().__setattr__(name, value)
+
     # ------------------------------------------------------------------ conversion
 
     @classmethod
@@ -151,19 +159,22 @@ class DependentModule(nn.Module):
     def stateless(
         cls, module: nn.Module, clear_filter: Callable[[nn.Module], bool] = _clear_all
     ) -> DependentModule:
-        """Convert ``module`` in place and turn its parameters into unset dependents.
+        """Return a converted deep copy of ``module`` whose parameters are unset dependents.
 
-        Shorthand for ``DependentModule(module).clear_params(init=False, clear_filter=...)``:
-        the result holds no weights of its own (only their names and shapes) and must be given
-        values with :meth:`substitute` or :meth:`substitute_from_list` before it is called.
+        Shorthand for
+        ``DependentModule(copy.deepcopy(module)).clear_params(init=False, clear_filter=...)``;
+        ``module`` itself is left unchanged (as in MetaNN). The result holds no weights of its
+        own (only their names and shapes; buffers such as BatchNorm statistics are copied) and
+        must be given values with [`substitute`][meta_nn.DependentModule.substitute] or
+        [`substitute_from_list`][meta_nn.DependentModule.substitute_from_list] before it is called.
 
         Args:
-            module: The module to convert (modified in place).
+            module: The module to copy and convert; it is not modified.
             clear_filter: Called with each module of the tree; its parameters are cleared only
                 if it returns ``True``.
 
         Returns:
-            ``module`` itself, converted and cleared.
+            The converted, cleared copy.
 
         Examples:
             >>> import torch
@@ -175,7 +186,10 @@ class DependentModule(nn.Module):
             tensor([[3.],
                     [3.]])
         """
-        return cls.to_dependentmodule(module).clear_params(init=False, clear_filter=clear_filter)
+        if not isinstance(module, nn.Module):
+            raise TypeError(f"stateless expects a torch.nn.Module, got {type(module).__name__}")
+        template = cls.to_dependentmodule(copy.deepcopy(module))
+        return template.clear_params(init=False, clear_filter=clear_filter)
 
     def clear_params(
         self, init: bool = False, clear_filter: Callable[[nn.Module], bool] = _clear_all
@@ -191,9 +205,13 @@ class DependentModule(nn.Module):
         those parameter objects (e.g. ones collected by ``list(net.parameters())`` earlier).
         Parameters tied between modules become separate dependents holding the same tensor.
 
+        With ``init=False`` every dependent of the tree ends up unset, including dependents
+        that were registered or substituted earlier (MetaNN: "set the values of dependents to
+        None"); their names and shapes are kept.
+
         Args:
-            init: Keep the parameter values (``True``) or leave the dependents unset
-                (``None``, default).
+            init: Keep the parameter values (``True``) or unset every dependent (``None``,
+                default).
             clear_filter: Called with each module of the tree; its parameters are cleared only
                 if it returns ``True``. Default: every module.
 
@@ -219,6 +237,10 @@ class DependentModule(nn.Module):
                 del dependent._parameters[name]
                 dependent.register_dependent(name, parameter if init else None)
                 dependent._dependent_shapes[name] = parameter.shape
+        if not init:
+            for module in self._dependent_modules(recurse=True):
+                for name in module._dependent_names:
+                    module._buffers[name] = None
         self.update_actives()
         return self
 
@@ -228,8 +250,9 @@ class DependentModule(nn.Module):
         """Register ``tensor`` as a dependent of this module under ``name``.
 
         The dependent is readable as ``self.<name>``; its recorded shape (used to validate
-        substitutions) is ``tensor.shape``, or unknown for ``None`` until :meth:`update_shapes`.
-        Assigning ``self.<name> = other_tensor`` later replaces the value.
+        substitutions) is ``tensor.shape``, or unknown for ``None`` until
+        [`update_shapes`][meta_nn.DependentModule.update_shapes]. Assigning
+        ``self.<name> = other_tensor`` later replaces the value.
 
         Args:
             name: Attribute name; must not contain ``.`` nor name an existing parameter,
@@ -276,9 +299,9 @@ class DependentModule(nn.Module):
     def update_shapes(self) -> None:
         """Record the current shape of every set dependent in the tree as its expected shape.
 
-        :meth:`substitute` rejects tensors whose shape differs from the recorded one. Call this
-        after registering a dependent as ``None`` and assigning it a tensor by hand, or to
-        accept new shapes on purpose.
+        [`substitute`][meta_nn.DependentModule.substitute] rejects tensors whose shape differs from
+        the recorded one. Call this after registering a dependent as ``None`` and assigning it a
+        tensor by hand, or to accept new shapes on purpose.
 
         Examples:
             >>> import torch
@@ -299,9 +322,9 @@ class DependentModule(nn.Module):
 
         Forgets dependents that are no longer buffers (deleted, or replaced by assigning an
         ``nn.Parameter`` to the name) and points the cached weight lists of RNN/LSTM/GRU
-        modules at the current dependents. :meth:`clear_params` calls it (and :meth:`substitute`
-        refreshes the RNN caches itself); call it yourself after assigning dependents by hand
-        (``module.weight = tensor``).
+        modules at the current dependents. [`clear_params`][meta_nn.DependentModule.clear_params]
+        calls it (and [`substitute`][meta_nn.DependentModule.substitute] refreshes the RNN caches
+        itself); call it yourself after assigning dependents by hand (``module.weight = tensor``).
 
         Examples:
             >>> import torch
@@ -316,7 +339,7 @@ class DependentModule(nn.Module):
             for name in stale:
                 module._dependent_names.remove(name)
                 module._dependent_shapes.pop(name, None)
-        _refresh_rnn_weights(self)
+        refresh_rnn_weights(self)
 
     # ------------------------------------------------------------------ access
 
@@ -360,7 +383,7 @@ class DependentModule(nn.Module):
                 yield (f"{module_name}.{name}" if module_name else name), module._buffers[name]
 
     def dependents(self, recurse: bool = True) -> Iterator[Tensor | None]:
-        """Iterate over the dependents (values only) in :meth:`named_dependents` order.
+        """Iterate over the dependents (values only) in ``named_dependents()`` order.
 
         Args:
             recurse: Include submodules (default); otherwise only this module's own.
@@ -382,7 +405,7 @@ class DependentModule(nn.Module):
     def substitute(
         self,
         named_params: Mapping[str, Tensor] | Iterable[tuple[str, Tensor]],
-        strict: bool = True,
+        strict: bool | Literal["one way"] = True,
     ) -> None:
         """Set dependents, by qualified name, to the given tensors (in place).
 
@@ -391,15 +414,18 @@ class DependentModule(nn.Module):
 
         Args:
             named_params: A mapping, or an iterable of ``(name, tensor)`` pairs, with names as
-                yielded by :meth:`named_dependents`.
-            strict: If ``True`` (default), the names must be exactly the names of all
-                dependents. If ``False``, names that are not dependents are ignored and
-                dependents that are not named keep their values.
+                yielded by [`named_dependents`][meta_nn.DependentModule.named_dependents].
+            strict: MetaNN's three modes. ``True`` (default): the names must be exactly the
+                names of all dependents. ``"one way"``: names that are not dependents are
+                ignored and dependents that are not named keep their values. ``False``: as
+                ``"one way"``, and a tensor whose shape differs from its dependent's is skipped
+                instead of raising.
 
         Raises:
             TypeError: If a value is not a tensor.
-            KeyError: With ``strict``, if names are missing or are not dependents.
-            ValueError: If a tensor's shape differs from the dependent's recorded shape.
+            KeyError: With ``strict=True``, if names are missing or are not dependents.
+            ValueError: If a tensor's shape differs from the dependent's recorded shape (not
+                with ``strict=False``), or ``strict`` is none of the three modes.
 
         Examples:
             >>> import torch
@@ -408,9 +434,11 @@ class DependentModule(nn.Module):
             >>> net(torch.ones(1, 2))
             tensor([[3.]])
         """
+        if strict not in (True, False, "one way") or not isinstance(strict, bool | str):
+            raise ValueError(f"strict must be True, False or 'one way', got {strict!r}")
         pairs = list(named_params.items() if isinstance(named_params, Mapping) else named_params)
         slots = self._dependent_slots()
-        if strict:
+        if strict is True:
             given = dict.fromkeys(name for name, _ in pairs)
             unknown = [name for name in given if name not in slots]
             missing = [name for name in slots if name not in given]
@@ -433,6 +461,8 @@ class DependentModule(nn.Module):
                 )
             expected = module._dependent_shapes.get(attribute)
             if expected is not None and tensor.shape != expected:
+                if strict is False:
+                    continue
                 raise ValueError(
                     f"substitute got shape {tuple(tensor.shape)} for dependent {name!r}; "
                     f"expected {tuple(expected)}"
@@ -440,10 +470,10 @@ class DependentModule(nn.Module):
             checked.append((module, attribute, tensor))
         for module, attribute, tensor in checked:
             module._buffers[attribute] = tensor
-        _refresh_rnn_weights(self)
+        refresh_rnn_weights(self)
 
     def substitute_from_list(self, params: Iterable[Tensor]) -> None:
-        """Set all dependents, in :meth:`named_dependents` order, to the given tensors.
+        """Set all dependents, in ``named_dependents()`` order, to the given tensors.
 
         Args:
             params: One tensor per dependent, in order (e.g. adapted versions of
@@ -451,7 +481,7 @@ class DependentModule(nn.Module):
 
         Raises:
             ValueError: If the number of tensors differs from the number of dependents, or
-                for a shape mismatch (see :meth:`substitute`).
+                for a shape mismatch (see [`substitute`][meta_nn.DependentModule.substitute]).
             TypeError: If an entry is not a tensor.
 
         Examples:

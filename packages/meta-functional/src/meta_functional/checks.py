@@ -1,10 +1,33 @@
-"""Input validation shared by the functional core; every message names what was expected."""
+"""Argument checks shared by every meta-* package; each message names what was expected.
+
+A ``check_*`` function returns the checked value, so callers validate and assign in one line,
+or raises ``TypeError``/``ValueError``/``KeyError`` naming the argument, the value and the need.
+
+Examples:
+    >>> check_non_negative_int(3, "inner_steps"), check_flag(True, "first_order")
+    (3, True)
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
 from torch import Tensor, nn
+
+__all__ = [
+    "check_adapt_names",
+    "check_finite_rate",
+    "check_flag",
+    "check_lr_shape",
+    "check_module",
+    "check_non_negative_int",
+    "check_params_match",
+    "check_scalar_loss",
+    "describe_mismatch",
+    "describe_names",
+    "parameter_aliases",
+]
 
 
 def describe_names(names: Iterable[str], limit: int = 8) -> str:
@@ -26,15 +49,16 @@ def describe_mismatch(missing: Sequence[str], extra: Sequence[str], *, extra_lab
     return "; ".join(problems)
 
 
-def check_scalar_loss(loss: Tensor) -> None:
-    """Raise unless ``loss`` is a single-element tensor."""
+def check_scalar_loss(loss: object, what: str = "loss") -> Tensor:
+    """Return ``loss`` if it is a single-element tensor (TypeError/ValueError otherwise)."""
     if not isinstance(loss, Tensor):
-        raise TypeError(f"loss must be a torch.Tensor, got {type(loss).__name__}")
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(loss).__name__}")
     if loss.numel() != 1:
         raise ValueError(
-            f"loss must be a scalar (a 0-dim or single-element tensor), got shape "
+            f"{what} must be a scalar (a 0-dim or single-element tensor), got shape "
             f"{tuple(loss.shape)}; reduce it first, e.g. with .mean() or .sum()"
         )
+    return loss
 
 
 def check_adapt_names(adapt_names: Iterable[str] | None, params: Mapping[str, Tensor]) -> list[str]:
@@ -94,3 +118,41 @@ def check_lr_shape(name: str, lr: Tensor, param: Tensor) -> None:
             f"learning rate for {name!r} has shape {tuple(lr.shape)}; expected a scalar or the "
             f"parameter's shape {tuple(param.shape)}"
         )
+
+
+def check_non_negative_int(value: object, what: str, *, minimum: int = 0) -> int:
+    """Return ``value`` if it is an int (not a bool) ``>= minimum`` (ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        bound = "a non-negative int" if minimum == 0 else f"an int >= {minimum}"
+        raise ValueError(f"{what} must be {bound}, got {value!r}")
+    return value
+
+
+def check_finite_rate(value: object, what: str = "inner_lr") -> float:
+    """Return a finite real ``value >= 0`` (a step size, decay, momentum) as a float.
+
+    Raises TypeError for a non-number or a bool, ValueError if it is not finite or negative.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(
+            f"{what} must be a finite real number, got {value!r} ({type(value).__name__})"
+        )
+    if not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite real number, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value!r}")
+    return float(value)
+
+
+def check_flag(value: object, what: str) -> bool:
+    """Return ``value`` if it is a ``bool``; TypeError for stand-ins such as ``"no"`` or ``1``."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
+
+
+def check_module(module: object, what: str = "module") -> nn.Module:
+    """Return ``module`` if it is a ``torch.nn.Module`` (TypeError otherwise)."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{what} must be a torch.nn.Module, got {type(module).__name__}")
+    return module

@@ -1,0 +1,184 @@
+"""The run every ``meta-train`` command shares.
+
+Build the meta-learner, meta-train, evaluate on held-out tasks and report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import torch
+from meta_algos import ANIL, MAML, MAMLpp, MetaSGD
+from meta_tasks import Task, TaskSampler
+from torch import Tensor, nn
+
+from .._trainer import MetaTrainer
+from ._options import check_options, resolve_out
+from ._report import ProgressPrinter, print_table, summary, write_outputs
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What a command hands to the shared run.
+
+    Attributes:
+        model: The network to meta-learn (a [`meta_nn`][meta_nn] model).
+        loss_fn: ``loss_fn(prediction, target)``, a scalar.
+        loss_name: How tables name the loss.
+        train_sampler: Draws the meta-training tasks.
+        validation: Tasks evaluated every ``--eval-every`` meta-updates.
+        test_tasks: Held-out tasks of the final evaluation.
+        title: Title of the final evaluation's table.
+        report: Further evaluations after the final one: ``report(trainer, metrics)`` prints
+            its tables and adds its entries to ``metrics``.
+        plots: The command's own plots: ``plot(trainer, out)`` draws one into the output
+            directory and returns its path.
+    """
+
+    model: nn.Module
+    loss_fn: Callable[[Tensor, Tensor], Tensor]
+    loss_name: str
+    train_sampler: TaskSampler
+    validation: list[Task]
+    test_tasks: list[Task]
+    title: str
+    report: Callable[[MetaTrainer, dict[str, Any]], None] | None = None
+    plots: Sequence[Callable[[MetaTrainer, Path], Path]] = ()
+
+
+class Command(NamedTuple):
+    """One ``meta-train`` sub-command.
+
+    Attributes:
+        name: The sub-command: ``meta-train <name> ...``.
+        add_parser: Adds the sub-command's parser (its own and the shared options).
+        setup: Builds the data, model and reports of a run from the arguments; reports data
+            that does not fit them with ``parser.error``.
+        check: Checks of the command's own arguments, before anything is read or built.
+    """
+
+    name: str
+    add_parser: Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+    setup: Callable[[argparse.Namespace, argparse.ArgumentParser], Setup]
+    check: Callable[[argparse.ArgumentParser, argparse.Namespace], None] | None = None
+
+
+def build_maml(args: argparse.Namespace, model: nn.Module) -> MAML:
+    """The ``--algo`` meta-learner around ``model`` (ANIL adapts its ``head`` only)."""
+    common: dict[str, Any] = {
+        "inner_lr": args.inner_lr,
+        "inner_steps": args.inner_steps,
+        "first_order": args.first_order,
+    }
+    if args.algo == "maml":
+        return MAML(model, **common)
+    if args.algo == "metasgd":
+        return MetaSGD(model, **common)
+    if args.algo == "anil":
+        head = model.get_submodule("head")
+        return ANIL(model, head, **common)
+    msl = args.msl_iterations if args.msl_iterations is not None else args.iterations // 10
+    first = (
+        args.first_order_iterations
+        if args.first_order_iterations is not None
+        else args.iterations // 20
+    )
+    return MAMLpp(
+        model,
+        args.inner_lr,
+        args.inner_steps,
+        msl_iterations=msl,
+        first_order_iterations=first,
+    )
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    random.seed(seed)
+
+
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Command) -> int:
+    """Check the arguments, then set up, meta-train, evaluate and report one command.
+
+    Returns:
+        0; argument and data errors exit through ``parser.error`` before training.
+    """
+    check_options(parser, args)
+    if command.check is not None:
+        command.check(parser, args)
+    resolve_out(parser, args)
+    device = torch.device(args.device)
+    _seed_everything(args.seed)
+    setup = command.setup(args, parser)
+    maml = build_maml(args, setup.model).to(device)
+    optimizer = torch.optim.Adam(maml.parameters(), lr=args.meta_lr)
+    show_bar = not args.no_progress and sys.stderr.isatty()
+    trainer = MetaTrainer(
+        maml,
+        optimizer,
+        setup.loss_fn,
+        setup.train_sampler,
+        batched=args.batched,
+        grad_clip=args.grad_clip,
+        progress=show_bar,
+        device=device,
+    )
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoint = out / "checkpoint.pt"
+    eval_every = args.eval_every or max(1, args.iterations // 10)
+    print(
+        f"meta-train {args.task}: {args.algo}, {args.iterations} iterations, meta-batch "
+        f"{args.meta_batch}, {args.shots} shot(s), {args.inner_steps} inner step(s), "
+        f"{'batched (vmap)' if args.batched else 'per-task loop'}, device {device}, "
+        f"output {out}",
+        flush=True,
+    )
+    start = time.perf_counter()
+    history = trainer.fit(
+        args.iterations,
+        args.meta_batch,
+        eval_every=eval_every,
+        eval_tasks=setup.validation,
+        callback=None if show_bar else ProgressPrinter(args.iterations),
+        checkpoint_every=args.checkpoint_every,
+        checkpoint_path=checkpoint,
+    )
+    train_seconds = time.perf_counter() - start
+    if args.iterations == 0:
+        trainer.save_checkpoint(checkpoint)
+    print(f"meta-training took {train_seconds:.1f} s", flush=True)
+
+    result = trainer.evaluate_tasks(setup.test_tasks, steps=args.eval_steps)
+    print_table(setup.title, result, setup.loss_name)
+    metrics: dict[str, Any] = {
+        "task": args.task,
+        "algo": args.algo,
+        "arguments": {
+            key: (str(value) if isinstance(value, Path) else value)
+            for key, value in sorted(vars(args).items())
+        },
+        "train_seconds": train_seconds,
+        "iterations": trainer.iteration,
+        "eval_steps": args.eval_steps,
+        "test": summary(result),
+    }
+    if setup.report is not None:
+        setup.report(trainer, metrics)
+    write_outputs(
+        out,
+        history,
+        metrics,
+        checkpoint=checkpoint,
+        title=f"{args.task} / {args.algo}",
+        plots=[partial(plot, trainer, out) for plot in setup.plots],
+    )
+    return 0
