@@ -233,18 +233,18 @@ def descend_module(
     [`update_module`][meta_functional.update_module]; tied parameters stay tied.
 
     Args:
-        module: The module to update (typically a
-            [`clone_module`][meta_functional.clone_module] clone).
+        module: A module whose parameters the step replaces, usually a
+            [`clone_module`][meta_functional.clone_module] clone.
         gradients: One gradient (or ``None`` to leave that parameter as it is) per tensor of
             ``module.parameters()``, in that order.
-        lr: A float, a scalar tensor, or a mapping parameter name -> rate (see
-            [`sgd_update`][meta_functional.sgd_update]).
+        lr: A float, a scalar tensor, or a name -> rate mapping, as for ``sgd_update``.
 
     Returns:
-        ``module`` itself, updated.
+        The same ``module``, after the step.
 
     Raises:
-        ValueError: If the count or a shape of ``gradients`` is wrong (``TypeError``: not tensors).
+        TypeError: If a gradient is neither a tensor nor ``None``.
+        ValueError: If there is not one gradient per parameter, or a shape differs.
 
     Examples:
         >>> import torch
