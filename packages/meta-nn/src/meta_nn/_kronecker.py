@@ -198,7 +198,33 @@ class KroneckerLinear(nn.Module):
         return f"n={self.n}, m={self.m}, bias={self.bias is not None}, psd={self.psd}"
 
 
-class KroneckerRNN(nn.Module):
+class _KroneckerCell(nn.Module):
+    """The shell the Kronecker recurrent cells share: checked ``n``, ``m``, ``sigma``, layouts.
+
+    Error messages name the concrete cell (``type(self).__name__``).
+    """
+
+    def __init__(self, n: int, m: int, sigma: Activation | None) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.n = check_positive_int(n, owner=owner, name="n")
+        self.m = check_positive_int(m, owner=owner, name="m")
+        self.sigma = _check_activation(sigma, owner=owner)
+
+    def _checked_input(self, x: object) -> tuple[Tensor, bool]:
+        """Return ``(x, is_matrix)`` for the input ``x`` (see ``_layout``)."""
+        return _layout(x, self.n, self.m, owner=type(self).__name__, name="input x")
+
+    def _checked_state(self, x: Tensor, matrix: bool, state: object, *, name: str) -> Tensor:
+        """Check a recurrent state against the input ``x`` (see ``_state``)."""
+        return _state(x, matrix, state, self.n, self.m, owner=type(self).__name__, name=name)
+
+    def extra_repr(self) -> str:
+        """Summarise the configuration in ``repr``."""
+        return f"n={self.n}, m={self.m}"
+
+
+class KroneckerRNN(_KroneckerCell):
     r"""Elman RNN cell whose three ``(n*m, n*m)`` matrices are Kronecker-factored.
 
     With ``W_h``, ``W_x`` and ``W_y`` three [`KroneckerLinear`][meta_nn.KroneckerLinear] maps,
@@ -236,10 +262,7 @@ class KroneckerRNN(nn.Module):
     """
 
     def __init__(self, n: int, m: int, bias: bool = True, sigma: Activation | None = None) -> None:
-        super().__init__()
-        self.n = check_positive_int(n, owner="KroneckerRNN", name="n")
-        self.m = check_positive_int(m, owner="KroneckerRNN", name="m")
-        self.sigma = _check_activation(sigma, owner="KroneckerRNN")
+        super().__init__(n, m, sigma)
         self.hidden_map = KroneckerLinear(n, m, bias=bias)
         self.input_map = KroneckerLinear(n, m, bias=False)
         self.output_map = KroneckerLinear(n, m, bias=bias)
@@ -267,22 +290,17 @@ class KroneckerRNN(nn.Module):
             >>> y.shape, h.shape
             (torch.Size([5, 4]), torch.Size([5, 4]))
         """
-        owner = "KroneckerRNN"
-        x, matrix = _layout(x, self.n, self.m, owner=owner, name="input x")
+        x, matrix = self._checked_input(x)
         h = torch.zeros_like(x) if h is None else h
-        h = _state(x, matrix, h, self.n, self.m, owner=owner, name="hidden state h")
+        h = self._checked_state(x, matrix, h, name="hidden state h")
         new_h = self.sigma(self.hidden_map(h) + self.input_map(x))
         return self.output_map(new_h), new_h
-
-    def extra_repr(self) -> str:
-        """Summarise the configuration in ``repr``."""
-        return f"n={self.n}, m={self.m}"
 
 
 _GATES = ("input", "forget", "cell", "output")
 
 
-class KroneckerLSTM(nn.Module):
+class KroneckerLSTM(_KroneckerCell):
     r"""LSTM cell whose eight ``(n*m, n*m)`` matrices are Kronecker-factored.
 
     For each gate ``g`` in ``input, forget, cell, output`` there is an input map ``U_g``
@@ -334,10 +352,7 @@ class KroneckerLSTM(nn.Module):
     """
 
     def __init__(self, n: int, m: int, bias: bool = True, sigma: Activation | None = None) -> None:
-        super().__init__()
-        self.n = check_positive_int(n, owner="KroneckerLSTM", name="n")
-        self.m = check_positive_int(m, owner="KroneckerLSTM", name="m")
-        self.sigma = _check_activation(sigma, owner="KroneckerLSTM")
+        super().__init__(n, m, sigma)
         self.input_maps = nn.ModuleDict(
             {gate: KroneckerLinear(n, m, bias=False) for gate in _GATES}
         )
@@ -373,11 +388,11 @@ class KroneckerLSTM(nn.Module):
             >>> y.shape, state[1].shape
             (torch.Size([3, 4]), torch.Size([3, 4]))
         """
-        owner = "KroneckerLSTM"
-        x, matrix = _layout(x, self.n, self.m, owner=owner, name="input x")
+        owner = type(self).__name__
+        x, matrix = self._checked_input(x)
         hidden, cell = self._split_state(x, h)
-        hidden = _state(x, matrix, hidden, self.n, self.m, owner=owner, name="hidden state")
-        cell = _state(x, matrix, cell, self.n, self.m, owner=owner, name="cell state")
+        hidden = self._checked_state(x, matrix, hidden, name="hidden state")
+        cell = self._checked_state(x, matrix, cell, name="cell state")
         if not _broadcastable(tuple(hidden.shape), tuple(cell.shape)):
             raise ValueError(
                 f"{owner} expects hidden and cell state with the same batch size, got shapes "
@@ -392,20 +407,18 @@ class KroneckerLSTM(nn.Module):
         new_hidden = output_gate * self.sigma(new_cell)
         return new_hidden, (new_hidden, new_cell)
 
-    @staticmethod
-    def _split_state(x: Tensor, h: Tensor | tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor]:
+    def _split_state(
+        self, x: Tensor, h: Tensor | tuple[Tensor, Tensor] | None
+    ) -> tuple[Tensor, Tensor]:
+        owner = type(self).__name__
         if h is None:
             return torch.zeros_like(x), torch.zeros_like(x)
         if isinstance(h, tuple | list):
             if len(h) != 2:
                 raise TypeError(
-                    "KroneckerLSTM expects the state h to be a tensor or a pair (h, c), "
+                    f"{owner} expects the state h to be a tensor or a pair (h, c), "
                     f"got a {type(h).__name__} of length {len(h)}"
                 )
             return h[0], h[1]
-        hidden = check_tensor(h, owner="KroneckerLSTM", name="state h (a tensor or (h, c))")
+        hidden = check_tensor(h, owner=owner, name="state h (a tensor or (h, c))")
         return hidden, torch.zeros_like(hidden)
-
-    def extra_repr(self) -> str:
-        """Summarise the configuration in ``repr``."""
-        return f"n={self.n}, m={self.m}"

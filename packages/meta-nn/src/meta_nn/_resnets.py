@@ -7,6 +7,7 @@ output shapes follow learn2learn's ``l2l.vision.models``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,32 @@ def _check_rate(value: float, *, owner: str, name: str) -> float:
     if not 0.0 <= rate < 1.0 or math.isnan(rate):
         raise ValueError(f"{owner}: {name} must be in [0, 1), got {value}")
     return rate
+
+
+class _LinearHeaded(nn.Module):
+    """learn2learn's backbone-plus-head layout: ``features`` then a ``Linear`` ``classifier``.
+
+    Args:
+        output_size: Number of outputs (classes); checked first.
+        hidden_size: Size of the features; checked second.
+        features: Builds the backbone, called after the checks and before the head is made
+            (so the head's initialisation draws the same random numbers as learn2learn's).
+    """
+
+    def __init__(
+        self, output_size: int, hidden_size: int, features: Callable[[], nn.Module]
+    ) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        output_size = check_positive_int(output_size, owner=owner, name="output_size")
+        hidden_size = check_positive_int(hidden_size, owner=owner, name="hidden_size")
+        self.features = features()
+        self.classifier = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Return logits ``(batch, output_size)``."""
+        logits: Tensor = self.classifier(self.features(x))
+        return logits
 
 
 def _conv3x3(in_planes: int, out_planes: int) -> nn.Conv2d:
@@ -203,7 +230,7 @@ class ResNet12Backbone(nn.Module):
         return features
 
 
-class ResNet12(nn.Module):
+class ResNet12(_LinearHeaded):
     """learn2learn's ``ResNet12``: [`ResNet12Backbone`][meta_nn.ResNet12Backbone] and a head.
 
     ``features`` is the backbone and ``classifier`` a ``Linear(hidden_size, output_size)``;
@@ -242,19 +269,13 @@ class ResNet12(nn.Module):
         dropblock_size: int = 5,
         channels: int = 3,
     ) -> None:
-        super().__init__()
-        owner = type(self).__name__
-        output_size = check_positive_int(output_size, owner=owner, name="output_size")
-        hidden_size = check_positive_int(hidden_size, owner=owner, name="hidden_size")
-        self.features = ResNet12Backbone(
-            avg_pool, wider, embedding_dropout, dropblock_dropout, dropblock_size, channels
+        super().__init__(
+            output_size,
+            hidden_size,
+            lambda: ResNet12Backbone(
+                avg_pool, wider, embedding_dropout, dropblock_dropout, dropblock_size, channels
+            ),
         )
-        self.classifier = nn.Linear(hidden_size, output_size)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Return logits ``(batch, output_size)``."""
-        logits: Tensor = self.classifier(self.features(x))
-        return logits
 
 
 class _WideBasic(nn.Module):
@@ -346,7 +367,7 @@ class WRN28Backbone(nn.Module):
         return out.view(out.size(0), -1)
 
 
-class WRN28(nn.Module):
+class WRN28(_LinearHeaded):
     """learn2learn's ``WRN28``: [`WRN28Backbone`][meta_nn.WRN28Backbone] and a linear head.
 
     Args:
@@ -366,14 +387,4 @@ class WRN28(nn.Module):
     """
 
     def __init__(self, output_size: int, hidden_size: int = 640, dropout: float = 0.0) -> None:
-        super().__init__()
-        owner = type(self).__name__
-        output_size = check_positive_int(output_size, owner=owner, name="output_size")
-        hidden_size = check_positive_int(hidden_size, owner=owner, name="hidden_size")
-        self.features = WRN28Backbone(dropout=dropout)
-        self.classifier = nn.Linear(hidden_size, output_size)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Return logits ``(batch, output_size)``."""
-        logits: Tensor = self.classifier(self.features(x))
-        return logits
+        super().__init__(output_size, hidden_size, lambda: WRN28Backbone(dropout=dropout))
