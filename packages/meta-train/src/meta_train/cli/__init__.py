@@ -18,9 +18,12 @@ command (`_sinusoid`, `_omniglot`: its options, data, model and extra reports), 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 
 from . import _omniglot, _sinusoid
+from ._arguments import parse_arguments
+from ._config import config_values, subparser, to_toml
 from ._training import run
 
 __all__ = ["build_parser", "main"]
@@ -62,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         Python, ``main(["sinusoid", "--iterations", "3000", "--batched"])`` does the same
         with the default output directory ``runs/sinusoid-maml``.
     """
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args, parser = parse_arguments(build_parser, sys.argv[1:] if argv is None else argv)
+    if args.print_config:
+        print(to_toml(config_values(subparser(parser, args.task), args)), end="")
+        return 0
     return run(args, parser, _COMMANDS[args.task])

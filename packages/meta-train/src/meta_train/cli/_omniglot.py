@@ -32,7 +32,7 @@ from meta_tasks import (
 from torch import Tensor
 
 from .._trainer import MetaTrainer
-from ._options import Defaults, add_options, fraction, positive_int
+from ._options import Defaults, add_options, fraction, ways_int
 from ._report import print_table, summary
 from ._training import Command, Setup, build_maml
 
@@ -53,8 +53,8 @@ def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     data.add_argument(
         "--root",
         type=Path,
-        required=True,
-        help=f"directory holding the Omniglot zip archives (e.g. {_EXAMPLE_ARCHIVE})",
+        default=None,
+        help=f"directory holding the Omniglot zip archives (e.g. {_EXAMPLE_ARCHIVE}); required",
     )
     data.add_argument(
         "--subset",
@@ -64,13 +64,13 @@ def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     data.add_argument(
         "--ways",
-        type=positive_int,
+        type=ways_int,
         default=5,
         help="classes per task (default: %(default)s)",
     )
     data.add_argument(
         "--eval-ways",
-        type=positive_int,
+        type=ways_int,
         nargs="+",
         default=[],
         metavar="N",
@@ -97,7 +97,9 @@ def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    root: Path = args.root
+    root: Path | None = args.root
+    if root is None:
+        parser.error("the following arguments are required: --root")
     if not root.is_dir():
         parser.error(
             f"--root {str(root)!r} is not a directory; expected the folder that holds the "
@@ -144,6 +146,12 @@ def _setup(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Setup:
         train_data = RotatedClasses(dataset)
         count = len(train_data.rotations)
         train_classes = [label * count + r for label in train_base for r in range(count)]
+    if args.ways > len(train_classes):
+        parser.error(
+            f"--ways {args.ways} is more than the {len(train_classes)} meta-training classes "
+            f"of --subset {args.subset}; use --ways <= {len(train_classes)} or a smaller "
+            "--test-fraction"
+        )
     train_sampler = FewShotSampler(
         train_data, args.ways, args.shots, args.query_shots, classes=train_classes, seed=args.seed
     )

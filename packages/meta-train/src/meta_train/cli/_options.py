@@ -14,6 +14,8 @@ from typing import NamedTuple, TypeVar
 
 import torch
 
+from ._rundir import default_out
+
 ALGOS = ("maml", "metasgd", "anil", "mamlpp")
 
 _Number = TypeVar("_Number", int, float)
@@ -59,6 +61,12 @@ positive_float = _number_type(
     lambda value: 0.0 < value < math.inf,
     expected="a positive number",
     expected_value="a positive finite number",
+)
+ways_int = _number_type(
+    int,
+    lambda value: value >= 2,
+    expected="an integer >= 2",
+    expected_value="an integer >= 2 (a task tells at least two classes apart)",
 )
 fraction = _number_type(
     float,
@@ -196,12 +204,37 @@ def add_options(parser: argparse.ArgumentParser, defaults: Defaults) -> None:
         "--out",
         type=Path,
         default=None,
-        help="output directory (default: ./runs/<task>-<algo>)",
+        help="run directory: config.toml, checkpoint.pt, history, metrics and plots "
+        "(default: ./runs/<task>-<algo>)",
     )
     run.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress bar (a line every tenth of the run is printed instead)",
+    )
+    run.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE.toml",
+        help="read options from a TOML file (keys are the options without '--', e.g. "
+        "meta-batch = 25); options on the command line override it",
+    )
+    run.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the options as TOML (what --config reads) and exit",
+    )
+    existing = run.add_mutually_exclusive_group()
+    existing.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint, with its config.toml",
+    )
+    existing.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh in an --out that already holds a run (its checkpoint is deleted)",
     )
 
 
@@ -237,6 +270,6 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 def resolve_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Fill in the default ``--out`` (``runs/<task>-<algo>``) and check it is no file."""
     if args.out is None:
-        args.out = Path("runs") / f"{args.task}-{args.algo}"
+        args.out = default_out(args.task, args.algo)
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {str(args.out)!r} exists and is not a directory")

@@ -6,6 +6,7 @@ Build the meta-learner, meta-train, evaluate on held-out tasks and report.
 from __future__ import annotations
 
 import argparse
+import pickle
 import random
 import sys
 import time
@@ -21,8 +22,11 @@ from meta_tasks import Task, TaskSampler
 from torch import Tensor, nn
 
 from .._trainer import MetaTrainer
+from ._config import CONTROL_OPTIONS, subparser
+from ._interrupt import Aborted, Interrupts, StopRequested, exit_status
 from ._options import check_options, resolve_out
 from ._report import ProgressPrinter, print_table, summary, write_outputs
+from ._rundir import CHECKPOINT_NAME, check_fresh, fail, resume_command, start
 
 
 @dataclass(frozen=True)
@@ -108,13 +112,42 @@ def _seed_everything(seed: int) -> None:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Command) -> int:
     """Check the arguments, then set up, meta-train, evaluate and report one command.
 
+    SIGINT and SIGTERM finish the current meta-iteration, save the checkpoint and print the
+    command that resumes (see `Interrupts`).
+
     Returns:
-        0; argument and data errors exit through ``parser.error`` before training.
+        0, or 130 / 143 when SIGINT / SIGTERM stopped the run; argument and data errors exit
+        with status 2 before training.
     """
     check_options(parser, args)
     if command.check is not None:
         command.check(parser, args)
     resolve_out(parser, args)
+    check_fresh(parser, args)
+    with Interrupts() as interrupts:
+        try:
+            return _run(args, parser, command, interrupts)
+        except Aborted as stop:
+            print(f"\nmeta-train: stopped by {stop}", file=sys.stderr, flush=True)
+            if (args.out / CHECKPOINT_NAME).is_file():
+                _print_resume(args, "the last checkpoint is kept")
+            return exit_status(stop.signum)
+
+
+def _print_resume(args: argparse.Namespace, what: str) -> None:
+    print(
+        f"{what}; resume with: {resume_command(args.task, args.out)}",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _run(
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    command: Command,
+    interrupts: Interrupts,
+) -> int:
     device = torch.device(args.device)
     _seed_everything(args.seed)
     setup = command.setup(args, parser)
@@ -132,28 +165,60 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Comm
         device=device,
     )
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoint = out / "checkpoint.pt"
+    if args.resume:
+        _load(trainer, out / CHECKPOINT_NAME, parser)
+    remaining = args.iterations - trainer.iteration
+    if remaining < 0:
+        fail(
+            parser,
+            f"--resume: the checkpoint in {str(out)!r} is at iteration {trainer.iteration}, "
+            f"past the run's --iterations {args.iterations}",
+        )
+    checkpoint = start(subparser(parser, args.task), args)
     eval_every = args.eval_every or max(1, args.iterations // 10)
+    resumed = f", resumed at iteration {trainer.iteration}" if args.resume else ""
     print(
         f"meta-train {args.task}: {args.algo}, {args.iterations} iterations, meta-batch "
         f"{args.meta_batch}, {args.shots} shot(s), {args.inner_steps} inner step(s), "
         f"{'batched (vmap)' if args.batched else 'per-task loop'}, device {device}, "
-        f"output {out}",
+        f"output {out}{resumed}",
         flush=True,
     )
-    start = time.perf_counter()
-    history = trainer.fit(
-        args.iterations,
-        args.meta_batch,
-        eval_every=eval_every,
-        eval_tasks=setup.validation,
-        callback=None if show_bar else ProgressPrinter(args.iterations),
-        checkpoint_every=args.checkpoint_every,
-        checkpoint_path=checkpoint,
-    )
-    train_seconds = time.perf_counter() - start
-    if args.iterations == 0:
+    printer = None if show_bar else ProgressPrinter(args.iterations)
+
+    def after_update(iteration: int, meta_loss: float) -> None:
+        if printer is not None:
+            printer(iteration, meta_loss)
+        interrupts.check()
+
+    start_time = time.perf_counter()
+    try:
+        interrupts.check()
+        history = trainer.fit(
+            remaining,
+            args.meta_batch,
+            eval_every=eval_every,
+            eval_tasks=setup.validation,
+            callback=after_update,
+            checkpoint_every=args.checkpoint_every,
+            checkpoint_path=checkpoint,
+        )
+        interrupts.check()
+    except StopRequested as stop:
+        trainer.save_checkpoint(checkpoint)
+        trainer.history.to_json(out / "history.json")
+        trainer.history.to_csv(out / "history.csv")
+        print(
+            f"\nmeta-train: stopped by {stop} after iteration "
+            f"{trainer.iteration}/{args.iterations}",
+            file=sys.stderr,
+            flush=True,
+        )
+        _print_resume(args, f"checkpoint saved to {checkpoint}")
+        return exit_status(stop.signum)
+    interrupts.graceful = False
+    train_seconds = time.perf_counter() - start_time
+    if remaining == 0:
         trainer.save_checkpoint(checkpoint)
     print(f"meta-training took {train_seconds:.1f} s", flush=True)
 
@@ -165,6 +230,7 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Comm
         "arguments": {
             key: (str(value) if isinstance(value, Path) else value)
             for key, value in sorted(vars(args).items())
+            if key not in CONTROL_OPTIONS
         },
         "train_seconds": train_seconds,
         "iterations": trainer.iteration,
@@ -182,3 +248,12 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Comm
         plots=[partial(plot, trainer, out) for plot in setup.plots],
     )
     return 0
+
+
+def _load(trainer: MetaTrainer, checkpoint: Path, parser: argparse.ArgumentParser) -> None:
+    """Resume ``trainer`` from ``checkpoint``, or exit with one line saying why it cannot."""
+    try:
+        trainer.load_checkpoint(checkpoint)
+    except (OSError, EOFError, RuntimeError, ValueError, KeyError, pickle.UnpicklingError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        fail(parser, f"--resume: cannot load {str(checkpoint)!r}: {reason}")

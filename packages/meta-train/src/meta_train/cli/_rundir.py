@@ -1,0 +1,62 @@
+"""The run directory ``--out``: its file names, the config record, and no silent overwrite."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+from pathlib import Path
+from typing import NoReturn
+
+from .._io import atomic_write_text
+from ._config import config_values, to_toml
+
+CONFIG_NAME = "config.toml"
+CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+    """Exit with status 2 after one line ``<prog>: error: <message>`` on stderr."""
+    parser.exit(2, f"{parser.prog}: error: {message}\n")
+
+
+def default_out(task: str, algo: str) -> Path:
+    """The ``--out`` of a run that names none: ``runs/<task>-<algo>``."""
+    return Path("runs") / f"{task}-{algo}"
+
+
+def resume_command(task: str, out: Path) -> str:
+    """The shell command that continues the run in ``out``."""
+    return f"meta-train {task} --out {shlex.quote(str(out))} --resume"
+
+
+def check_fresh(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse to start a new run over a checkpoint unless ``--overwrite`` says so."""
+    checkpoint = args.out / CHECKPOINT_NAME
+    if not args.resume and not args.overwrite and checkpoint.exists():
+        fail(
+            parser,
+            f"--out {str(args.out)!r} already holds a run ({checkpoint}); continue it with "
+            "--resume, or start afresh with --overwrite",
+        )
+
+
+def start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+    """Create the run directory and record the resolved configuration in ``config.toml``.
+
+    With ``--overwrite``, the previous checkpoint is removed first, so that the new
+    configuration is never paired with an old checkpoint.
+
+    Args:
+        parser: The sub-command's parser (which options are recorded).
+        args: The resolved arguments.
+
+    Returns:
+        The checkpoint path of the run.
+    """
+    out: Path = args.out
+    checkpoint = out / CHECKPOINT_NAME
+    if args.overwrite:
+        checkpoint.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / CONFIG_NAME, to_toml(config_values(parser, args)))
+    return checkpoint
