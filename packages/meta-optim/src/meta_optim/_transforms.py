@@ -10,6 +10,7 @@ takes the parameter, so the class itself is a factory.
 
 from __future__ import annotations
 
+import abc
 import math
 import typing
 from collections.abc import Callable
@@ -17,6 +18,13 @@ from collections.abc import Callable
 import torch
 from meta_functional.checks import check_finite_rate
 from torch import Tensor, nn
+
+
+def _check_factory(factory: object, owner: str, signature: str) -> None:
+    if not callable(factory):
+        raise TypeError(
+            f"{owner} expects a callable {signature} -> nn.Module, got {type(factory).__name__}"
+        )
 
 
 def _check_parameter(param: object, owner: str) -> Tensor:
@@ -99,7 +107,50 @@ class _ReshapedTransform(nn.Module):
         return f"in_shape={self.in_shape}, shape={tuple(self.shape)}"
 
 
-class ModuleTransform:
+class _ReshapingFactory(abc.ABC):
+    """A transform factory whose transforms are a module applied to the reshaped gradient.
+
+    Calling the factory checks the parameter, builds the module for it (`_build`) and wraps it in
+    a `_ReshapedTransform` on the parameter's device.
+    """
+
+    def __call__(self, param: Tensor) -> nn.Module:
+        """Instantiate the transform for ``param``.
+
+        Args:
+            param: The parameter whose gradients will be transformed.
+
+        Returns:
+            A module mapping gradients of ``param``'s shape to updates of the same shape.
+
+        Raises:
+            TypeError: If ``param`` is not a tensor or the factory's callable returns a
+                non-module.
+
+        Examples:
+            >>> import torch
+            >>> from meta_nn import KroneckerLinear
+            >>> ModuleTransform(torch.nn.Linear)(torch.zeros(3)).module
+            Linear(in_features=3, out_features=3, bias=True)
+            >>> KroneckerTransform(KroneckerLinear)(torch.zeros(8, 3, 3, 3)).module
+            KroneckerLinear(n=8, m=27, bias=False, psd=True)
+        """
+        owner = type(self).__name__
+        param = _check_parameter(param, owner)
+        module, call, in_shape = self._build(param)
+        return _reshaped(module, f"{owner}: {call}", param, in_shape)
+
+    @abc.abstractmethod
+    def _build(self, param: Tensor) -> tuple[object, str, tuple[int, ...]]:
+        """Build the module for ``param``.
+
+        Returns:
+            The callable's result (checked by the caller), the call spelled out for error
+            messages, and the shape the gradient is reshaped to before the module sees it.
+        """
+
+
+class ModuleTransform(_ReshapingFactory):
     """Build a transform from any module class mapping ``(1, numel)`` to ``(1, numel)``.
 
     For a parameter with ``numel`` elements, ``module_cls(numel, numel)`` is instantiated (on the
@@ -127,36 +178,12 @@ class ModuleTransform:
     """
 
     def __init__(self, module_cls: Callable[[int, int], nn.Module]) -> None:
-        if not callable(module_cls):
-            raise TypeError(
-                f"ModuleTransform expects a callable (in_features, out_features) -> nn.Module, "
-                f"got {type(module_cls).__name__}"
-            )
+        _check_factory(module_cls, "ModuleTransform", "(in_features, out_features)")
         self.module_cls = module_cls
 
-    def __call__(self, param: Tensor) -> nn.Module:
-        """Instantiate the transform for ``param``.
-
-        Args:
-            param: The parameter whose gradients will be transformed.
-
-        Returns:
-            A module mapping gradients of ``param``'s shape to updates of the same shape.
-
-        Raises:
-            TypeError: If ``param`` is not a tensor or ``module_cls`` returns a non-module.
-
-        Examples:
-            >>> import torch
-            >>> ModuleTransform(torch.nn.Linear)(torch.zeros(3)).module
-            Linear(in_features=3, out_features=3, bias=True)
-        """
-        param = _check_parameter(param, "ModuleTransform")
+    def _build(self, param: Tensor) -> tuple[object, str, tuple[int, ...]]:
         numel = param.numel()
-        module = self.module_cls(numel, numel)
-        return _reshaped(
-            module, f"ModuleTransform: module_cls({numel}, {numel})", param, (1, numel)
-        )
+        return self.module_cls(numel, numel), f"module_cls({numel}, {numel})", (1, numel)
 
 
 def kronecker_dims(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
@@ -185,7 +212,7 @@ def kronecker_dims(shape: torch.Size | tuple[int, ...]) -> tuple[int, int]:
     return int(shape[0]), math.prod(int(size) for size in shape[1:])
 
 
-class KroneckerTransform:
+class KroneckerTransform(_ReshapingFactory):
     """Build Kronecker-factored transforms (e.g. from [`KroneckerLinear`][meta_nn.KroneckerLinear]).
 
     For a parameter reshaped to ``(n, m)`` (see [`kronecker_dims`][meta_optim.kronecker_dims]:
@@ -226,39 +253,15 @@ class KroneckerTransform:
     def __init__(
         self, kronecker_cls: Callable[..., nn.Module], bias: bool = False, psd: bool = True
     ) -> None:
-        if not callable(kronecker_cls):
-            raise TypeError(
-                f"KroneckerTransform expects a callable (n, m, bias=, psd=) -> nn.Module, "
-                f"got {type(kronecker_cls).__name__}"
-            )
+        _check_factory(kronecker_cls, "KroneckerTransform", "(n, m, bias=, psd=)")
         self.kronecker_cls = kronecker_cls
         self.bias = bias
         self.psd = psd
 
-    def __call__(self, param: Tensor) -> nn.Module:
-        """Instantiate the Kronecker transform for ``param``.
-
-        Args:
-            param: The parameter whose gradients will be transformed.
-
-        Returns:
-            A module mapping gradients of ``param``'s shape to updates of the same shape.
-
-        Raises:
-            TypeError: If ``param`` is not a tensor or ``kronecker_cls`` returns a non-module.
-
-        Examples:
-            >>> import torch
-            >>> from meta_nn import KroneckerLinear
-            >>> transform = KroneckerTransform(KroneckerLinear)(torch.zeros(8, 3, 3, 3))
-            >>> transform.module
-            KroneckerLinear(n=8, m=27, bias=False, psd=True)
-        """
-        param = _check_parameter(param, "KroneckerTransform")
+    def _build(self, param: Tensor) -> tuple[object, str, tuple[int, ...]]:
         n, m = kronecker_dims(param.shape)
         module = self.kronecker_cls(n, m, bias=self.bias, psd=self.psd)
-        built_by = f"KroneckerTransform: kronecker_cls({n}, {m}, bias={self.bias}, psd={self.psd})"
-        return _reshaped(module, built_by, param, (n * m,))
+        return module, f"kronecker_cls({n}, {m}, bias={self.bias}, psd={self.psd})", (n * m,)
 
 
 class MetaCurvatureTransform(nn.Module):
