@@ -21,7 +21,7 @@ from ._archives import (
     open_zip,
     read_member,
 )
-from ._task import Task, check_int
+from ._task import Task, check_index, check_int
 
 OMNIGLOT_SUBSETS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
@@ -125,7 +125,44 @@ def _decode(image_module: Any, data: bytes, image_size: int, where: str) -> Tens
     return 1.0 - pixels.view(1, image_size, image_size).to(torch.float32) / 255.0
 
 
-class Omniglot:
+class _OmniglotImages:
+    """The checked options, verified archives and image decoding of both Omniglot readers.
+
+    Base of [`Omniglot`][meta_tasks.Omniglot] and
+    [`OmniglotOneShotRuns`][meta_tasks.OmniglotOneShotRuns].
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        filenames: tuple[str, ...],
+        *,
+        image_size: int,
+        download: bool,
+        transform: Transform | None,
+        base_url: str,
+        checksums: Mapping[str, str] | None,
+    ) -> None:
+        self.image_size = check_int("image_size", image_size)
+        _check_transform(transform)
+        _require_pillow()
+        self.root = Path(root)
+        self.transform = transform
+        self._archives = _Archives(
+            self.root, filenames, download=download, base_url=base_url, checksums=checksums
+        )
+
+    def _decode_member(self, archive: int, member: str) -> Tensor:
+        """Decode ``member`` of archive number ``archive`` (before ``transform``)."""
+        return _decode(
+            _require_pillow(),
+            self._archives.read(archive, member),
+            self.image_size,
+            f"{member!r} in {self._archives.paths[archive]}",
+        )
+
+
+class Omniglot(_OmniglotImages):
     """The Omniglot handwritten-characters dataset (Lake et al., 2015), read from its zips.
 
     Each character (an ``(alphabet, character)`` pair) is a class. Items are
@@ -199,20 +236,17 @@ class Omniglot:
     ) -> None:
         if subset not in OMNIGLOT_SUBSETS:
             raise ValueError(f"subset must be one of {sorted(OMNIGLOT_SUBSETS)}, got {subset!r}")
-        self.image_size = check_int("image_size", image_size)
-        _check_transform(transform)
-        _require_pillow()
-        self.root = Path(root)
-        self.subset = subset
-        self.transform = transform
-        self.cache = bool(cache)
-        self._archives = _Archives(
-            self.root,
+        super().__init__(
+            root,
             OMNIGLOT_SUBSETS[subset],
+            image_size=image_size,
             download=download,
+            transform=transform,
             base_url=base_url,
             checksums=checksums,
         )
+        self.subset = subset
+        self.cache = bool(cache)
         drawings: dict[tuple[str, str], dict[str, tuple[int, str]]] = {}
         for archive_index, handle in enumerate(self._archives.handles()):
             found = 0
@@ -274,25 +308,17 @@ class Omniglot:
             ``cache=True`` the cached tensor itself is returned: do not modify it in place.
 
         Raises:
+            TypeError: If ``index`` is not an int.
             IndexError: If ``index`` is out of range.
         """
-        size = len(self._items)
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        if not -size <= index < size:
-            raise IndexError(f"index {index} is out of range for Omniglot with {size} items")
-        index %= size
+        index = check_index(
+            index, len(self._items), "index {index} is out of range for Omniglot with {size} items"
+        )
         if self.cache:
             cached = self._decoded.get(index)
             if cached is not None:
                 return cached
-        archive, member = self._items[index]
-        image = _decode(
-            _require_pillow(),
-            self._archives.read(archive, member),
-            self.image_size,
-            f"{member!r} in {self._archives.paths[archive]}",
-        )
+        image = self._decode_member(*self._items[index])
         if self.cache:
             self._decoded[index] = image
         return image
@@ -329,7 +355,7 @@ class Omniglot:
 _RUN_MEMBER = re.compile(r"^(run\d+)/(training|test)/([^/]+\.png)$")
 
 
-class OmniglotOneShotRuns:
+class OmniglotOneShotRuns(_OmniglotImages):
     """Lake's 20-way within-alphabet one-shot classification benchmark (``all_runs.zip``).
 
     Item ``r`` is run ``r`` (runs in ``run01 .. run20`` order) as a [`Task`][meta_tasks.Task]: the
@@ -374,15 +400,12 @@ class OmniglotOneShotRuns:
         base_url: str = OMNIGLOT_BASE_URL,
         checksums: Mapping[str, str] | None = None,
     ) -> None:
-        self.image_size = check_int("image_size", image_size)
-        _check_transform(transform)
-        _require_pillow()
-        self.root = Path(root)
-        self.transform = transform
-        self._archives = _Archives(
-            self.root,
+        super().__init__(
+            root,
             (OMNIGLOT_RUNS_ARCHIVE,),
+            image_size=image_size,
             download=download,
+            transform=transform,
             base_url=base_url,
             checksums=checksums,
         )
@@ -440,15 +463,9 @@ class OmniglotOneShotRuns:
         return f"OmniglotOneShotRuns(root={str(self.root)!r}, runs={len(self)})"
 
     def _load(self, names: list[str]) -> Tensor:
-        path = self._archives.paths[0]
         images = []
         for name in names:
-            image = _decode(
-                _require_pillow(),
-                self._archives.read(0, name),
-                self.image_size,
-                f"{name!r} in {path}",
-            )
+            image = self._decode_member(0, name)
             images.append(self.transform(image) if self.transform is not None else image)
         return torch.stack(images)
 
@@ -464,13 +481,12 @@ class OmniglotOneShotRuns:
             query image (int64).
 
         Raises:
+            TypeError: If ``index`` is not an int.
             IndexError: If ``index`` is out of range.
         """
-        size = len(self._runs)
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        if not -size <= index < size:
-            raise IndexError(f"run index {index} is out of range for {size} runs")
+        index = check_index(
+            index, len(self._runs), "run index {index} is out of range for {size} runs"
+        )
         training, test, query_labels = self._runs[index]
         return Task(
             self._load(training),

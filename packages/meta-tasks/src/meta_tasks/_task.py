@@ -217,9 +217,9 @@ class TaskBatch:
             )
         if isinstance(index, bool) or not isinstance(index, int):
             raise TypeError(f"TaskBatch indices must be int or slice, got {type(index).__name__}")
-        size = len(self)
-        if not -size <= index < size:
-            raise IndexError(f"task index {index} is out of range for a TaskBatch of {size} tasks")
+        index = check_index(
+            index, len(self), "task index {index} is out of range for a TaskBatch of {size} tasks"
+        )
         return Task(
             self.support_x[index], self.support_y[index], self.query_x[index], self.query_y[index]
         )
@@ -329,6 +329,25 @@ def check_int(name: str, value: object, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
     return value
+
+
+def check_index(index: object, size: int, out_of_range: str) -> int:
+    """Return ``index`` as a position in ``range(size)``, a negative one counting from the end.
+
+    Args:
+        index: The index given.
+        size: The number of items indexed.
+        out_of_range: The ``IndexError`` message, formatted with ``index`` and ``size``.
+
+    Raises:
+        TypeError: If ``index`` is not an int (a bool is not an index).
+        IndexError: If ``index`` is not in ``[-size, size)``.
+    """
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise TypeError(f"index must be an int, got {type(index).__name__}")
+    if not -size <= index < size:
+        raise IndexError(out_of_range.format(index=index, size=size))
+    return index % size
 
 
 def resolve_generator(
