@@ -453,8 +453,6 @@ def test_learner_base_and_subclassing(metann, compat) -> None:
 
         net = make_net("mlp")
         x = make_split("mlp", seed=1)[0]
-        with pytest.raises(NotImplementedError):
-            lib.meta.Learner()(net, (x, None))
         return {"output": detached(Twice()(net, None)(x)), "module": isinstance(Twice(), nn.Module)}
 
     compare(metann, compat, scenario)

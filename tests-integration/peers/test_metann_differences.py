@@ -26,7 +26,7 @@ def test_the_guide_lists_exactly_the_differences_tested_here() -> None:
     section = GUIDE.read_text().split("## The differences that remain")[1].split("\n## ")[0]
     listed = [int(number) for number in re.findall(r"^(\d+)\. \*\*", section, re.MULTILINE)]
     tested = [int(name.split("_")[2]) for name in globals() if name.startswith("test_difference_")]
-    assert listed == tested == list(range(1, 17))
+    assert listed == tested == list(range(1, 18))
 
 
 # 1 -------------------------------------------------------------------------------------------
@@ -369,3 +369,19 @@ def test_difference_16_star_imports_leave_out_metanns_own_imports(metann, compat
     assert {"torch", "nn", "np"} <= set(theirs)
     assert not {"torch", "nn", "np"} & set(ours)
     assert set(ours) < set(theirs)
+
+
+# 17 ------------------------------------------------------------------------------------------
+
+
+def test_difference_17_abstract_learner_methods_raise_type_error(metann, compat) -> None:
+    net = make_net("mlp")
+    support = make_split("mlp", seed=1)
+    with pytest.raises(NotImplementedError, match=r"^$"):
+        metann.meta.Learner()(net, support)
+    with pytest.raises(NotImplementedError, match=r"^$"):
+        metann.meta.Learner()(net, support, inplace=True)
+    with pytest.raises(TypeError, match=r"^Learner has no inner update: .* override forward_pure"):
+        compat.meta.Learner()(net, support)
+    with pytest.raises(TypeError, match=r"^Learner has no in-place training .* forward_inplace"):
+        compat.meta.Learner()(net, support, inplace=True)

@@ -186,6 +186,26 @@ def test_proto_module_functional_runs_given_parameters() -> None:
     torch.testing.assert_close(proto.functional(doubled, training=True)(x), expected)
 
 
+def test_proto_module_reuses_meta_nn_but_keeps_metanns_functional_and_buffer_names() -> None:
+    from meta_all.compat.metann import ProtoModule
+
+    net = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
+    proto = ProtoModule(net)
+    # wrapping, forward and parameter names are meta-nn's ...
+    assert isinstance(proto, meta_nn.ProtoModule)
+    assert [name for name, _ in proto.named_parameters()] == [
+        name for name, _ in net.named_parameters()
+    ]
+    with pytest.raises(TypeError, match=r"ProtoModule wraps a torch.nn.Module, got int"):
+        ProtoModule(3)  # type: ignore[arg-type]
+    # ... functional and buffer names are MetaNN's: the stateless copy, with its own buffers
+    assert proto.functional(list(net.parameters())) is proto.stateless
+    names = [name for name, _ in proto.named_buffers()]
+    assert names[:3] == [f"module.1.{name}" for name, _ in net[1].named_buffers()]
+    assert {"stateless.0.weight", "stateless.1.running_mean"} <= set(names[3:])
+    assert all(name.startswith("stateless.") for name in names[3:])
+
+
 def test_sub_dict_documented_example() -> None:
     from meta_all.compat.metann.utils import SubDict
 

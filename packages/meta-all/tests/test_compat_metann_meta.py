@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import doctest
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import meta_optim
@@ -686,10 +687,39 @@ def test_bad_types_are_rejected(device: torch.device) -> None:
     with pytest.raises(TypeError, match=r"fast_weight_lst\[1\] must be a name -> tensor mapping"):
         MultiModel(net, [named_params(net), 3])  # type: ignore[list-item]
     # MetaNN's abstract base
-    with pytest.raises(NotImplementedError, match=r"Learner\(\) is MetaNN's abstract base"):
+    with pytest.raises(TypeError, match=r"^Learner has no inner update: .* override forward_pure"):
         Learner()(net, make_split(device))
-    with pytest.raises(NotImplementedError, match=r"Learner has no in-place training"):
+    with pytest.raises(TypeError, match=r"^Learner has no in-place training"):
         Learner(meta_optim.sgd(0.1), steps=1)(net, make_split(device), inplace=True)
+
+
+def test_abstract_learner_methods_name_the_class_and_what_to_override(
+    device: torch.device,
+) -> None:
+    net = make_net(device)
+    support = make_split(device)
+
+    class Twice(Learner):  # MetaNN's way: override forward_pure only
+        def forward_pure(self, model: nn.Module, data: object) -> Callable[[Tensor], Tensor]:
+            return lambda inputs: 2 * model(inputs)
+
+    class Inplace(Learner):  # ... or forward_inplace only
+        def forward_inplace(self, model: nn.Module, data: object) -> nn.Module:
+            return model
+
+    torch.testing.assert_close(Twice()(net, support)(support[0]), 2 * net(support[0]))
+    assert Inplace()(net, support, inplace=True) is net
+    with pytest.raises(
+        TypeError,
+        match=r"^Twice has no in-place training for a plain module: override forward_inplace",
+    ):
+        Twice()(net, support, inplace=True)
+    with pytest.raises(
+        TypeError, match=r"^Inplace has no inner update: MetaNN's Learner is an abstract base, "
+    ):
+        Inplace()(net, support)
+    with pytest.raises(TypeError, match=r"^Inplace has no inner update"):
+        Inplace().fast_weights(net, support)
 
 
 def test_bad_losses_are_rejected(device: torch.device) -> None:

@@ -181,7 +181,7 @@ def _prototype(model: nn.Module) -> tuple[ProtoModule, dict[str, Tensor]]:
 
     As in MetaNN, ``model`` is left in training mode.
     """
-    module = model.module if isinstance(model, ProtoModule | meta_nn.ProtoModule) else model
+    module = model.module if isinstance(model, meta_nn.ProtoModule) else model
     proto = ProtoModule(check_module(module, "model"))
     proto.train()
     model.train()
@@ -233,9 +233,9 @@ class MultiModel(nn.Module):
                     f"fast_weight_lst[{index}] must be a name -> tensor mapping or a list of "
                     f"tensors, got {type(weights).__name__}"
                 )
-        self.proto: ProtoModule | meta_nn.ProtoModule = (
+        self.proto: meta_nn.ProtoModule = (
             model
-            if isinstance(model, ProtoModule | meta_nn.ProtoModule)
+            if isinstance(model, meta_nn.ProtoModule)
             else ProtoModule(check_module(model, "model"))
         )
         self.params_lst = fast_weight_lst
@@ -349,9 +349,11 @@ class Learner(nn.Module):
 
     ``forward`` dispatches to ``forward_pure`` (adapt functionally, leave ``model``'s weights
     alone, return the adapted model) or ``forward_inplace`` (train ``model`` itself). As in
-    MetaNN, ``Learner()`` is an abstract base for your own learners. Given a meta-optim
-    ``optimizer`` it is a working learner too (an extension): its inner steps are that
-    optimizer's.
+    MetaNN, ``Learner()`` is an abstract base for your own learners: subclass it and override
+    ``forward_pure`` (and ``forward_inplace`` for in-place training); calling a method that is
+    left abstract raises a ``TypeError`` that names the class and the method to override
+    (MetaNN raises a bare ``NotImplementedError``). Given a meta-optim ``optimizer`` it is a
+    working functional learner too (an extension): its inner steps are that optimizer's.
 
     The concrete learners read their hyperparameters (``lr``, ``momentum``, ``steps``, ...)
     at every call, so changing them between calls takes effect, as in MetaNN.
@@ -375,6 +377,15 @@ class Learner(nn.Module):
         >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
         >>> len(Learner(meta_optim.adam(0.01), steps=3).fast_weights(net, (x, y)))
         3
+        >>> class Twice(Learner):
+        ...     def forward_pure(self, model, data):
+        ...         return lambda inputs: 2 * model(inputs)
+        >>> Twice()(net, None)(x).shape
+        torch.Size([6, 3])
+        >>> Twice()(net, (x, y), inplace=True)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+            ...
+        TypeError: Twice has no in-place training for a plain module: override forward_inplace...
     """
 
     def __init__(
@@ -400,15 +411,16 @@ class Learner(nn.Module):
     def _update_rule(self) -> tuple[float, UpdateRule | None]:
         """``(lr, update)`` for ``adapt_trajectory``: here the meta-optim optimizer's step."""
         if self.optimizer is None:
-            raise NotImplementedError(
-                "Learner() is MetaNN's abstract base: override forward_pure, or pass a "
-                "meta_optim optimizer (Learner(meta_optim.sgd(0.1), steps=1))"
+            raise TypeError(
+                f"{type(self).__name__} has no inner update: MetaNN's Learner is an abstract "
+                f"base, so override forward_pure, or pass a meta_optim optimizer "
+                f"(Learner(meta_optim.sgd(0.1), steps=1))"
             )
         return 0.0, _optimizer_update(self.optimizer)
 
     def _torch_optimizer(self, params: Iterator[nn.Parameter]) -> torch.optim.Optimizer:
         """The ``torch.optim`` optimizer that trains a module in place."""
-        raise NotImplementedError(
+        raise TypeError(
             f"{type(self).__name__} has no in-place training for a plain module: override "
             f"forward_inplace, or adapt functionally (inplace=False)"
         )
@@ -465,6 +477,13 @@ class Learner(nn.Module):
             update=update,
         )
 
+    def _adapt(
+        self, model: nn.Module, data: Any, evaluator: Evaluator | None
+    ) -> tuple[ProtoModule, dict[str, Tensor], list[dict[str, Tensor]]]:
+        """MetaNN's functional adaptation: the prototype, its start weights and the trajectory."""
+        proto, start = _prototype(model)
+        return proto, start, self._trajectory(proto.functional, start, data, evaluator)
+
     # ---------------------------------------------------------------- MetaNN's API
 
     def forward(self, *args: Any, inplace: bool = False, **kwargs: Any) -> Any:
@@ -515,8 +534,7 @@ class Learner(nn.Module):
             >>> len(weights), sorted(weights[-1])
             (2, ['bias', 'weight'])
         """
-        proto, start = _prototype(model)
-        return self._trajectory(proto.functional, start, data, evaluator)
+        return self._adapt(model, data, evaluator)[2]
 
     def forward_pure(
         self,
@@ -542,19 +560,17 @@ class Learner(nn.Module):
             graph reaches ``model``'s parameters), or a ``MultiModel`` if ``mimo``.
 
         Raises:
-            TypeError: If ``model`` is not a module.
-            ValueError: If the loss is not a scalar or does not depend on the parameters.
+            TypeError: As ``fast_weights``, which runs the same adaptation.
+            ValueError: As ``fast_weights``.
 
         Examples:
             >>> import torch
-            >>> net = torch.nn.Linear(4, 3)
-            >>> x, y = torch.randn(6, 4), torch.randint(0, 3, (6,))
-            >>> adapted = GDLearner(steps=2, lr=0.1).forward_pure(net, (x, y))
-            >>> adapted(x).shape
-            torch.Size([6, 3])
+            >>> support = (torch.randn(6, 4), torch.randint(0, 3, (6,)))
+            >>> models = GDLearner(2, 0.1).forward_pure(torch.nn.Linear(4, 3), support, mimo=True)
+            >>> [tuple(model(support[0]).shape) for model in models]
+            [(6, 3), (6, 3), (6, 3)]
         """
-        proto, start = _prototype(model)
-        trajectory = self._trajectory(proto.functional, start, data, evaluator)
+        proto, start, trajectory = self._adapt(model, data, evaluator)
         if mimo:
             return MultiModel(proto, [_weight_list(w) for w in [start, *trajectory]])
         return proto.functional(trajectory[-1] if trajectory else start)

@@ -12,9 +12,10 @@ compatibility layer keeps MetaNN's semantics here, built from
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeAlias
 
+import meta_nn
 from meta_nn import DependentModule, MultipleList
 from torch import Tensor, nn
 
@@ -22,16 +23,18 @@ from torch import Tensor, nn
 TensorTree: TypeAlias = Tensor | Iterable[Any] | None
 
 
-class ProtoModule(nn.Module):
+class ProtoModule(meta_nn.ProtoModule):
     """MetaNN's ProtoModule: a module that also runs statelessly at given parameters.
 
-    Calling it runs the wrapped module (shared, not copied) as usual.
-    [`functional`][meta_all.compat.metann.ProtoModule.functional] substitutes given tensors
+    Calling it runs the wrapped module (shared, not copied) as usual, and
+    ``named_parameters()`` and ``parameters()`` are the wrapped module's, under its own names:
+    both are [`meta_nn.ProtoModule`][meta_nn.ProtoModule]'s. What differs is
+    [`functional`][meta_all.compat.metann.ProtoModule.functional]: it substitutes given tensors
     into ``stateless``, a [`DependentModule.stateless`][meta_nn.DependentModule.stateless] deep
     copy of the module taken at construction, and returns that copy: the same module object on
     every call, holding the last parameters given, with its own buffers (BatchNorm statistics
-    updated by functional calls stay in the copy). ``named_parameters()`` and ``parameters()``
-    are the wrapped module's, under its own names.
+    updated by functional calls stay in the copy). ``named_buffers()`` is ``nn.Module``'s, as in
+    MetaNN: the wrapped module's buffers under ``module.`` and the copy's under ``stateless.``.
 
     Args:
         module: The module to wrap.
@@ -51,31 +54,17 @@ class ProtoModule(nn.Module):
         True
     """
 
+    # MetaNN names every buffer of the ProtoModule, the copy's included (``module.running_mean``,
+    # ``stateless.running_mean``), as nn.Module does; meta-nn names the wrapped module's only.
+    named_buffers = nn.Module.named_buffers
+
     def __init__(self, module: nn.Module) -> None:
-        if not isinstance(module, nn.Module):
-            raise TypeError(f"ProtoModule wraps a torch.nn.Module, got {type(module).__name__}")
-        super().__init__()
-        self.module = module
+        super().__init__(module)
         self.stateless = DependentModule.stateless(module)
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the wrapped module with its own parameters.
-
-        Args:
-            *args: Positional arguments of the wrapped module's ``forward``.
-            **kwargs: Keyword arguments of the wrapped module's ``forward``.
-
-        Returns:
-            What the wrapped module returns.
-
-        Examples:
-            >>> import torch
-            >>> ProtoModule(torch.nn.Identity())(torch.ones(2))
-            tensor([1., 1.])
-        """
-        return self.module(*args, **kwargs)
-
-    def functional(
+    # MetaNN's functional returns its stateless copy and takes no buffers, unlike meta-nn's
+    # functional(params, training, *, buffers) -> function: code written for MetaNN relies on it.
+    def functional(  # type: ignore[override]
         self, params: Mapping[str, Tensor] | Iterable[Tensor], training: bool | None = None
     ) -> DependentModule:
         """Substitute ``params`` into the stateless copy and return it.
@@ -109,28 +98,6 @@ class ProtoModule(nn.Module):
             self.stateless.substitute_from_list(params)
         self.stateless.train(bool(training))
         return self.stateless
-
-    def named_parameters(
-        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
-    ) -> Iterator[tuple[str, nn.Parameter]]:
-        """Iterate over the wrapped module's ``(name, parameter)`` pairs, under its own names.
-
-        Args:
-            prefix: Prefix prepended to every name.
-            recurse: Include the parameters of submodules (default).
-            remove_duplicate: Yield a tied parameter once (default) or under every name.
-
-        Yields:
-            ``(name, parameter)`` pairs, named as in the wrapped module.
-
-        Examples:
-            >>> import torch
-            >>> [name for name, _ in ProtoModule(torch.nn.Linear(2, 1)).named_parameters()]
-            ['weight', 'bias']
-        """
-        return self.module.named_parameters(
-            prefix=prefix, recurse=recurse, remove_duplicate=remove_duplicate
-        )
 
 
 def tensor_copy(tensor_lst: TensorTree) -> Tensor | MultipleList[Any] | None:

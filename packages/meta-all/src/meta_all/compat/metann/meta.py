@@ -30,14 +30,13 @@ their *query* split, so ``evaluator(maml(task), task)`` works, as does MetaNN's
 evaluator a sequential learner also takes one ``(x, y)`` pair or a task as a single batch.
 
 Examples:
+    An episode adapts on its support split and is scored on its query split:
+
     >>> import torch
-    >>> from torch import nn
-    >>> net = nn.Sequential(nn.Linear(10, 100), nn.Linear(100, 5))
-    >>> maml = MAML(net, steps_train=5, steps_eval=10, lr=0.01)
-    >>> data_train = (torch.randn(8, 10), torch.randint(0, 5, (8,)))
-    >>> data_test = (torch.randn(8, 10), torch.randint(0, 5, (8,)))
-    >>> loss = default_evaluator_classification(maml(data_train), data_test)
-    >>> loss.backward()
+    >>> support = (torch.randn(8, 10), torch.randint(0, 5, (8,)))
+    >>> episode = (support, (torch.randn(8, 10), torch.randint(0, 5, (8,))))
+    >>> maml = MAML(torch.nn.Linear(10, 5), steps_train=5, steps_eval=10, lr=0.01)
+    >>> default_evaluator_classification(maml(episode), episode).backward()
 """
 
 from __future__ import annotations
