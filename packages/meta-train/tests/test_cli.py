@@ -65,6 +65,13 @@ def _error(capsys, argv) -> str:
             ["omniglot", "--root", ".", "--test-fraction", "1.5"],
             "expected a number strictly between 0 and 1, got 1.5",
         ),
+        (
+            ["omniglot", "--root", ".", "--ways", "1"],
+            r"--ways: expected an integer >= 2 \(a task tells at least two classes apart\), got 1",
+        ),
+        (["omniglot", "--root", ".", "--eval-ways", "5", "1"], "--eval-ways: expected an integer"),
+        (["omniglot", "--root", ".", "--shots", "0"], "--shots: expected a positive integer"),
+        (["sinusoid", "--query-shots", "0"], "--query-shots: expected a positive integer"),
         (["imagenet"], "invalid choice: 'imagenet'"),
         ([], "the following arguments are required"),
     ],
@@ -312,6 +319,8 @@ def test_omniglot_ways_and_shots_checked_against_the_data(capsys, tmp_path):
     assert "--ways 100 is more than the 27 held-out characters" in err
     err = _error(capsys, [*base, "--eval-ways", "20", "30"])
     assert "--eval-ways 30 is more than the 27 held-out characters" in err
+    err = _error(capsys, [*base, "--ways", "20", "--no-rotations", "--test-fraction", "0.9"])
+    assert re.search(r"--ways 20 is more than the \d+ meta-training classes", err), err
     err = _error(capsys, [*base, "--shots", "10", "--query-shots", "15"])
     assert "= 25 examples per class, but Omniglot has 20 drawings per character" in err
     assert not (tmp_path / "x").exists()
