@@ -5,14 +5,19 @@ DIR ...`` meta-trains few-shot classification on a split of Omniglot characters 
 rotation augmentation), evaluates on the held-out characters and, when ``all_runs.zip`` is in
 ``DIR``, on Lake's 20 one-shot runs. Both print progress and a final table (pre- vs
 post-adaptation loss, and accuracy, with 95 % confidence intervals) and write
-``history.json``, ``history.csv``, ``metrics.json``, ``checkpoint.pt`` and PNG plots into
-``--out``. The checkpoint's ``"module"`` entry holds the meta-learner's state: its
-``module.*`` entries are the weights of the [`meta_nn.MLP`][meta_nn.MLP] (sinusoid) or
-[`meta_nn.ConvNet4`][meta_nn.ConvNet4] (omniglot) that was meta-trained.
+``config.toml`` (the resolved options), ``history.json``, ``history.csv``, ``metrics.json``,
+``checkpoint.pt`` and PNG plots into the run directory ``--out``. ``--resume`` continues a run
+there, ``--config FILE.toml`` reads options (``--print-config`` writes them), and SIGINT or
+SIGTERM saves the checkpoint after the current meta-iteration. The checkpoint's ``"module"``
+entry holds the meta-learner's state: its ``module.*`` entries are the weights of the
+[`meta_nn.MLP`][meta_nn.MLP] (sinusoid) or [`meta_nn.ConvNet4`][meta_nn.ConvNet4] (omniglot)
+that was meta-trained.
 
 Layout: `_options` (argument types, the shared options and their checks), one module per
 command (`_sinusoid`, `_omniglot`: its options, data, model and extra reports), `_training`
-(the run all commands share) and `_report` (tables, progress lines, output files, plots).
+(the run all commands share), `_report` (tables, progress lines, output files, plots),
+`_config` (options as TOML), `_arguments` (defaults, ``--config``, command line and
+``--resume`` merged), `_rundir` (the run directory's files) and `_interrupt` (signals).
 """
 
 from __future__ import annotations
@@ -57,8 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: Arguments without the program name; ``None`` reads ``sys.argv[1:]``.
 
     Returns:
-        The exit status (0 on success). Invalid arguments exit with status 2 (argparse)
-        before anything is trained, with a message that says what is allowed.
+        The exit status: 0 on success, 130 or 143 when SIGINT or SIGTERM stopped the run
+        (after saving its checkpoint). Invalid arguments, files and run directories exit with
+        status 2 before anything is trained, with a message that says what is allowed.
 
     Examples:
         From a shell, ``meta-train sinusoid --iterations 3000 --batched --out runs/demo``; from
