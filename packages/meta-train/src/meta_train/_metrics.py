@@ -63,7 +63,9 @@ def mean_confidence_interval(
 
     The half-width is ``z * s / sqrt(n)`` with the sample standard deviation ``s`` and the
     two-sided normal quantile ``z`` (1.96 for 95 %), the convention of the few-shot
-    literature. With a single value the half-width is ``0.0``.
+    literature. With a single value the half-width is ``0.0``; if a value is NaN or infinite
+    (a diverged run), the mean is what ``statistics.fmean`` makes of it and the half-width is
+    NaN.
 
     Args:
         values: Per-task metric values (at least one).
@@ -87,5 +89,8 @@ def mean_confidence_interval(
     mean = statistics.fmean(values)
     if len(values) == 1:
         return mean, 0.0
+    if not all(math.isfinite(value) for value in values):
+        # statistics.stdev works on exact fractions and fails on nan/inf with AttributeError.
+        return mean, math.nan
     z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2.0)
     return mean, z * statistics.stdev(values) / math.sqrt(len(values))
