@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Callable
@@ -22,12 +23,48 @@ def _file_mode(destination: Path) -> int:
         return 0o666 & ~umask
 
 
+def _temp_file_beside(destination: Path) -> tuple[int, Path]:
+    """Create the parent directory if missing and an empty temp file in it: ``(fd, path)``."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
+    )
+    return handle, Path(temp_name)
+
+
+def check_writable(path: PathLike) -> Path:
+    """Make sure `atomic_write` can write ``path`` now, before any costly work is done.
+
+    Creates the parent directory if missing, then creates and removes a temp file there
+    (the only reliable test: ``os.access`` ignores ACLs, read-only mounts and root).
+
+    Args:
+        path: The file that will be written later.
+
+    Returns:
+        The destination as a `pathlib.Path`.
+
+    Raises:
+        IsADirectoryError: If ``path`` is an existing directory.
+        OSError: If the directory cannot be created or written (e.g. ``PermissionError``,
+            or ``FileExistsError``/``NotADirectoryError`` when a parent is a file).
+    """
+    destination = Path(path)
+    if destination.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(destination))
+    handle, temp_path = _temp_file_beside(destination)
+    os.close(handle)
+    temp_path.unlink()
+    return destination
+
+
 def atomic_write(path: PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """Write ``path`` atomically with ``write(binary_file)``.
 
     The data goes to a temp file in the same directory, is flushed and fsynced, and only then
-    replaces ``path`` (``os.replace`` is atomic on POSIX and Windows). If ``write`` raises,
-    the temp file is removed and any previous ``path`` is left untouched.
+    replaces ``path`` (``os.replace`` is atomic on POSIX and Windows). If anything raises on
+    the way (``write``, the flush, the rename, or a ``KeyboardInterrupt``), the temp file is
+    removed and any previous ``path`` is left untouched.
 
     Args:
         path: Destination file; its parent directory is created if missing.
@@ -37,14 +74,10 @@ def atomic_write(path: PathLike, write: Callable[[BinaryIO], object]) -> Path:
         The destination as a `pathlib.Path`.
     """
     destination = Path(path)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(
-        prefix=f".{destination.name}.", suffix=".tmp", dir=destination.parent
-    )
-    temp_path = Path(temp_name)
+    handle, temp_path = _temp_file_beside(destination)
     try:
-        os.chmod(temp_path, _file_mode(destination))
         with os.fdopen(handle, "wb") as file:
+            os.chmod(temp_path, _file_mode(destination))
             write(file)
             file.flush()
             os.fsync(file.fileno())
