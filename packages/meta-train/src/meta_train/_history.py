@@ -15,6 +15,9 @@ from ._io import PathLike, atomic_write_text
 _LIST_FIELDS = ("meta_loss", "meta_accuracy")
 _RECORD_FIELDS = ("eval_loss", "eval_accuracy")
 _CSV_COLUMNS = ("iteration", "meta_loss", "meta_accuracy", "eval_loss", "eval_accuracy")
+#: Appended to the CSV header only when some meta-update was skipped, so the files of runs
+#: without skips keep the layout that older readers expect.
+_SKIPPED_COLUMN = "skipped"
 
 
 @dataclass
@@ -32,6 +35,10 @@ class History:
         eval_loss: ``(iteration, mean post-adaptation query loss)`` of each evaluation.
         eval_accuracy: ``(iteration, mean post-adaptation query accuracy)`` of each
             evaluation on classification tasks; empty for regression.
+        skipped: Iterations whose meta-update was skipped because its meta-loss or
+            meta-gradient was not finite (``MetaTrainer(on_nonfinite="skip")``): their
+            ``meta_loss`` is recorded, but no optimizer step was made. ``len(skipped)`` counts
+            them.
 
     Examples:
         >>> history = History(meta_loss=[0.9, 0.7], eval_loss=[(2, 0.65)])
@@ -43,6 +50,7 @@ class History:
     meta_accuracy: list[float] = field(default_factory=list)
     eval_loss: list[tuple[int, float]] = field(default_factory=list)
     eval_accuracy: list[tuple[int, float]] = field(default_factory=list)
+    skipped: list[int] = field(default_factory=list)
 
     @property
     def iterations(self) -> int:
@@ -54,13 +62,15 @@ class History:
 
         Returns:
             ``{"meta_loss": [...], "meta_accuracy": [...], "eval_loss": [[it, v], ...],
-            "eval_accuracy": [[it, v], ...]}`` holding only ints and floats.
+            "eval_accuracy": [[it, v], ...], "skipped": [it, ...]}`` holding only ints and
+            floats.
         """
         out: dict[str, list[Any]] = {
             name: [float(v) for v in getattr(self, name)] for name in _LIST_FIELDS
         }
         for name in _RECORD_FIELDS:
             out[name] = [[int(it), float(v)] for it, v in getattr(self, name)]
+        out[_SKIPPED_COLUMN] = [int(it) for it in self.skipped]
         return out
 
     @classmethod
@@ -68,7 +78,8 @@ class History:
         """Rebuild a history from [`to_dict`][meta_train.History.to_dict]'s output.
 
         Args:
-            data: Mapping with the four list fields; missing fields are taken as empty.
+            data: Mapping with the list fields; missing fields are taken as empty (so
+                histories written before ``skipped`` existed still load).
 
         Returns:
             The history.
@@ -77,7 +88,7 @@ class History:
             KeyError: If ``data`` holds a key that is not a history field.
             ValueError: If an evaluation record is not an ``[iteration, value]`` pair.
         """
-        known = set(_LIST_FIELDS) | set(_RECORD_FIELDS)
+        known = {*_LIST_FIELDS, *_RECORD_FIELDS, _SKIPPED_COLUMN}
         unknown = sorted(set(data) - known)
         if unknown:
             raise KeyError(
@@ -96,6 +107,7 @@ class History:
                     )
                 records.append((int(record[0]), float(record[1])))
             kwargs[name] = records
+        kwargs[_SKIPPED_COLUMN] = [int(it) for it in data.get(_SKIPPED_COLUMN, [])]
         return cls(**kwargs)
 
     def to_json(self, path: PathLike) -> Path:
@@ -139,8 +151,9 @@ class History:
     def to_csv(self, path: PathLike) -> Path:
         """Write one CSV row per meta-update, atomically.
 
-        Columns: ``iteration, meta_loss, meta_accuracy, eval_loss, eval_accuracy``; a cell is
-        empty where nothing was recorded (no accuracy for regression, no evaluation at that
+        Columns: ``iteration, meta_loss, meta_accuracy, eval_loss, eval_accuracy``, plus
+        ``skipped`` (``1`` on skipped meta-updates) when some meta-update was skipped; a cell
+        is empty where nothing was recorded (no accuracy for regression, no evaluation at that
         iteration). Evaluations recorded at iteration 0 (before training) get their own row.
 
         Args:
@@ -155,7 +168,8 @@ class History:
         first = 0 if (0 in eval_loss or 0 in eval_accuracy) else 1
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(_CSV_COLUMNS)
+        skipped = set(self.skipped)
+        writer.writerow(_CSV_COLUMNS + ((_SKIPPED_COLUMN,) if skipped else ()))
         for iteration in range(first, last + 1):
             index = iteration - 1
             row = [
@@ -165,6 +179,8 @@ class History:
                 _fmt(eval_loss.get(iteration)),
                 _fmt(eval_accuracy.get(iteration)),
             ]
+            if skipped:
+                row.append("1" if iteration in skipped else "")
             writer.writerow(row)
         return atomic_write_text(path, buffer.getvalue())
 
@@ -179,14 +195,16 @@ class History:
             The history.
 
         Raises:
-            ValueError: If the header differs from [`to_csv`][meta_train.History.to_csv]'s.
+            ValueError: If the header is not one that
+                [`to_csv`][meta_train.History.to_csv] writes.
         """
         with open(path, encoding="utf-8", newline="") as file:
             reader = csv.reader(file)
             header = tuple(next(reader, ()))
-            if header != _CSV_COLUMNS:
+            if header not in (_CSV_COLUMNS, (*_CSV_COLUMNS, _SKIPPED_COLUMN)):
                 raise ValueError(
-                    f"History.from_csv: expected header {list(_CSV_COLUMNS)}, got {list(header)}"
+                    f"History.from_csv: expected header {list(_CSV_COLUMNS)} (optionally "
+                    f"followed by {_SKIPPED_COLUMN!r}), got {list(header)}"
                 )
             history = cls()
             for row in reader:
@@ -199,6 +217,8 @@ class History:
                     history.eval_loss.append((iteration, float(row[3])))
                 if row[4]:
                     history.eval_accuracy.append((iteration, float(row[4])))
+                if len(row) > 5 and row[5]:
+                    history.skipped.append(iteration)
         return history
 
 
