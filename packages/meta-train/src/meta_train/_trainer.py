@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic
+from typing import Any, Generic, Literal
 
 import torch
 import torch.distributed as dist
@@ -22,7 +23,10 @@ from typing_extensions import TypeVar
 
 from ._checkpoint import (
     CHECKPOINT_FORMAT,
+    CheckedState,
     capture_rng_state,
+    check_checkpoint_path,
+    check_trainer_state,
     load_checkpoint_file,
     restore_rng_state,
     save_checkpoint_file,
@@ -39,6 +43,71 @@ Callback = Callable[[int, float], None]
 #: reaches ``trainer.maml``'s own methods, keeps type-checking; ``MetaTrainer(MAML(...), ...)``
 #: infers ``MetaTrainer[MAML]``.
 AlgorithmT = TypeVar("AlgorithmT", bound=MetaAlgorithm, default=Any)
+
+#: What a meta-update with a NaN or infinite meta-loss or meta-gradient does.
+OnNonFinite = Literal["raise", "skip"]
+_ON_NONFINITE = ("raise", "skip")
+
+
+class NonFiniteError(ValueError):
+    """A NaN or infinite meta-loss, meta-gradient or parameter stopped meta-training.
+
+    [`MetaTrainer`][meta_train.MetaTrainer] raises it before the optimizer step, so the
+    parameters, the optimizer state and the last checkpoint on disk stay as they were after
+    the previous meta-update; it also refuses to save a checkpoint whose parameters are not
+    finite.
+
+    Args:
+        iteration: The meta-update (counted from 1) that met the value.
+        quantity: What was not finite, e.g. ``"meta-loss"`` or
+            ``"meta-gradient of 'module.0.weight'"``.
+        detail: The rest of the message: the values found and what to do.
+
+    Attributes:
+        iteration: As given.
+        quantity: As given.
+
+    Examples:
+        >>> error = NonFiniteError(3, "meta-loss", "it is nan")
+        >>> str(error)
+        'non-finite meta-loss at meta-iteration 3: it is nan'
+        >>> isinstance(error, ValueError), error.iteration
+        (True, 3)
+    """
+
+    def __init__(self, iteration: int, quantity: str, detail: str) -> None:
+        super().__init__(f"non-finite {quantity} at meta-iteration {iteration}: {detail}")
+        self.iteration = iteration
+        self.quantity = quantity
+        self.detail = detail
+
+    def __reduce__(self) -> tuple[type[NonFiniteError], tuple[int, str, str]]:
+        # Rebuild from the three fields, so the error survives pickling (multiprocessing).
+        return type(self), (self.iteration, self.quantity, self.detail)
+
+
+def _describe_nonfinite(values: Tensor) -> str:
+    """``'3 of 40 entries are nan/inf'``-style summary of a tensor with non-finite entries."""
+    bad = ~torch.isfinite(values)
+    kinds = [
+        kind
+        for kind, present in (
+            ("nan", torch.isnan(values).any()),
+            ("inf", torch.isinf(values).any()),
+        )
+        if present
+    ]
+    return f"{int(bad.sum())} of {values.numel()} entries are {'/'.join(kinds)}"
+
+
+def _first_nonfinite(named: Sequence[tuple[str, Tensor]]) -> tuple[str, Tensor] | None:
+    """The first ``(name, tensor)`` with a non-finite entry, found with one device sync."""
+    if not named:
+        return None
+    finite = torch.stack([torch.isfinite(tensor).all() for _, tensor in named])
+    if bool(finite.all()):
+        return None
+    return named[int((~finite).nonzero()[0])]
 
 
 @dataclass(frozen=True)
@@ -173,6 +242,13 @@ class MetaTrainer(Generic[AlgorithmT]):
         batched: Passed to ``meta_gradient``: adapt all tasks in one vectorised pass when
             they stack (see above).
         grad_clip: If set, clip the meta-gradient to this total L2 norm before each step.
+        on_nonfinite: What a meta-update whose meta-loss or meta-gradient holds NaN or inf
+            does: ``"raise"`` stops with a [`NonFiniteError`][meta_train.NonFiniteError]
+            naming the iteration and the loss or parameter, before the optimizer step (so the
+            parameters and the last checkpoint stay finite); ``"skip"`` makes no optimizer or
+            scheduler step and no ``advance_iteration``, drops the gradients, and records the
+            iteration in ``history.skipped``. Parameters that a finite step makes non-finite
+            raise in both modes.
         scheduler: Optional learning-rate scheduler, stepped after every meta-update.
         progress: Show a tqdm progress bar in [`fit`][meta_train.MetaTrainer.fit] (meta-loss
             and last eval loss); ``None`` shows it only when stderr is a terminal.
@@ -183,7 +259,8 @@ class MetaTrainer(Generic[AlgorithmT]):
             or is not a module, ``meta_optimizer`` is not a ``torch.optim.Optimizer``,
             ``loss_fn`` is not callable, ``task_sampler`` has no ``sample`` method, or
             ``batched``/``progress`` is not a bool (``progress`` may be ``None``).
-        ValueError: If ``grad_clip`` is not positive.
+        ValueError: If ``grad_clip`` is not positive or ``on_nonfinite`` is not ``"raise"``
+            or ``"skip"``.
 
     Examples:
         >>> import torch, torch.nn.functional as F
@@ -211,6 +288,7 @@ class MetaTrainer(Generic[AlgorithmT]):
         *,
         batched: bool = False,
         grad_clip: float | None = None,
+        on_nonfinite: OnNonFinite = "raise",
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         progress: bool | None = None,
         device: torch.device | str | None = None,
@@ -237,12 +315,18 @@ class MetaTrainer(Generic[AlgorithmT]):
             )
         if grad_clip is not None and not (isinstance(grad_clip, int | float) and grad_clip > 0):
             raise ValueError(f"grad_clip must be a positive max-norm or None, got {grad_clip!r}")
+        if not (isinstance(on_nonfinite, str) and on_nonfinite in _ON_NONFINITE):
+            raise ValueError(
+                f"on_nonfinite must be 'raise' (stop the run) or 'skip' (skip the meta-update), "
+                f"got {on_nonfinite!r}"
+            )
         self.maml = maml
         self.meta_optimizer = meta_optimizer
         self.loss_fn = loss_fn
         self.task_sampler = task_sampler
         self.batched = check_flag(batched, "batched")
         self.grad_clip = None if grad_clip is None else float(grad_clip)
+        self.on_nonfinite: OnNonFinite = on_nonfinite
         self.scheduler = scheduler
         self.progress = None if progress is None else check_flag(progress, "progress")
         if device is None:
@@ -257,6 +341,15 @@ class MetaTrainer(Generic[AlgorithmT]):
     def _generator(self) -> torch.Generator | None:
         generator = getattr(self.task_sampler, "generator", None)
         return generator if isinstance(generator, torch.Generator) else None
+
+    def _named_parameters(self) -> list[tuple[str, Tensor]]:
+        """``(name, parameter)`` pairs for messages; by position if ``maml`` is no module."""
+        algorithm: object = self.maml  # the protocol does not promise a module
+        if isinstance(algorithm, torch.nn.Module):
+            return list(algorithm.named_parameters())
+        return [
+            (f"parameter #{index}", param) for index, param in enumerate(self.maml.parameters())
+        ]
 
     def _prepare(self, tasks: Sequence[Task], who: str) -> list[Task]:
         if isinstance(tasks, Task) or not isinstance(tasks, Sequence):
@@ -304,30 +397,73 @@ class MetaTrainer(Generic[AlgorithmT]):
             tasks: This meta-update's tasks (at least one).
 
         Returns:
-            The mean post-adaptation query loss (before the update).
+            The mean post-adaptation query loss (before the update); with
+            ``on_nonfinite="skip"``, a NaN or inf loss of a skipped update.
 
         Raises:
             TypeError: If ``tasks`` is not a sequence of [`Task`][meta_tasks.Task].
             ValueError: If ``tasks`` is empty, or the algorithm's
                 [`MetaGradient`][meta_algos.MetaGradient] does not hold one loss and one
                 prediction per task.
+            NonFiniteError: If the meta-loss or meta-gradient is not finite and
+                ``on_nonfinite="raise"``, or the step made a parameter non-finite.
         """
-        return self._meta_step(self._prepare(tasks, "meta_step")).mean_loss
+        return self._meta_step(self._prepare(tasks, "meta_step"))[0].mean_loss
 
-    def _meta_step(self, tasks: list[Task]) -> _StepTotals:
+    def _meta_step(self, tasks: list[Task]) -> tuple[_StepTotals, bool]:
+        """One meta-update: ``(totals, skipped)``, ``skipped`` when it was not finite."""
         self.maml.train()
-        params = list(self.maml.parameters())
+        named = self._named_parameters()
+        params = [param for _, param in named]
         for param in params:
             param.grad = None
         result = self.maml.meta_gradient(tasks, self.loss_fn, batched=self.batched)
         totals = _reduce_across_ranks(self._local_totals(tasks, result), params, self.device)
+        # Checked after the reduction, so every rank sees the same values and decides alike.
+        problem = self._nonfinite_update(totals, result.losses, named)
+        if problem is not None:
+            if self.on_nonfinite == "raise":
+                raise NonFiniteError(self.iteration + 1, *problem)
+            for param in params:
+                param.grad = None
+            return totals, True
         if self.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
         self.meta_optimizer.step()
+        broken = _first_nonfinite([(name, param.detach()) for name, param in named])
+        if broken is not None:
+            raise NonFiniteError(
+                self.iteration + 1,
+                f"parameter {broken[0]!r}",
+                f"{_describe_nonfinite(broken[1])} after an optimizer step with a finite "
+                "meta-gradient; lower the meta learning rate or set grad_clip (the last "
+                "checkpoint was not overwritten)",
+            )
         if self.scheduler is not None:
             self.scheduler.step()
         self.maml.advance_iteration()
-        return totals
+        return totals, False
+
+    def _nonfinite_update(
+        self, totals: _StepTotals, losses: Tensor, named: Sequence[tuple[str, Tensor]]
+    ) -> tuple[str, str] | None:
+        """``(quantity, detail)`` of a NaN or inf meta-loss or meta-gradient, else ``None``."""
+        advice = (
+            "no optimizer step was made and the last checkpoint was not overwritten; lower the "
+            "learning rates, set grad_clip, or pass on_nonfinite='skip' to skip such updates"
+        )
+        if not math.isfinite(totals.loss):
+            bad = [index for index, value in enumerate(losses.tolist()) if not math.isfinite(value)]
+            where = (
+                f"the meta-objectives of tasks {bad} are not finite" if bad else "from another rank"
+            )
+            return "meta-loss", f"it is {totals.mean_loss} ({where}); {advice}"
+        grads = [(name, param.grad) for name, param in named if param.grad is not None]
+        broken = _first_nonfinite(grads)
+        if broken is None:
+            return None
+        name, grad = broken
+        return f"meta-gradient of {name!r}", f"{_describe_nonfinite(grad)}; {advice}"
 
     # --------------------------------------------------------------- evaluation
     def evaluate_tasks(self, tasks: Sequence[Task], *, steps: int | None = None) -> TaskEvaluation:
@@ -476,6 +612,10 @@ class MetaTrainer(Generic[AlgorithmT]):
             ValueError: If a count is not a positive int (``num_iterations`` may be 0),
                 ``eval_every`` is given without ``eval_tasks``, ``checkpoint_every`` without
                 ``checkpoint_path``, or ``meta_batch_size`` is below the world size.
+            CheckpointError: If ``checkpoint_path`` cannot be written (checked before the
+                first meta-update; its directory is created if missing).
+            NonFiniteError: If a meta-update is not finite (see ``on_nonfinite``); the
+                checkpoint file keeps the last finite state.
         """
         check_non_negative_int(num_iterations, "num_iterations")
         check_non_negative_int(meta_batch_size, "meta_batch_size", minimum=1)
@@ -496,15 +636,19 @@ class MetaTrainer(Generic[AlgorithmT]):
             eval_tasks = self._prepare(eval_tasks, "fit(eval_tasks=...)")
         local_batch = self._local_batch_size(meta_batch_size)
         is_writer = not _distributed() or dist.get_rank() == 0
+        if checkpoint_path is not None and is_writer:
+            check_checkpoint_path(checkpoint_path)
         bar = self._progress_bar(num_iterations)
         last_eval: float | None = None
         try:
             for step in range(num_iterations):
                 tasks = self._prepare(self.task_sampler.sample(local_batch), "task_sampler.sample")
-                totals = self._meta_step(tasks)
+                totals, skipped = self._meta_step(tasks)
                 loss = totals.mean_loss
                 self.iteration += 1
                 self.history.meta_loss.append(loss)
+                if skipped:
+                    self.history.skipped.append(self.iteration)
                 if totals.mean_accuracy is not None:
                     self.history.meta_accuracy.append(totals.mean_accuracy)
                 last = step == num_iterations - 1
@@ -528,6 +672,8 @@ class MetaTrainer(Generic[AlgorithmT]):
                     postfix = {"meta_loss": f"{loss:.4g}"}
                     if last_eval is not None:
                         postfix["eval_loss"] = f"{last_eval:.4g}"
+                    if self.history.skipped:
+                        postfix["skipped"] = str(len(self.history.skipped))
                     bar.set_postfix(postfix, refresh=False)
                     bar.update(1)
         finally:
@@ -573,27 +719,39 @@ class MetaTrainer(Generic[AlgorithmT]):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a [`state_dict`][meta_train.MetaTrainer.state_dict] (see `load_checkpoint`).
 
+        Every section is checked against this trainer first; only when all fit is any state
+        changed, so a refused state leaves the trainer exactly as it was.
+
         Args:
             state: The saved state.
 
         Raises:
-            ValueError: If the state has a scheduler but the trainer has none (or the other
+            CheckpointError: If a section is missing or malformed, the module state has other
+                keys or shapes (another architecture), the optimizer state is of another
+                optimizer type or parameter-group layout, the scheduler state is of another
+                schedule, the state has a scheduler but the trainer has none (or the other
                 way round), or the sampler RNG states disagree.
         """
-        if (state["scheduler"] is None) != (self.scheduler is None):
-            raise ValueError(
-                "checkpoint and trainer disagree on the LR scheduler: the checkpoint "
-                f"{'has no' if state['scheduler'] is None else 'has a'} scheduler state, "
-                f"the trainer "
-                f"{'has no' if self.scheduler is None else 'has a'} scheduler"
-            )
-        self.maml.load_state_dict(state["module"])
-        self.meta_optimizer.load_state_dict(state["meta_optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
-        self.history = History.from_dict(state["history"])
-        self.iteration = int(state["iteration"])
-        restore_rng_state(state["rng"], self._generator)
+        self._restore(self._check_state(state, "state"))
+
+    def _check_state(self, state: object, source: str) -> CheckedState:
+        return check_trainer_state(
+            state,
+            module=self.maml,
+            optimizer=self.meta_optimizer,
+            scheduler=self.scheduler,
+            generator=self._generator,
+            source=source,
+        )
+
+    def _restore(self, checked: CheckedState) -> None:
+        self.maml.load_state_dict(checked.module)
+        self.meta_optimizer.load_state_dict(checked.meta_optimizer)
+        if self.scheduler is not None and checked.scheduler is not None:
+            self.scheduler.load_state_dict(checked.scheduler)
+        self.history = checked.history
+        self.iteration = checked.iteration
+        restore_rng_state(checked.rng, self._generator)
 
     def save_checkpoint(self, path: PathLike) -> Path:
         """Save [`state_dict`][meta_train.MetaTrainer.state_dict] to ``path`` atomically.
@@ -607,8 +765,26 @@ class MetaTrainer(Generic[AlgorithmT]):
 
         Returns:
             The path written.
+
+        Raises:
+            NonFiniteError: If a floating-point entry of the module's state (a parameter or
+                buffer) is NaN or inf; ``path`` is left as it was.
         """
-        return save_checkpoint_file(path, self.state_dict())
+        state = self.state_dict()
+        floating = [
+            (name, value)
+            for name, value in state["module"].items()
+            if isinstance(value, Tensor) and value.is_floating_point()
+        ]
+        broken = _first_nonfinite(floating)
+        if broken is not None:
+            raise NonFiniteError(
+                self.iteration,
+                f"parameter {broken[0]!r}",
+                f"{_describe_nonfinite(broken[1])}; refusing to save a checkpoint to "
+                f"{str(path)!r}, which is left as it was",
+            )
+        return save_checkpoint_file(path, state)
 
     def load_checkpoint(self, path: PathLike) -> None:
         """Resume from a checkpoint written by `save_checkpoint`.
@@ -621,9 +797,17 @@ class MetaTrainer(Generic[AlgorithmT]):
         Args:
             path: The checkpoint.
 
+        Nothing is changed unless the whole checkpoint fits this trainer, so a refused file
+        leaves the trainer exactly as it was.
+
+        Args:
+            path: The checkpoint.
+
         Raises:
             FileNotFoundError: If ``path`` does not exist.
-            ValueError: If it is not a meta-train checkpoint, or see
-                [`load_state_dict`][meta_train.MetaTrainer.load_state_dict].
+            CheckpointError: If the file is empty, truncated, not a meta-train checkpoint, or
+                does not fit this trainer (see
+                [`load_state_dict`][meta_train.MetaTrainer.load_state_dict]); the message
+                names the file, what it holds and the mismatching keys.
         """
-        self.load_state_dict(load_checkpoint_file(path))
+        self._restore(self._check_state(load_checkpoint_file(path), f"checkpoint {str(path)!r}"))
