@@ -190,6 +190,35 @@ def test_clone_overrides_flags() -> None:
     assert (maml.first_order, maml.allow_unused, maml.allow_nograd) == (False, False, False)
 
 
+@pytest.mark.parametrize("kind", ["MAML", "GBML"])
+def test_maml_and_gbml_share_the_per_call_flag_overrides(kind: str) -> None:
+    model = frozen_model(torch.device("cpu"))
+    support_x, support_y, _, _ = make_tasks(torch.device("cpu"), count=1)[0]
+    wrapper: l2l.algorithms.MAML | l2l.algorithms.GBML
+    if kind == "MAML":
+        wrapper = l2l.algorithms.MAML(model, lr=0.1)
+    else:
+        wrapper = l2l.algorithms.GBML(model, l2l.optim.MetaCurvatureTransform, lr=0.1)
+    overridden = wrapper.clone(first_order=True, allow_unused=True, allow_nograd=True)
+    assert type(overridden) is type(wrapper)
+    assert (overridden.first_order, overridden.allow_unused, overridden.allow_nograd) == (
+        True,
+        True,
+        True,
+    )
+    learner = wrapper.clone()
+    assert (learner.first_order, learner.allow_unused, learner.allow_nograd) == (
+        False,
+        False,
+        False,
+    )
+    # an adapt override holds for that step only
+    learner.adapt(F.cross_entropy(learner(support_x), support_y), allow_nograd=True)
+    assert learner.module[2].weight.grad_fn is not None
+    with pytest.raises(ValueError, match=r"not require grad; .*pass allow_nograd=True"):
+        learner.adapt(F.cross_entropy(learner(support_x), support_y))
+
+
 def test_adapt_first_order_override_detaches_the_inner_gradient(device: torch.device) -> None:
     model = make_model(device)
     tasks = make_tasks(device, count=1)

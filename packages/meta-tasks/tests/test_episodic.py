@@ -440,3 +440,16 @@ def test_few_shot_sampler_is_a_shell_over_the_meta_dataset() -> None:
     # a MetaDataset is accepted as the dataset (its bookkeeping gives the labels)
     again = FewShotSampler(MetaDataset(data), 2, 1, 1, seed=0)
     assert torch.equal(again.sample_batch(3).support_x, sampler.sample_batch(3).support_x)
+
+
+def test_few_shot_sampler_episode_is_one_fused_draw_on_its_generator() -> None:
+    # not a second sampler: the episode is exactly FusedNWaysKShots' draw, split per class
+    data = Counted([index // 4 for index in range(20)], offer=True)
+    sampler = FewShotSampler(data, 3, 1, 2, seed=7)
+    task, classes = sampler.sample_episode()
+    fused = FusedNWaysKShots(sampler.index, 3, 3)
+    drawn = [item.index for item in fused(None, generator(7))]
+    per_class = [drawn[3 * way : 3 * way + 3] for way in range(3)]
+    assert task.support_x.view(-1).tolist() == [float(pool[0]) for pool in per_class]
+    assert task.query_x.view(-1).tolist() == [float(i) for pool in per_class for i in pool[1:]]
+    assert classes == [pool[0] // 4 for pool in per_class]

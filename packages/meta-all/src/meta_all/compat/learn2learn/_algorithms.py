@@ -11,8 +11,9 @@ learning rates or gradient transforms), which is what a meta-optimizer then step
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import torch
 from meta_functional import clone_module, descend_module
@@ -84,24 +85,6 @@ def _gradients(
     return gradients
 
 
-def _flags(
-    learner: MAML | GBML,
-    first_order: bool | None,
-    allow_unused: bool | None,
-    allow_nograd: bool | None,
-) -> dict[str, bool]:
-    """The learner's flags, each replaced by the call's value where that is not ``None``.
-
-    learn2learn's per-call override rule for ``first_order``, ``allow_unused`` and
-    ``allow_nograd`` in ``adapt`` and ``clone``.
-    """
-    return {
-        "first_order": learner.first_order if first_order is None else first_order,
-        "allow_unused": learner.allow_unused if allow_unused is None else allow_unused,
-        "allow_nograd": learner.allow_nograd if allow_nograd is None else allow_nograd,
-    }
-
-
 class BaseLearner(nn.Module):
     """Common base of the learn2learn-style wrappers: holds ``module`` and forwards to it.
 
@@ -138,7 +121,104 @@ class BaseLearner(nn.Module):
         return self.module(*args, **kwargs)
 
 
-class MAML(BaseLearner):
+class _Flags(NamedTuple):
+    """learn2learn's three switches of a ``MAML``/``GBML`` learner."""
+
+    first_order: bool
+    allow_unused: bool
+    allow_nograd: bool
+
+
+LearnerT = TypeVar("LearnerT", bound="_FlaggedLearner[Any]")
+
+
+class _FlaggedLearner(BaseLearner, abc.ABC, Generic[LearnerT]):
+    """What ``MAML`` and ``GBML`` share: ``adapt`` and ``clone`` with per-call flag overrides.
+
+    learn2learn's rule: ``first_order``, ``allow_unused`` and ``allow_nograd`` given to
+    ``adapt`` (for that step) or ``clone`` (for the new learner) replace the learner's own;
+    ``None`` keeps them. A subclass names itself in ``_name`` (for error messages), sets the
+    flags and ``lr``, and says what one step is (``_step``) and how a clone is built
+    (``_copy``).
+    """
+
+    _name: ClassVar[str]
+    lr: float
+    first_order: bool
+    allow_unused: bool
+    allow_nograd: bool
+
+    def _flags(
+        self,
+        first_order: bool | None,
+        allow_unused: bool | None,
+        allow_nograd: bool | None,
+    ) -> _Flags:
+        return _Flags(
+            first_order=self.first_order if first_order is None else first_order,
+            allow_unused=self.allow_unused if allow_unused is None else allow_unused,
+            allow_nograd=self.allow_nograd if allow_nograd is None else allow_nograd,
+        )
+
+    @abc.abstractmethod
+    def _step(self, loss: Tensor, flags: _Flags) -> None:
+        """Update the learner in place with one step on the checked ``loss``."""
+
+    @abc.abstractmethod
+    def _copy(self, flags: _Flags) -> LearnerT:
+        """A new learner around differentiable copies of this one's tensors, with ``flags``."""
+
+    def adapt(
+        self,
+        loss: Tensor,
+        first_order: bool | None = None,
+        allow_unused: bool | None = None,
+        allow_nograd: bool | None = None,
+    ) -> None:
+        """Take one gradient step on ``loss``, in place, differentiably.
+
+        The step is the learner's update rule (see the class). Call this on a clone (see
+        ``clone``), not on the meta-model itself.
+
+        Args:
+            loss: Scalar loss computed with this learner.
+            first_order: Overrides the constructor's ``first_order`` for this step.
+            allow_unused: Overrides the constructor's ``allow_unused`` for this step.
+            allow_nograd: Overrides the constructor's ``allow_nograd`` for this step.
+
+        Raises:
+            TypeError: If ``loss`` is not a tensor.
+            ValueError: If ``loss`` is not a scalar or does not require grad, if a parameter
+                does not require grad and ``allow_nograd`` is off, if a parameter is unused
+                and ``allow_unused`` is off, or (``GBML``) if a transform's output does not
+                have its parameter's shape.
+        """
+        checked = _check_loss(loss, self._name)
+        self._step(checked, self._flags(first_order, allow_unused, allow_nograd))
+
+    def clone(
+        self,
+        first_order: bool | None = None,
+        allow_unused: bool | None = None,
+        allow_nograd: bool | None = None,
+    ) -> LearnerT:
+        """A new learner around differentiable copies of the model (graph kept to this one).
+
+        Learnable update state (``GBML``'s transforms) is copied the same way.
+
+        Args:
+            first_order: The clone's ``first_order``; ``None`` copies this one's.
+            allow_unused: The clone's ``allow_unused``; ``None`` copies this one's.
+            allow_nograd: The clone's ``allow_nograd``; ``None`` copies this one's.
+
+        Returns:
+            The new learner; adapting it leaves this wrapper unchanged, and meta-gradients
+            through it reach this wrapper's parameters.
+        """
+        return self._copy(self._flags(first_order, allow_unused, allow_nograd))
+
+
+class MAML(_FlaggedLearner["MAML"]):
     """Model-agnostic meta-learning with learn2learn's ``clone()``/``adapt()`` interface.
 
     ``maml.clone()`` gives a learner whose parameters are differentiable copies of the model's;
@@ -176,6 +256,8 @@ class MAML(BaseLearner):
         True
     """
 
+    _name = "MAML"
+
     def __init__(
         self,
         model: nn.Module,
@@ -190,62 +272,19 @@ class MAML(BaseLearner):
         self.allow_nograd = bool(allow_nograd)
         self.allow_unused = self.allow_nograd if allow_unused is None else bool(allow_unused)
 
-    def adapt(
-        self,
-        loss: Tensor,
-        first_order: bool | None = None,
-        allow_unused: bool | None = None,
-        allow_nograd: bool | None = None,
-    ) -> None:
-        """Take one gradient step on ``loss``, in place, differentiably.
-
-        Every parameter ``p`` becomes ``p - lr * dloss/dp``. Call this on a clone (see
-        ``clone``), not on the meta-model itself.
-
-        Args:
-            loss: Scalar loss computed with this learner.
-            first_order: Overrides the constructor's ``first_order`` for this step.
-            allow_unused: Overrides the constructor's ``allow_unused`` for this step.
-            allow_nograd: Overrides the constructor's ``allow_nograd`` for this step.
-
-        Raises:
-            TypeError: If ``loss`` is not a tensor.
-            ValueError: If ``loss`` is not a scalar or does not require grad, if a parameter
-                does not require grad and ``allow_nograd`` is off, or if a parameter is unused
-                and ``allow_unused`` is off.
-        """
-        flags = _flags(self, first_order, allow_unused, allow_nograd)
+    def _step(self, loss: Tensor, flags: _Flags) -> None:
         gradients = _gradients(
-            _check_loss(loss, "MAML"),
+            loss,
             self.module,
-            create_graph=not flags["first_order"],
-            allow_unused=flags["allow_unused"],
-            allow_nograd=flags["allow_nograd"],
-            owner="MAML",
+            create_graph=not flags.first_order,
+            allow_unused=flags.allow_unused,
+            allow_nograd=flags.allow_nograd,
+            owner=self._name,
         )
         descend_module(self.module, gradients, self.lr)
 
-    def clone(
-        self,
-        first_order: bool | None = None,
-        allow_unused: bool | None = None,
-        allow_nograd: bool | None = None,
-    ) -> MAML:
-        """A new ``MAML`` around a differentiable copy of the model (graph kept to this one).
-
-        Args:
-            first_order: The clone's ``first_order``; ``None`` copies this one's.
-            allow_unused: The clone's ``allow_unused``; ``None`` copies this one's.
-            allow_nograd: The clone's ``allow_nograd``; ``None`` copies this one's.
-
-        Returns:
-            The new learner; adapting it leaves this wrapper unchanged.
-        """
-        return MAML(
-            clone_module(self.module),
-            lr=self.lr,
-            **_flags(self, first_order, allow_unused, allow_nograd),
-        )
+    def _copy(self, flags: _Flags) -> MAML:
+        return MAML(clone_module(self.module), lr=self.lr, **flags._asdict())
 
 
 def _learning_rates(model: nn.Module, lr: float, lrs: object) -> nn.ParameterList:
@@ -373,7 +412,7 @@ class MetaSGD(BaseLearner):
         )
 
 
-class GBML(BaseLearner):
+class GBML(_FlaggedLearner["GBML"]):
     """Gradient-based meta-learning with a learnable gradient transform (learn2learn's GBML).
 
     The inner step is ``p <- p - lr * T_p(dloss/dp)``, where ``T_p = transform(p)`` is a module
@@ -421,6 +460,7 @@ class GBML(BaseLearner):
         True
     """
 
+    _name = "GBML"
     transform: Callable[[Tensor], nn.Module]
     compute_update: ParameterUpdate
 
@@ -470,34 +510,10 @@ class GBML(BaseLearner):
         self.allow_unused = bool(allow_unused)
         self.allow_nograd = bool(allow_nograd)
 
-    def adapt(
-        self,
-        loss: Tensor,
-        first_order: bool | None = None,
-        allow_unused: bool | None = None,
-        allow_nograd: bool | None = None,
-    ) -> None:
-        """Take one transformed gradient step ``p <- p - lr * T_p(dloss/dp)``, in place.
-
-        With ``adapt_transform``, the learner's transform parameters are also stepped with
-        ``lr`` times the loss's gradient with respect to them (left unchanged where the loss
-        does not depend on them yet).
-
-        Args:
-            loss: Scalar loss computed with this learner.
-            first_order: Overrides the constructor's ``first_order`` for this step.
-            allow_unused: Overrides the constructor's ``allow_unused`` for this step.
-            allow_nograd: Overrides the constructor's ``allow_nograd`` for this step.
-
-        Raises:
-            TypeError: If ``loss`` is not a tensor.
-            ValueError: If ``loss`` is not a scalar or does not require grad, a parameter is
-                frozen or unused without the matching flag, or a transform's output does not
-                have its parameter's shape.
-        """
-        loss = _check_loss(loss, "GBML")
-        flags = _flags(self, first_order, allow_unused, allow_nograd)
-        second_order = not flags["first_order"]
+    def _step(self, loss: Tensor, flags: _Flags) -> None:
+        # With adapt_transform, the transform's parameters are stepped too, with lr times the
+        # loss's gradient for them (left unchanged while the loss does not depend on them).
+        second_order = not flags.first_order
         transform_gradients: list[Tensor | None] = []
         if self.adapt_transform:
             transform_gradients = _gradients(
@@ -506,7 +522,7 @@ class GBML(BaseLearner):
                 create_graph=second_order,
                 allow_unused=True,
                 allow_nograd=True,
-                owner="GBML",
+                owner=self._name,
                 retain_graph=True,  # the model's gradients come from the same graph next
             )
         updates = self.compute_update(
@@ -514,29 +530,14 @@ class GBML(BaseLearner):
             list(self.module.parameters()),
             create_graph=second_order,
             retain_graph=second_order,
-            allow_unused=flags["allow_unused"],
-            allow_nograd=flags["allow_nograd"],
+            allow_unused=flags.allow_unused,
+            allow_nograd=flags.allow_nograd,
         )
         descend_module(self.module, updates, self.lr)
         if self.adapt_transform:
             descend_module(self.compute_update, transform_gradients, self.lr)
 
-    def clone(
-        self,
-        first_order: bool | None = None,
-        allow_unused: bool | None = None,
-        allow_nograd: bool | None = None,
-    ) -> GBML:
-        """A new ``GBML`` around differentiable copies of the model and of the transforms.
-
-        Args:
-            first_order: The clone's ``first_order``; ``None`` copies this one's.
-            allow_unused: The clone's ``allow_unused``; ``None`` copies this one's.
-            allow_nograd: The clone's ``allow_nograd``; ``None`` copies this one's.
-
-        Returns:
-            The new learner; meta-gradients through it reach this model and its transforms.
-        """
+    def _copy(self, flags: _Flags) -> GBML:
         learner = GBML.__new__(GBML)
         BaseLearner.__init__(learner, clone_module(self.module))
         learner._configure(
@@ -544,6 +545,6 @@ class GBML(BaseLearner):
             clone_module(self.compute_update),
             lr=self.lr,
             adapt_transform=self.adapt_transform,
-            **_flags(self, first_order, allow_unused, allow_nograd),
+            **flags._asdict(),
         )
         return learner
