@@ -66,6 +66,7 @@ class NonFiniteError(ValueError):
     Attributes:
         iteration: As given.
         quantity: As given.
+        detail: As given.
 
     Examples:
         >>> error = NonFiniteError(3, "meta-loss", "it is nan")
