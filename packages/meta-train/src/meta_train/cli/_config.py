@@ -75,7 +75,7 @@ def config_values(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 
 def _toml_string(text: str) -> str:
-    # JSON's escapes (\" \\ \n \t \uXXXX for control characters) are valid TOML escapes;
+    # JSON's escapes (\" \\ \n \t and \u001f-style ones for control characters) are valid TOML;
     # TOML also forbids a literal DEL, which JSON leaves alone.
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
