@@ -46,9 +46,16 @@ def run(code: str) -> None:
     exec(compile(code, "<docs>", "exec"), {"__name__": "__docs__"})
 
 
-def test_readme_example():
+def test_readme_example_prints_what_it_learned(capsys):
     (example,) = python_blocks(ROOT / "README.md")
     run(example)
+    printed = capsys.readouterr().out
+    match = re.fullmatch(
+        r"query MSE on 100 new tasks: (\S+) before adapting, (\S+) after one step\n", printed
+    )
+    assert match is not None, printed
+    before, after = (float(value) for value in match.groups())
+    assert after < 0.7 * before, printed
 
 
 def test_quickstart_runs():
