@@ -47,11 +47,7 @@ def named_buffers(model: nn.Module) -> dict[str, Tensor]:
 
 
 def functional_forward(
-    model: nn.Module,
-    params: Params,
-    *args: Any,
-    buffers: Params | None = None,
-    **kwargs: Any,
+    model: nn.Module, params: Params, *args: Any, buffers: Params | None = None, **kwargs: Any
 ) -> Any:
     """Run ``model`` statelessly with the given ``params`` (and ``buffers``).
 

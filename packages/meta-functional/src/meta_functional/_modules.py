@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from ._functional import sgd_update
 from ._typing import LearningRate
-from .checks import check_module
+from .checks import check_module, check_one_per_parameter
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -131,20 +131,13 @@ def _per_parameter(
     """Pair ``module.parameters()`` with one checked tensor (or ``None``) each."""
     if isinstance(entries, Tensor):
         raise TypeError(
-            f"{what}s must be a sequence with one tensor (or None) per parameter, "
-            f"got a single tensor"
+            f"{what}s must be a sequence of one tensor (or None) per parameter, got a single tensor"
         )
     given = list(entries)
-    named = list(module.named_parameters())
-    if len(given) != len(named):
-        raise ValueError(
-            f"{function} got {len(given)} {what}s for the {len(named)} parameters of "
-            f"{type(module).__name__}; expected one {what} (or None) per tensor of "
-            f"module.parameters(), in that order"
-        )
+    check_one_per_parameter(module, len(given), function, f"{what}s")
     return [
         (name, parameter, None if entry is None else _check_update(name, entry, parameter))
-        for (name, parameter), entry in zip(named, given, strict=True)
+        for (name, parameter), entry in zip(module.named_parameters(), given, strict=True)
     ]
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "check_lr_shape",
     "check_module",
     "check_non_negative_int",
+    "check_one_per_parameter",
     "check_params_match",
     "check_scalar_loss",
     "describe_mismatch",
@@ -117,6 +118,16 @@ def check_lr_shape(name: str, lr: Tensor, param: Tensor) -> None:
         raise ValueError(
             f"learning rate for {name!r} has shape {tuple(lr.shape)}; expected a scalar or the "
             f"parameter's shape {tuple(param.shape)}"
+        )
+
+
+def check_one_per_parameter(model: nn.Module, count: int, function: str, what: str) -> None:
+    """Raise ValueError unless ``count`` (of ``what``, e.g. "gradients") equals the parameters'."""
+    expected = len(list(model.parameters()))
+    if count != expected:
+        raise ValueError(
+            f"{function} got {count} {what} for the {expected} parameters of "
+            f"{type(model).__name__}; expected one per tensor of parameters(), in that order"
         )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from meta_functional import Params, functional_forward
-from meta_functional.checks import check_params_match
+from meta_functional.checks import check_one_per_parameter, check_params_match
 from torch import Tensor, nn
 
 
@@ -158,12 +158,7 @@ class ProtoModule(nn.Module):
             check_params_match(self.module, bound)
         else:
             tensors = list(params)
-            if len(tensors) != len(named):
-                raise ValueError(
-                    f"functional got {len(tensors)} tensors for the {len(named)} parameters of "
-                    f"{type(self.module).__name__}; expected one per parameter, in "
-                    f"parameters() order"
-                )
+            check_one_per_parameter(self.module, len(tensors), "functional", "tensors")
             bound = dict(zip(named, tensors, strict=True))
         reference = dict(self.named_parameters(remove_duplicate=False))
         for name, tensor in bound.items():

@@ -21,6 +21,7 @@ from meta_functional.checks import (
     check_finite_rate,
     check_lr_shape,
     check_module,
+    check_one_per_parameter,
     check_scalar_loss,
 )
 from meta_optim import ParameterUpdate
@@ -300,11 +301,7 @@ def _learning_rates(model: nn.Module, lr: float, lrs: object) -> nn.ParameterLis
             f"MetaSGD expects lrs as a sequence of tensors (one per parameter) or None, got "
             f"{type(lrs).__name__}"
         )
-    if len(entries) != len(params):
-        raise ValueError(
-            f"MetaSGD got {len(entries)} learning rates for the {len(params)} parameters of "
-            f"{type(model).__name__}; expected one tensor per parameter"
-        )
+    check_one_per_parameter(model, len(entries), "MetaSGD", "learning rates")
     for (name, param), rate in zip(params, entries, strict=True):
         check_lr_shape(name, rate, param)
     if isinstance(lrs, nn.ParameterList):
