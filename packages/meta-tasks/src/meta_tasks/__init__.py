@@ -2,14 +2,15 @@
 
 `Task`, `TaskBatch`, task samplers (sinusoid regression, N-way K-shot episodes over any labeled
 dataset), the episodic-data API (`MetaDataset` label bookkeeping with union and filtered views,
-`TaskDataset` with composable task transforms, `split_by_shots`, `InfiniteIterator`) and the
-Omniglot dataset. Depends on torch; `pip install meta-tasks[images]` adds Pillow for Omniglot.
+`TaskDataset` with composable task transforms, `split_by_shots`, `InfiniteIterator`), the
+Omniglot dataset and its downloader. Depends on torch; `pip install meta-tasks[images]` adds
+Pillow for Omniglot.
 """
 
 from __future__ import annotations
 
 from .__about__ import __version__
-from ._archives import OMNIGLOT_BASE_URL
+from ._archives import OMNIGLOT_BASE_URL, ArchiveDownload
 from ._fewshot import FewShotSampler, LabeledDataset, RotatedClasses, split_classes
 from ._metadataset import FilteredMetaDataset, Label, MetaDataset, UnionMetaDataset
 from ._omniglot import (
@@ -19,6 +20,7 @@ from ._omniglot import (
     OMNIGLOT_SUBSETS,
     Omniglot,
     OmniglotOneShotRuns,
+    download_omniglot,
 )
 from ._sinusoid import SinusoidParams, SinusoidTaskSampler
 from ._task import Task, TaskBatch, TaskSampler, stack_tasks
@@ -49,6 +51,7 @@ __all__ = [
     "OMNIGLOT_RUNS_ARCHIVE",
     "OMNIGLOT_RUNS_WAYS",
     "OMNIGLOT_SUBSETS",
+    "ArchiveDownload",
     "ConsecutiveLabels",
     "FewShotSampler",
     "FilterLabels",
@@ -79,6 +82,7 @@ __all__ = [
     "UnionMetaDataset",
     "__version__",
     "derive_seed",
+    "download_omniglot",
     "split_by_shots",
     "split_classes",
     "stack_tasks",

@@ -6,7 +6,7 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -16,7 +16,10 @@ from torch import Tensor
 
 from ._archives import (
     OMNIGLOT_BASE_URL,
+    ArchiveDownload,
+    ProgressFn,
     expected_sha256,
+    fetch_archive,
     load_archive,
     open_zip,
     read_member,
@@ -62,6 +65,13 @@ def _require_pillow() -> Any:
 def _check_transform(transform: object) -> None:
     if transform is not None and not callable(transform):
         raise TypeError(f"transform must be callable or None, got {type(transform).__name__}")
+
+
+def _subset_archives(subset: object) -> tuple[str, ...]:
+    """The archives of an Omniglot ``subset``, after checking it is one of `OMNIGLOT_SUBSETS`."""
+    if not isinstance(subset, str) or subset not in OMNIGLOT_SUBSETS:
+        raise ValueError(f"subset must be one of {sorted(OMNIGLOT_SUBSETS)}, got {subset!r}")
+    return OMNIGLOT_SUBSETS[subset]
 
 
 def _natural_key(text: str) -> tuple[object, ...]:
@@ -192,9 +202,10 @@ class Omniglot(_OmniglotImages):
         subset: One of ``"background"``, ``"evaluation"``, ``"background_small1"``,
             ``"background_small2"``, ``"background_small"``.
         image_size: Side of the returned square images (105 keeps the original size).
-        download: Fetch missing archives from ``base_url`` into ``root`` (temp file, verified,
-            then renamed). A download whose checksum is unknown is used with a
-            ``UserWarning`` saying it was not verified.
+        download: Fetch missing archives from ``base_url`` into ``root`` as
+            [`download_omniglot`][meta_tasks.download_omniglot] does (``.<name>.part`` file,
+            resumed if an earlier download broke off, verified, then renamed). A download whose
+            checksum is unknown is used with a ``UserWarning`` saying it was not verified.
         transform: Optional callable applied to each image tensor on access (after caching).
         cache: Keep decoded images in memory, so each image is decoded at most once.
         base_url: Directory URL the archives are downloaded from.
@@ -234,11 +245,9 @@ class Omniglot(_OmniglotImages):
         base_url: str = OMNIGLOT_BASE_URL,
         checksums: Mapping[str, str] | None = None,
     ) -> None:
-        if subset not in OMNIGLOT_SUBSETS:
-            raise ValueError(f"subset must be one of {sorted(OMNIGLOT_SUBSETS)}, got {subset!r}")
         super().__init__(
             root,
-            OMNIGLOT_SUBSETS[subset],
+            _subset_archives(subset),
             image_size=image_size,
             download=download,
             transform=transform,
@@ -494,3 +503,82 @@ class OmniglotOneShotRuns(_OmniglotImages):
             self._load(test),
             torch.tensor(query_labels, dtype=torch.int64),
         )
+
+
+def download_omniglot(
+    root: str | os.PathLike[str],
+    *,
+    subsets: str | Sequence[str] = "background_small",
+    include_runs: bool = True,
+    base_url: str = OMNIGLOT_BASE_URL,
+    checksums: Mapping[str, str] | None = None,
+    progress: ProgressFn | None = None,
+) -> list[ArchiveDownload]:
+    """Download the Omniglot archives that [`Omniglot`][meta_tasks.Omniglot] reads into ``root``.
+
+    Each archive goes to ``<root>/.<name>.part`` first and is renamed into place only after it
+    passed every check: its SHA-256 (from ``checksums``, then ``<root>/SHA256SUMS``, then the
+    built-in table of the official small archives and ``all_runs.zip``) and its zip directory
+    (every member name relative and free of ``..``; every member's CRC as well when no checksum
+    is known, and then a ``UserWarning`` says the download was not verified). A failed check
+    deletes the file. A transfer that breaks off keeps its ``.part`` file, and the next call
+    continues it with an HTTP ``Range`` request (starting over when the server sends the whole
+    file instead). Archives already in ``root`` are checked the same way and not fetched.
+    Concurrent calls on one ``root`` (several ranks, say) take turns on each archive.
+
+    Args:
+        root: Directory to download into (created if missing).
+        subsets: One subset name or several, as [`Omniglot`][meta_tasks.Omniglot] accepts
+            them (see `OMNIGLOT_SUBSETS`); their archives are fetched once each.
+        include_runs: Also fetch ``all_runs.zip``, Lake's 20 one-shot runs read by
+            [`OmniglotOneShotRuns`][meta_tasks.OmniglotOneShotRuns].
+        base_url: Directory URL the archives are downloaded from (a mirror, or a local
+            ``file://`` folder).
+        checksums: Extra ``{file name: sha256 hex}`` entries, taking precedence over
+            ``SHA256SUMS`` and the built-in table.
+        progress: Called as ``progress(file name, bytes received, total bytes or None)``
+            after each chunk of a transfer.
+
+    Returns:
+        One [`ArchiveDownload`][meta_tasks.ArchiveDownload] per archive, in the order fetched,
+        saying whether it was downloaded, resumed or already present, with its size and digest.
+
+    Raises:
+        ValueError: If a subset is unknown, or an archive fails its checksum (the message names
+            the file, the expected and the actual digest), is not a readable zip, or holds a
+            member path that would escape ``root``.
+        TypeError: If ``include_runs`` is not a bool or ``progress`` is not callable.
+        NotADirectoryError: If ``root`` exists and is not a directory.
+        OSError: If a transfer fails (the message names the file, URL and directory, and how
+            many bytes were kept for resuming).
+
+    Examples:
+        >>> results = download_omniglot(root)  # the archives are there already: nothing fetched
+        >>> [(result.path.name, result.status, result.verified) for result in results]
+        ... # doctest: +NORMALIZE_WHITESPACE
+        [('images_background_small1.zip', 'present', True),
+         ('images_background_small2.zip', 'present', True), ('all_runs.zip', 'present', True)]
+    """
+    names = _download_names(subsets, include_runs)
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable or None, got {type(progress).__name__}")
+    folder = Path(root)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"root {str(folder)!r} exists and is not a directory")
+    results = []
+    for name in names:  # a plain loop keeps the unverified-download warning's stacklevel right
+        results.append(
+            fetch_archive(folder, name, base_url=base_url, checksums=checksums, progress=progress)
+        )
+    return results
+
+
+def _download_names(subsets: str | Sequence[str], include_runs: bool) -> list[str]:
+    """The archive names of ``subsets`` (each once, in order), then the runs' if asked for."""
+    if not isinstance(include_runs, bool):
+        raise TypeError(f"include_runs must be a bool, got {type(include_runs).__name__}")
+    chosen = (subsets,) if isinstance(subsets, str) else tuple(subsets)
+    names = [name for subset in chosen for name in _subset_archives(subset)]
+    if include_runs:
+        names.append(OMNIGLOT_RUNS_ARCHIVE)
+    return list(dict.fromkeys(names))
