@@ -23,6 +23,10 @@ CHECKPOINT_FORMAT = 1
 
 #: The sections of a trainer checkpoint, in the order `MetaTrainer.state_dict` writes them.
 SECTIONS = ("format", "iteration", "module", "meta_optimizer", "scheduler", "history", "rng")
+#: The section that a checkpoint of a distributed run (world size > 1) adds: every rank's RNG
+#: states, a list by rank (``"rng"`` then holds rank 0's). Single-process checkpoints lack it,
+#: so their layout is that of format 1 before distributed resume existed.
+RANK_RNG_SECTION = "rng_by_rank"
 _RNG_KEYS = ("torch", "cuda", "python", "sampler")
 #: Param-group entries that say where a group's parameters are, not which optimizer it is
 #: (``initial_lr`` is added by LR schedulers).
@@ -241,13 +245,16 @@ def check_trainer_state(
     scheduler: torch.optim.lr_scheduler.LRScheduler | None,
     generator: torch.Generator | None,
     source: str,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> CheckedState:
     """Check that ``state`` fits the trainer's objects, without changing any of them.
 
     Every section is checked the way loading it would use it: the module's keys and shapes,
     a dry-run load of the optimizer state into a shallow copy of ``optimizer`` (then the
     param-group options and per-parameter state keys are compared), the scheduler's public
-    keys, the history, and each RNG state set on a scratch generator.
+    keys, the history, and each RNG state set on a scratch generator (every rank's, for a
+    checkpoint of a distributed run).
 
     Args:
         state: What `MetaTrainer.state_dict` returned (possibly read from a file).
@@ -256,9 +263,12 @@ def check_trainer_state(
         scheduler: The LR scheduler, or ``None``.
         generator: The task sampler's generator, or ``None``.
         source: How messages name ``state``, e.g. ``"checkpoint 'run/ck.pt'"``.
+        rank: The rank whose RNG states the result holds.
+        world_size: The number of processes that resume: a checkpoint saved by another
+            number is refused, since each rank needs its own RNG states back.
 
     Returns:
-        The sections, with the history already rebuilt.
+        The sections, with the history already rebuilt and ``rng`` this rank's states.
 
     Raises:
         CheckpointError: Naming ``source``, the section and the mismatching keys.
@@ -286,8 +296,55 @@ def check_trainer_state(
         meta_optimizer=state["meta_optimizer"],
         scheduler=state["scheduler"],
         history=_checked_history(state["history"], source),
-        rng=state["rng"],
+        rng=_rank_rng_state(state, generator, source, rank=rank, world_size=world_size),
     )
+
+
+def saved_world_size(state: Mapping[str, Any]) -> int:
+    """How many processes saved a trainer state: the length of its per-rank RNG list, or 1.
+
+    Args:
+        state: A trainer checkpoint's payload.
+
+    Returns:
+        The world size of the run that saved it (``1`` without a per-rank section).
+    """
+    by_rank = state.get(RANK_RNG_SECTION)
+    return len(by_rank) if isinstance(by_rank, list) else 1
+
+
+def _rank_rng_state(
+    state: Mapping[str, Any],
+    generator: torch.Generator | None,
+    source: str,
+    *,
+    rank: int,
+    world_size: int,
+) -> dict[str, Any]:
+    """This rank's RNG states, after checking that the state was saved by ``world_size`` ranks."""
+    by_rank = state.get(RANK_RNG_SECTION)
+    if by_rank is not None and not (isinstance(by_rank, list) and len(by_rank) > 1):
+        found = (
+            f"a list of {len(by_rank)}" if isinstance(by_rank, list) else _describe_payload(by_rank)
+        )
+        raise CheckpointError(
+            f"{source}: {RANK_RNG_SECTION!r} must be a list of the RNG states of 2 or more "
+            f"ranks, got {found}"
+        )
+    saved = saved_world_size(state)
+    if saved != world_size:
+        raise CheckpointError(
+            f"{source} was saved by a run of world size {saved}, but this run has world size "
+            f"{world_size}; resume it with {saved} process(es), since each rank restores its "
+            "own RNG states"
+        )
+    if by_rank is None:
+        rng: dict[str, Any] = state["rng"]
+        return rng
+    for index, rank_state in enumerate(by_rank):
+        _check_rng_state(rank_state, generator, f"{source} (rank {index} of {saved})")
+    mine: dict[str, Any] = by_rank[rank]
+    return mine
 
 
 def _check_module_state(saved: object, module: Any, source: str) -> None:

@@ -23,6 +23,7 @@ from typing_extensions import TypeVar
 
 from ._checkpoint import (
     CHECKPOINT_FORMAT,
+    RANK_RNG_SECTION,
     CheckedState,
     capture_rng_state,
     check_checkpoint_path,
@@ -157,6 +158,20 @@ def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
 
+def _rank_and_world_size() -> tuple[int, int]:
+    """``(rank, world_size)`` under ``torch.distributed``, else ``(0, 1)``."""
+    if not _distributed():
+        return 0, 1
+    return dist.get_rank(), dist.get_world_size()
+
+
+def _gather_by_rank(value: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every rank's ``value``, a list by rank (a collective: every rank must call it)."""
+    gathered: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    return gathered
+
+
 def _reduce_across_ranks(
     totals: _StepTotals, params: Sequence[Tensor], device: torch.device
 ) -> _StepTotals:
@@ -226,9 +241,14 @@ class MetaTrainer(Generic[AlgorithmT]):
     When ``torch.distributed`` is initialised, every rank meta-trains on its own tasks and
     the meta-gradients are summed across ranks with weights ``1 / B_total`` before the step,
     so ``N`` ranks with ``B / N`` tasks each make exactly the update of one process with all
-    ``B`` tasks (uneven shares are weighted by their task counts). Seed each rank's task
-    sampler differently. Every rank evaluates all ``eval_tasks``; only rank 0 shows a
-    progress bar and writes checkpoints (holding rank 0's RNG states).
+    ``B`` tasks (uneven shares are weighted by their task counts). Give each rank its own
+    tasks: seed each rank's task sampler differently, or let every rank draw the whole
+    meta-batch from identically seeded samplers and keep its own share (what ``meta-train``
+    does under ``torchrun``, so that its runs equal one process's). Every rank evaluates all
+    ``eval_tasks``; only rank 0 shows a progress bar and writes checkpoints, which hold every
+    rank's RNG states, so that a run resumed with the same world size continues exactly on
+    every rank. ``state_dict`` and ``save_checkpoint`` gather those states: every rank must
+    call them.
 
     Args:
         maml: The meta-learner: a ``torch.nn.Module`` that implements
@@ -603,8 +623,8 @@ class MetaTrainer(Generic[AlgorithmT]):
             checkpoint_every: Save a checkpoint whenever ``iteration`` is a multiple of
                 this, and after the last meta-update. Requires ``checkpoint_path``.
             checkpoint_path: Where [`save_checkpoint`][meta_train.MetaTrainer.save_checkpoint]
-                writes; without ``checkpoint_every``, once after the last meta-update. Only
-                rank 0 writes.
+                writes; without ``checkpoint_every``, once after the last meta-update. Every
+                rank gathers its RNG states into it; only rank 0 writes.
 
         Returns:
             ``history``, the trainer's record of every meta-update and evaluation.
@@ -660,14 +680,8 @@ class MetaTrainer(Generic[AlgorithmT]):
                     last_eval = self._record_evaluation(eval_tasks)
                 if callback is not None:
                     callback(self.iteration, loss)
-                if (
-                    checkpoint_path is not None
-                    and is_writer
-                    and (
-                        last
-                        or (checkpoint_every is not None and self.iteration % checkpoint_every == 0)
-                    )
-                ):
+                periodic = checkpoint_every is not None and self.iteration % checkpoint_every == 0
+                if checkpoint_path is not None and (last or periodic):
                     self.save_checkpoint(checkpoint_path)
                 if bar is not None:
                     postfix = {"meta_loss": f"{loss:.4g}"}
@@ -700,14 +714,18 @@ class MetaTrainer(Generic[AlgorithmT]):
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume exactly, as tensors and primitive containers.
 
+        Under ``torch.distributed`` with more than one rank this is a collective: every rank
+        must call it, and each gets every rank's RNG states.
+
         Returns:
             ``{"format", "iteration", "module", "meta_optimizer", "scheduler", "history",
             "rng"}``: the meta-learner's ``state_dict`` (parameters, learned rates and its
             iteration counter), the optimizer's and scheduler's state, ``history`` as
             plain lists and every RNG state (torch CPU and CUDA, Python ``random``, the
-            task sampler's generator).
+            task sampler's generator). With a world size above 1, ``"rng"`` holds rank 0's
+            states and ``"rng_by_rank"`` every rank's, a list by rank.
         """
-        return {
+        state: dict[str, Any] = {
             "format": CHECKPOINT_FORMAT,
             "iteration": self.iteration,
             "module": self.maml.state_dict(),
@@ -716,6 +734,11 @@ class MetaTrainer(Generic[AlgorithmT]):
             "history": self.history.to_dict(),
             "rng": capture_rng_state(self._generator),
         }
+        if _rank_and_world_size()[1] > 1:
+            by_rank = _gather_by_rank(state["rng"])
+            state["rng"] = by_rank[0]
+            state[RANK_RNG_SECTION] = by_rank
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a [`state_dict`][meta_train.MetaTrainer.state_dict] (see `load_checkpoint`).
@@ -731,11 +754,13 @@ class MetaTrainer(Generic[AlgorithmT]):
                 keys or shapes (another architecture), the optimizer state is of another
                 optimizer type or parameter-group layout, the scheduler state is of another
                 schedule, the state has a scheduler but the trainer has none (or the other
-                way round), or the sampler RNG states disagree.
+                way round), the sampler RNG states disagree, or the state was saved by a run
+                of another world size (each rank restores its own RNG states).
         """
         self._restore(self._check_state(state, "state"))
 
     def _check_state(self, state: object, source: str) -> CheckedState:
+        rank, world_size = _rank_and_world_size()
         return check_trainer_state(
             state,
             module=self.maml,
@@ -743,6 +768,8 @@ class MetaTrainer(Generic[AlgorithmT]):
             scheduler=self.scheduler,
             generator=self._generator,
             source=source,
+            rank=rank,
+            world_size=world_size,
         )
 
     def _restore(self, checked: CheckedState) -> None:
@@ -759,13 +786,14 @@ class MetaTrainer(Generic[AlgorithmT]):
 
         The checkpoint is written to a temp file in the same directory and renamed over
         ``path`` only once complete, so a crash or a failed write never destroys the
-        previous checkpoint.
+        previous checkpoint. Under ``torch.distributed`` every rank must call it (it gathers
+        every rank's RNG states); rank 0 alone writes.
 
         Args:
             path: Destination file (its directory is created if missing).
 
         Returns:
-            The path written.
+            The path written (on ranks other than 0: the path rank 0 writes).
 
         Raises:
             NonFiniteError: If a floating-point entry of the module's state (a parameter or
@@ -785,6 +813,8 @@ class MetaTrainer(Generic[AlgorithmT]):
                 f"{_describe_nonfinite(broken[1])}; refusing to save a checkpoint to "
                 f"{str(path)!r}, which is left as it was",
             )
+        if _rank_and_world_size()[0] != 0:
+            return Path(path)
         return save_checkpoint_file(path, state)
 
     def load_checkpoint(self, path: PathLike) -> None:
@@ -793,10 +823,9 @@ class MetaTrainer(Generic[AlgorithmT]):
         Loads with ``torch.load(weights_only=True)`` and restores the module, optimizer,
         scheduler, history, iteration and RNG states, so continuing
         [`fit`][meta_train.MetaTrainer.fit] reproduces the uninterrupted run exactly (same
-        sampler, same settings).
-
-        Args:
-            path: The checkpoint.
+        sampler, same settings). Under ``torch.distributed`` every rank loads the file and
+        restores its own RNG states; the checkpoint must come from a run of the same world
+        size.
 
         Nothing is changed unless the whole checkpoint fits this trainer, so a refused file
         leaves the trainer exactly as it was.
@@ -806,8 +835,8 @@ class MetaTrainer(Generic[AlgorithmT]):
 
         Raises:
             FileNotFoundError: If ``path`` does not exist.
-            CheckpointError: If the file is empty, truncated, not a meta-train checkpoint, or
-                does not fit this trainer (see
+            CheckpointError: If the file is empty, truncated, not a meta-train checkpoint, was
+                saved by a run of another world size, or does not fit this trainer (see
                 [`load_state_dict`][meta_train.MetaTrainer.load_state_dict]); the message
                 names the file, what it holds and the mismatching keys.
         """
