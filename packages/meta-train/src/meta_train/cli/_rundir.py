@@ -1,4 +1,10 @@
-"""The run directory ``--out``: its file names, the config record, and no silent overwrite."""
+"""The run directory ``--out``: its file names, the config record, and no silent overwrite.
+
+A run launched by ``torchrun`` with several processes records their number in
+``config.toml`` as a comment line, ``# world-size = N``: it is not an option (``--config``
+and ``--resume`` read options only), and ``--resume`` checks it against the checkpoint,
+which holds every rank's RNG states and is refused by a run of another world size.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from ._config import config_values, to_toml
 
 CONFIG_NAME = "config.toml"
 CHECKPOINT_NAME = "checkpoint.pt"
+WORLD_SIZE_KEY = "world-size"
 
 
 def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
@@ -24,9 +31,12 @@ def default_out(task: str, algo: str) -> Path:
     return Path("runs") / f"{task}-{algo}"
 
 
-def resume_command(task: str, out: Path) -> str:
-    """The shell command that continues the run in ``out``."""
-    return f"meta-train {task} --out {shlex.quote(str(out))} --resume"
+def resume_command(task: str, out: Path, world_size: int = 1) -> str:
+    """The shell command that continues the run in ``out`` (with ``world_size`` processes)."""
+    launcher = (
+        f"torchrun --nproc-per-node {world_size} -m meta_train" if world_size > 1 else "meta-train"
+    )
+    return f"{launcher} {task} --out {shlex.quote(str(out))} --resume"
 
 
 def check_fresh(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -40,7 +50,7 @@ def check_fresh(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
         )
 
 
-def start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
+def start(parser: argparse.ArgumentParser, args: argparse.Namespace, world_size: int = 1) -> Path:
     """Create the run directory and record the resolved configuration in ``config.toml``.
 
     With ``--overwrite``, the previous checkpoint is removed first, so that the new
@@ -49,6 +59,7 @@ def start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
     Args:
         parser: The sub-command's parser (which options are recorded).
         args: The resolved arguments.
+        world_size: The number of ``torchrun`` processes, recorded when above 1.
 
     Returns:
         The checkpoint path of the run.
@@ -58,5 +69,8 @@ def start(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Path:
     if args.overwrite:
         checkpoint.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / CONFIG_NAME, to_toml(config_values(parser, args)))
+    record = to_toml(config_values(parser, args))
+    if world_size > 1:
+        record += f"# {WORLD_SIZE_KEY} = {world_size} (torchrun processes; resume with as many)\n"
+    atomic_write_text(out / CONFIG_NAME, record)
     return checkpoint

@@ -11,7 +11,7 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,10 +23,20 @@ from torch import Tensor, nn
 
 from .._trainer import MetaTrainer
 from ._config import CONTROL_OPTIONS, subparser
+from ._distributed import (
+    Ranks,
+    RankShare,
+    agreed_signal,
+    process_group,
+    quiet_unless_writer,
+    rank_device,
+    ranks_from_environment,
+)
 from ._interrupt import Aborted, Interrupts, StopRequested, exit_status
 from ._options import check_options, resolve_out
 from ._report import ProgressPrinter, print_table, summary, write_outputs
 from ._rundir import CHECKPOINT_NAME, check_fresh, fail, resume_command, start
+from ._tensorboard import TensorBoardLog, open_tensorboard
 
 
 @dataclass(frozen=True)
@@ -113,7 +123,8 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Comm
     """Check the arguments, then set up, meta-train, evaluate and report one command.
 
     SIGINT and SIGTERM finish the current meta-iteration, save the checkpoint and print the
-    command that resumes (see `Interrupts`).
+    command that resumes (see `Interrupts`). Under ``torchrun`` (see `_distributed`) every
+    rank meta-trains its share of each meta-batch; rank 0 alone prints and writes files.
 
     Returns:
         0, or 130 / 143 when SIGINT / SIGTERM stopped the run; argument and data errors exit
@@ -124,19 +135,38 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Comm
         command.check(parser, args)
     resolve_out(parser, args)
     check_fresh(parser, args)
+    ranks = _ranks(parser, args)
+    device = rank_device(torch.device(args.device), ranks)
     with Interrupts() as interrupts:
         try:
-            return _run(args, parser, command, interrupts)
+            with process_group(ranks, device), quiet_unless_writer(ranks):
+                return _run(args, parser, command, interrupts, ranks)
         except Aborted as stop:
-            print(f"\nmeta-train: stopped by {stop}", file=sys.stderr, flush=True)
-            if (args.out / CHECKPOINT_NAME).is_file():
-                _print_resume(args, "the last checkpoint is kept")
+            if ranks.writer:
+                print(f"\nmeta-train: stopped by {stop}", file=sys.stderr, flush=True)
+                if (args.out / CHECKPOINT_NAME).is_file():
+                    _print_resume(args, ranks, "the last checkpoint is kept")
             return exit_status(stop.signum)
 
 
-def _print_resume(args: argparse.Namespace, what: str) -> None:
+def _ranks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Ranks:
+    """This process's place in a ``torchrun`` launch, or one line and exit status 2."""
+    try:
+        ranks = ranks_from_environment()
+    except ValueError as error:
+        fail(parser, str(error))
+    if args.meta_batch < ranks.world_size:
+        fail(
+            parser,
+            f"--meta-batch {args.meta_batch} is smaller than the {ranks.world_size} torchrun "
+            "processes; expected at least one task per process",
+        )
+    return ranks
+
+
+def _print_resume(args: argparse.Namespace, ranks: Ranks, what: str) -> None:
     print(
-        f"{what}; resume with: {resume_command(args.task, args.out)}",
+        f"{what}; resume with: {resume_command(args.task, args.out, ranks.world_size)}",
         file=sys.stderr,
         flush=True,
     )
@@ -147,13 +177,19 @@ def _run(
     parser: argparse.ArgumentParser,
     command: Command,
     interrupts: Interrupts,
+    ranks: Ranks,
 ) -> int:
     device = torch.device(args.device)
     _seed_everything(args.seed)
     setup = command.setup(args, parser)
+    # The model is built, alike on every rank; from here on each rank draws its own noise.
+    _seed_everything(args.seed + ranks.rank)
+    if ranks.distributed:
+        share = RankShare(setup.train_sampler, args.meta_batch, ranks)
+        setup = replace(setup, train_sampler=share)
     maml = build_maml(args, setup.model).to(device)
     optimizer = torch.optim.Adam(maml.parameters(), lr=args.meta_lr)
-    show_bar = not args.no_progress and sys.stderr.isatty()
+    show_bar = ranks.writer and not args.no_progress and sys.stderr.isatty()
     trainer = MetaTrainer(
         maml,
         optimizer,
@@ -174,7 +210,11 @@ def _run(
             f"--resume: the checkpoint in {str(out)!r} is at iteration {trainer.iteration}, "
             f"past the run's --iterations {args.iterations}",
         )
-    checkpoint = start(subparser(parser, args.task), args)
+    checkpoint = (
+        start(subparser(parser, args.task), args, ranks.world_size)
+        if ranks.writer
+        else out / CHECKPOINT_NAME
+    )
     eval_every = args.eval_every or max(1, args.iterations // 10)
     resumed = f", resumed at iteration {trainer.iteration}" if args.resume else ""
     print(
@@ -184,16 +224,29 @@ def _run(
         f"output {out}{resumed}",
         flush=True,
     )
-    printer = None if show_bar else ProgressPrinter(args.iterations)
+    printer = None if show_bar or not ranks.writer else ProgressPrinter(args.iterations)
+    board = (
+        open_tensorboard(out, start=trainer.iteration, fresh=not args.resume)
+        if ranks.writer
+        else None
+    )
+
+    def stop_if_asked() -> None:
+        # Every rank stops after the same meta-update, whichever of them got the signal.
+        signum = agreed_signal(interrupts.signum, device)
+        if signum is not None:
+            raise StopRequested(signum)
 
     def after_update(iteration: int, meta_loss: float) -> None:
         if printer is not None:
             printer(iteration, meta_loss)
-        interrupts.check()
+        if board is not None:
+            board.record(trainer.history)
+        stop_if_asked()
 
     start_time = time.perf_counter()
     try:
-        interrupts.check()
+        stop_if_asked()
         history = trainer.fit(
             remaining,
             args.meta_batch,
@@ -203,9 +256,12 @@ def _run(
             checkpoint_every=args.checkpoint_every,
             checkpoint_path=checkpoint,
         )
-        interrupts.check()
+        stop_if_asked()
     except StopRequested as stop:
         trainer.save_checkpoint(checkpoint)
+        _close(board)
+        if not ranks.writer:
+            return exit_status(stop.signum)
         trainer.history.to_json(out / "history.json")
         trainer.history.to_csv(out / "history.csv")
         print(
@@ -214,12 +270,15 @@ def _run(
             file=sys.stderr,
             flush=True,
         )
-        _print_resume(args, f"checkpoint saved to {checkpoint}")
+        _print_resume(args, ranks, f"checkpoint saved to {checkpoint}")
         return exit_status(stop.signum)
     interrupts.graceful = False
     train_seconds = time.perf_counter() - start_time
     if remaining == 0:
         trainer.save_checkpoint(checkpoint)
+    _close(board)
+    if not ranks.writer:
+        return 0  # rank 0 evaluates and reports; the others wait for it to leave the group
     print(f"meta-training took {train_seconds:.1f} s", flush=True)
 
     result = trainer.evaluate_tasks(setup.test_tasks, steps=args.eval_steps)
@@ -234,6 +293,7 @@ def _run(
         },
         "train_seconds": train_seconds,
         "iterations": trainer.iteration,
+        "world_size": ranks.world_size,
         "eval_steps": args.eval_steps,
         "test": summary(result),
     }
@@ -248,6 +308,11 @@ def _run(
         plots=[partial(plot, trainer, out) for plot in setup.plots],
     )
     return 0
+
+
+def _close(board: TensorBoardLog | None) -> None:
+    if board is not None:
+        board.close()
 
 
 def _load(trainer: MetaTrainer, checkpoint: Path, parser: argparse.ArgumentParser) -> None:
