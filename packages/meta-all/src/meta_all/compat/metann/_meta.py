@@ -713,7 +713,8 @@ class GDLearner(SequentialGDLearner):
         evaluator: ``evaluator(model, data) -> scalar loss``.
 
     Raises:
-        ValueError: If ``steps`` or ``lr`` is negative.
+        TypeError: If ``lr`` is not a number or ``evaluator`` is not callable.
+        ValueError: If ``steps`` is not an int ``>= 0``, or ``lr`` is negative or not finite.
 
     Examples:
         >>> import torch
@@ -775,7 +776,9 @@ class RMSPropLearner(Learner):
             int: that many steps on ``data``.
 
     Raises:
-        ValueError: If ``lr`` or ``steps`` is negative.
+        TypeError: If ``lr`` is not a number or ``evaluator`` is not callable.
+        ValueError: If ``lr`` is negative or not finite, or ``steps`` is neither ``None`` nor
+            an int ``>= 0``.
 
     Examples:
         >>> import torch
@@ -833,8 +836,9 @@ class MAML(nn.Module):
         first_order: Drop second-order terms (FOMAML); the default keeps them.
 
     Raises:
-        TypeError: If ``model`` is not a module or ``evaluator`` is not callable.
-        ValueError: If a step count or ``lr`` is negative.
+        TypeError: If ``model`` is not a module, ``lr`` is not a number or ``evaluator`` is not
+            callable.
+        ValueError: If a step count is not an int ``>= 0``, or ``lr`` is negative or not finite.
 
     Examples:
         >>> import torch
@@ -923,17 +927,7 @@ class MAMLpp(MAML):
     weights, learned per-layer rates and derivative-order annealing use
     [`meta_algos.MAMLpp`][meta_algos.MAMLpp].
 
-    Args:
-        model: The network to meta-learn; registered as the submodule ``model``.
-        steps_train: Inner steps in training mode, ``>= 0``.
-        steps_eval: Inner steps in eval mode, ``>= 0``.
-        lr: Inner learning rate, ``>= 0``.
-        evaluator: ``evaluator(model, data) -> scalar loss`` of the inner steps.
-        first_order: Drop second-order terms.
-
-    Raises:
-        TypeError: If ``model`` is not a module or ``evaluator`` is not callable.
-        ValueError: If a step count or ``lr`` is negative.
+    The constructor is ``MAML``'s: the same arguments, defaults and checks (documented there).
 
     Examples:
         >>> import torch
