@@ -226,13 +226,9 @@ class ConvNet4(nn.Module):
 class OmniglotCNN(ConvNet4):
     """``ConvNet4`` for 28x28 single-channel images (Omniglot), 64 channels by default.
 
-    Same submodules (``features``, ``head``) and BatchNorm behaviour as
-    [`ConvNet4`][meta_nn.ConvNet4].
-
-    Args:
-        output_size: Number of outputs (classes).
-        hidden_size: Channels of every conv block.
-        layers: Number of conv blocks.
+    ``OmniglotCNN(output_size, hidden_size, layers)`` is ``ConvNet4(output_size, hidden_size,
+    layers, in_channels=1, image_size=28)``: the arguments, their checks, the submodules
+    (``features``, ``head``) and the BatchNorm behaviour are [`ConvNet4`][meta_nn.ConvNet4]'s.
 
     Raises:
         TypeError: If an argument is not an int.
@@ -251,14 +247,11 @@ class OmniglotCNN(ConvNet4):
 class MiniImagenetCNN(ConvNet4):
     """``ConvNet4`` for 84x84 RGB images (mini-ImageNet), 32 channels by default.
 
-    With 4 blocks the feature size is ``hidden_size * 5 * 5`` (84 -> 42 -> 21 -> 10 -> 5).
-    Same submodules (``features``, ``head``) and BatchNorm behaviour as
-    [`ConvNet4`][meta_nn.ConvNet4].
-
-    Args:
-        output_size: Number of outputs (classes).
-        hidden_size: Channels of every conv block.
-        layers: Number of conv blocks.
+    ``MiniImagenetCNN(output_size, hidden_size, layers)`` is ``ConvNet4(output_size,
+    hidden_size, layers, in_channels=3, image_size=84)``: the arguments, their checks, the
+    submodules (``features``, ``head``) and the BatchNorm behaviour are
+    [`ConvNet4`][meta_nn.ConvNet4]'s. With 4 blocks the feature size is ``hidden_size * 5 * 5``
+    (84 -> 42 -> 21 -> 10 -> 5).
 
     Raises:
         TypeError: If an argument is not an int.
@@ -266,7 +259,10 @@ class MiniImagenetCNN(ConvNet4):
 
     Examples:
         >>> import torch
-        >>> MiniImagenetCNN(5)(torch.randn(2, 3, 84, 84)).shape
+        >>> net = MiniImagenetCNN(5)
+        >>> net.feature_size  # 32 channels of 5x5 after 4 blocks
+        800
+        >>> net(torch.randn(2, 3, 84, 84)).shape
         torch.Size([2, 5])
     """
 
