@@ -14,6 +14,7 @@ itself is stopped.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -107,6 +108,8 @@ def test_two_processes_equal_one_process(
     assert output.count("meta-train sinusoid: maml, 6 iterations") == 1
     assert output.count("iteration 6/6") == 1
     assert output.count("wrote ") == 1
+    events = len(list(two.glob("events.out.tfevents.*")))
+    assert events == (1 if importlib.util.find_spec("tensorboard") is not None else 0)
     assert f"# world-size = {WORLD_SIZE} " in (two / "config.toml").read_text()
     assert "world-size" not in (one / "config.toml").read_text()
 

@@ -115,10 +115,14 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.scalars: list[tuple[str, float, int]] = []
+        self.flushed = 0
         self.closed = False
 
     def add_scalar(self, tag: str, value: float, step: int) -> None:
         self.scalars.append((tag, value, step))
+
+    def flush(self) -> None:
+        self.flushed = len(self.scalars)
 
     def close(self) -> None:
         self.closed = True
@@ -140,6 +144,7 @@ def test_log_records_classification_accuracy_and_evaluations_at_their_step() -> 
     history.meta_loss.append(0.5)
     history.meta_accuracy.append(0.75)
     log.record(history)  # the evaluation of step 2 is not written again
+    assert writer.flushed == 8  # every record reaches the disk at once
     log.close()
     assert writer.scalars == [
         ("train/meta_loss", 1.5, 1),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +18,13 @@ import torch.nn.functional as F
 from meta_algos import MAML
 from meta_tasks import SinusoidTaskSampler
 from meta_train import CheckpointError, MetaTrainer
-from meta_train._checkpoint import RANK_RNG_SECTION, capture_rng_state, check_trainer_state
+from meta_train._checkpoint import (
+    RANK_RNG_SECTION,
+    SECTIONS,
+    capture_rng_state,
+    check_trainer_state,
+)
+from meta_train.cli import main
 from meta_train.cli._distributed import Ranks, RankShare, ranks_from_environment, share_bounds
 
 
@@ -59,15 +66,7 @@ def _check(trainer: MetaTrainer, state: dict, *, rank: int = 0, world_size: int 
 def test_single_process_checkpoint_layout_is_unchanged() -> None:
     state = _trainer().state_dict()
     assert RANK_RNG_SECTION not in state
-    assert list(state) == [
-        "format",
-        "iteration",
-        "module",
-        "meta_optimizer",
-        "scheduler",
-        "history",
-        "rng",
-    ]
+    assert tuple(state) == SECTIONS
 
 
 def test_each_rank_gets_its_own_rng_states() -> None:
@@ -165,3 +164,37 @@ def test_rank_shares_together_are_the_one_process_meta_batch() -> None:
     assert shares[0].generator is shares[0].sampler.generator
     with pytest.raises(ValueError, match="rank 0 of 3 was asked for 2 tasks, but its share of"):
         shares[0].sample(2)
+
+
+@pytest.mark.parametrize(
+    ("environment", "argv", "expected"),
+    [
+        (
+            {"WORLD_SIZE": "4", "RANK": "0", "LOCAL_RANK": "0"},
+            ["--meta-batch", "2"],
+            "--meta-batch 2 is smaller than the 4 torchrun processes; expected at least one task",
+        ),
+        (
+            {"WORLD_SIZE": "2", "RANK": "x", "LOCAL_RANK": "0"},
+            [],
+            "the environment variable RANK='x' is not an integer",
+        ),
+    ],
+)
+def test_cli_refuses_a_bad_launch_in_one_line(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    environment: dict[str, str],
+    argv: list[str],
+    expected: str,
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as excinfo:
+        main(["sinusoid", "--iterations", "1", *argv, "--out", str(tmp_path / "run")])
+    assert excinfo.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert expected in lines[0]
+    assert not (tmp_path / "run").exists()

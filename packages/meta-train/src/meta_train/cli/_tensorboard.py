@@ -35,6 +35,9 @@ class TensorBoardLog:
     def record(self, history: History) -> None:
         """Write the latest meta-update's scalars and any evaluation made after it.
 
+        The events are flushed to disk at once, so that a run that is killed or stops on an
+        error loses none (a meta-update costs far more than the write).
+
         Args:
             history: The trainer's history, just after a meta-update.
         """
@@ -50,6 +53,7 @@ class TensorBoardLog:
         ):
             if records and records[-1][0] == step:
                 self.writer.add_scalar(tag, records[-1][1], step)
+        self.writer.flush()
 
     def close(self) -> None:
         """Flush and close the event file."""

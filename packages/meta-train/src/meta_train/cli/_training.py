@@ -161,6 +161,12 @@ def _ranks(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Ranks:
             f"--meta-batch {args.meta_batch} is smaller than the {ranks.world_size} torchrun "
             "processes; expected at least one task per process",
         )
+    if ranks.distributed and args.device.startswith("cuda:"):
+        fail(
+            parser,
+            f"--device {args.device} would put all {ranks.world_size} torchrun processes on one "
+            "GPU; use --device cuda (each process then uses cuda:LOCAL_RANK)",
+        )
     return ranks
 
 
