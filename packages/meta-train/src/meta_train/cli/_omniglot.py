@@ -156,18 +156,14 @@ def _setup(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Setup:
         train_data, args.ways, args.shots, args.query_shots, classes=train_classes, seed=args.seed
     )
 
-    def held_out(ways: int, seed_offset: int, count: int) -> list[Task]:
+    def held_out(ways: int, count: int, seed: int) -> list[Task]:
+        # A run seeded S validates on tasks drawn with seed S + 1, tests on S + 2 and on
+        # the i-th --eval-ways value on S + 2 + i.
         return FewShotSampler(
-            dataset,
-            ways,
-            args.shots,
-            args.query_shots,
-            classes=test_base,
-            seed=args.seed + seed_offset,
+            dataset, ways, args.shots, args.query_shots, classes=test_base, seed=seed
         ).sample(count)
 
-    validation = held_out(args.ways, 1, min(20, args.eval_tasks))
-    test_tasks = held_out(args.ways, 2, args.eval_tasks)
+    validation = held_out(args.ways, min(20, args.eval_tasks), args.seed + 1)
     eval_ways: dict[int, list[Task]] = {}
     for offset, ways in enumerate(args.eval_ways, start=3):
         if ways > len(test_base):
@@ -175,21 +171,24 @@ def _setup(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Setup:
                 f"--eval-ways {ways} is more than the {len(test_base)} held-out characters; "
                 f"use values <= {len(test_base)} or a larger --test-fraction"
             )
-        eval_ways[ways] = held_out(ways, offset, args.eval_tasks)
-    lake: list[Task] | None = None
-    if (root / OMNIGLOT_RUNS_ARCHIVE).is_file():
-        runs = OmniglotOneShotRuns(root, image_size=OMNIGLOT_IMAGE_SIZE)
-        lake = [runs[index] for index in range(len(runs))]
+        eval_ways[ways] = held_out(ways, args.eval_tasks, args.seed + offset)
+    lake = load_lake_runs(root) if (root / OMNIGLOT_RUNS_ARCHIVE).is_file() else None
     return Setup(
         model=_model(args.ways),
         loss_fn=F.cross_entropy,
         loss_name=_LOSS_NAME,
         train_sampler=train_sampler,
         validation=validation,
-        test_tasks=test_tasks,
+        held_out=lambda count, seed: held_out(args.ways, count, seed + 2),
         title=f"{args.ways}-way {args.shots}-shot Omniglot, held-out characters",
         report=partial(_report, args=args, eval_ways=eval_ways, lake=lake),
     )
+
+
+def load_lake_runs(root: Path) -> list[Task]:
+    """Lake's 20 one-shot runs from ``root``'s ``all_runs.zip``, as 20-way tasks."""
+    runs = OmniglotOneShotRuns(root, image_size=OMNIGLOT_IMAGE_SIZE)
+    return [runs[index] for index in range(len(runs))]
 
 
 def _widened(trainer: MetaTrainer, args: argparse.Namespace, ways: int) -> MetaTrainer:
@@ -238,6 +237,21 @@ def _report(
     lake: list[Task] | None,
 ) -> None:
     """Evaluate at every ``--eval-ways`` and on Lake's runs; print and record the results."""
+    _report_eval_ways(trainer, metrics, args=args, eval_ways=eval_ways)
+    if lake is None:
+        print(f"\n{OMNIGLOT_RUNS_ARCHIVE} not found in --root: Lake's one-shot runs skipped")
+        metrics["lake_runs"] = None
+        return
+    report_lake_runs(trainer, metrics, args=args, lake=lake)
+
+
+def _report_eval_ways(
+    trainer: MetaTrainer,
+    metrics: dict[str, Any],
+    *,
+    args: argparse.Namespace,
+    eval_ways: dict[int, list[Task]],
+) -> None:
     for ways, tasks in eval_ways.items():
         result = _widened(trainer, args, ways).evaluate_tasks(tasks, steps=args.eval_steps)
         print_table(
@@ -247,10 +261,20 @@ def _report(
             **summary(result),
             "head": _head(args, ways),
         }
-    if lake is None:
-        print(f"\n{OMNIGLOT_RUNS_ARCHIVE} not found in --root: Lake's one-shot runs skipped")
-        metrics["lake_runs"] = None
-        return
+
+
+def report_lake_runs(
+    trainer: MetaTrainer, metrics: dict[str, Any], *, args: argparse.Namespace, lake: list[Task]
+) -> None:
+    """Evaluate on Lake's one-shot runs; print the table and error rate, record ``lake_runs``.
+
+    Args:
+        trainer: The trainer of the ``--ways``-way meta-learner (widened to 20 ways here
+            unless trained 20-way).
+        metrics: Receives ``"lake_runs"``: the summary, query count, error rate and head.
+        args: The run's arguments (``--ways``, ``--eval-steps``, ``--algo``, ...).
+        lake: The runs (see `load_lake_runs`).
+    """
     result = _widened(trainer, args, OMNIGLOT_RUNS_WAYS).evaluate_tasks(lake, steps=args.eval_steps)
     assert result.post_accuracy is not None  # class labels: accuracy is filled
     queries = sum(task.num_query for task in lake)

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from meta_nn import MLP
-from meta_tasks import SinusoidTaskSampler
+from meta_tasks import SinusoidTaskSampler, Task
 
 from .._trainer import MetaTrainer
 from ._options import Defaults, add_options
@@ -38,18 +38,24 @@ def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
 
 
-def _sampler(args: argparse.Namespace, seed_offset: int) -> SinusoidTaskSampler:
-    """The ``--shots``/``--query-shots`` sinusoid sampler seeded with ``--seed + seed_offset``."""
-    return SinusoidTaskSampler(
-        k_support=args.shots, k_query=args.query_shots, seed=args.seed + seed_offset
-    )
+def _sampler(args: argparse.Namespace, seed: int) -> SinusoidTaskSampler:
+    """The ``--shots``/``--query-shots`` sinusoid sampler seeded with ``seed``.
+
+    A run seeded ``S`` meta-trains on tasks drawn with seed ``S``, validates on ``S + 1``,
+    tests on ``S + 2`` and plots ``S + 3``.
+    """
+    return SinusoidTaskSampler(k_support=args.shots, k_query=args.query_shots, seed=seed)
+
+
+def _held_out(args: argparse.Namespace, count: int, seed: int) -> list[Task]:
+    return _sampler(args, seed + 2).sample(count)
 
 
 def _setup(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Setup:
     return Setup(
-        train_sampler=_sampler(args, 0),
-        validation=_sampler(args, 1).sample(min(100, args.eval_tasks)),
-        test_tasks=_sampler(args, 2).sample(args.eval_tasks),
+        train_sampler=_sampler(args, args.seed),
+        validation=_sampler(args, args.seed + 1).sample(min(100, args.eval_tasks)),
+        held_out=partial(_held_out, args),
         model=MLP(list(MLP_SIZES)),
         loss_fn=F.mse_loss,
         loss_name="MSE",
@@ -62,7 +68,7 @@ def _plot_fits(args: argparse.Namespace, trainer: MetaTrainer, out: Path) -> Pat
     """Plot a few new tasks: true curve, support points, predictions before and after adapting."""
     from .._plotting import plot_sinusoid_fits
 
-    sampler = _sampler(args, 3)
+    sampler = _sampler(args, args.seed + 3)
     tasks, params = sampler.sample_with_params(_PLOT_TASKS)
     grid = torch.linspace(*sampler.x_range, _PLOT_POINTS).unsqueeze(-1)
     true_y = params.evaluate(grid)

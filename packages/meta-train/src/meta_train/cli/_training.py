@@ -49,7 +49,9 @@ class Setup:
         loss_name: How tables name the loss.
         train_sampler: Draws the meta-training tasks.
         validation: Tasks evaluated every ``--eval-every`` meta-updates.
-        test_tasks: Held-out tasks of the final evaluation.
+        held_out: Draws held-out tasks for the final evaluation: ``held_out(count, seed)``
+            draws ``count`` tasks as a run with ``--seed seed`` does (a run draws
+            ``--eval-tasks`` with its own ``--seed``); the data split stays the run's.
         title: Title of the final evaluation's table.
         report: Further evaluations after the final one: ``report(trainer, metrics)`` prints
             its tables and adds its entries to ``metrics``.
@@ -62,7 +64,7 @@ class Setup:
     loss_name: str
     train_sampler: TaskSampler
     validation: list[Task]
-    test_tasks: list[Task]
+    held_out: Callable[[int, int], list[Task]]
     title: str
     report: Callable[[MetaTrainer, dict[str, Any]], None] | None = None
     plots: Sequence[Callable[[MetaTrainer, Path], Path]] = ()
@@ -111,6 +113,33 @@ def build_maml(args: argparse.Namespace, model: nn.Module) -> MAML:
         args.inner_steps,
         msl_iterations=msl,
         first_order_iterations=first,
+    )
+
+
+def build_trainer(args: argparse.Namespace, setup: Setup, *, progress: bool) -> MetaTrainer:
+    """The run's trainer: the ``--algo`` meta-learner and its Adam meta-optimizer on ``--device``.
+
+    Args:
+        args: The run's resolved arguments.
+        setup: What the command built (model, loss, training tasks).
+        progress: Whether `MetaTrainer.fit` shows a progress bar.
+
+    Returns:
+        A trainer at iteration 0 (``meta-train evaluate`` builds the same one to check a
+        checkpoint against it).
+    """
+    device = torch.device(args.device)
+    maml = build_maml(args, setup.model).to(device)
+    optimizer = torch.optim.Adam(maml.parameters(), lr=args.meta_lr)
+    return MetaTrainer(
+        maml,
+        optimizer,
+        setup.loss_fn,
+        setup.train_sampler,
+        batched=args.batched,
+        grad_clip=args.grad_clip,
+        progress=progress,
+        device=device,
     )
 
 
@@ -185,7 +214,6 @@ def _run(
     interrupts: Interrupts,
     ranks: Ranks,
 ) -> int:
-    device = torch.device(args.device)
     _seed_everything(args.seed)
     setup = command.setup(args, parser)
     # The model is built, alike on every rank; from here on each rank draws its own noise.
@@ -193,19 +221,10 @@ def _run(
     if ranks.distributed:
         share = RankShare(setup.train_sampler, args.meta_batch, ranks)
         setup = replace(setup, train_sampler=share)
-    maml = build_maml(args, setup.model).to(device)
-    optimizer = torch.optim.Adam(maml.parameters(), lr=args.meta_lr)
+    test_tasks = setup.held_out(args.eval_tasks, args.seed)
     show_bar = ranks.writer and not args.no_progress and sys.stderr.isatty()
-    trainer = MetaTrainer(
-        maml,
-        optimizer,
-        setup.loss_fn,
-        setup.train_sampler,
-        batched=args.batched,
-        grad_clip=args.grad_clip,
-        progress=show_bar,
-        device=device,
-    )
+    trainer = build_trainer(args, setup, progress=show_bar)
+    device = trainer.device
     out: Path = args.out
     if args.resume:
         _load(trainer, out / CHECKPOINT_NAME, parser)
@@ -287,7 +306,7 @@ def _run(
         return 0  # rank 0 evaluates and reports; the others wait for it to leave the group
     print(f"meta-training took {train_seconds:.1f} s", flush=True)
 
-    result = trainer.evaluate_tasks(setup.test_tasks, steps=args.eval_steps)
+    result = trainer.evaluate_tasks(test_tasks, steps=args.eval_steps)
     print_table(setup.title, result, setup.loss_name)
     metrics: dict[str, Any] = {
         "task": args.task,
