@@ -11,13 +11,28 @@ there, ``--config FILE.toml`` reads options (``--print-config`` writes them), an
 SIGTERM saves the checkpoint after the current meta-iteration. The checkpoint's ``"module"``
 entry holds the meta-learner's state: its ``module.*`` entries are the weights of the
 [`meta_nn.MLP`][meta_nn.MLP] (sinusoid) or [`meta_nn.ConvNet4`][meta_nn.ConvNet4] (omniglot)
-that was meta-trained.
+that was meta-trained. With the prefix stripped they load into the public model, e.g. for a
+sinusoid run:
+
+    checkpoint = torch.load("runs/demo/checkpoint.pt", weights_only=True)
+    model = meta_nn.MLP([1, 40, 40, 1])
+    model.load_state_dict(
+        {k.removeprefix("module."): v for k, v in checkpoint["module"].items()
+         if k.startswith("module.")}
+    )
+
+``meta-train evaluate DIR`` rebuilds a run's model from ``DIR/config.toml``, loads its
+checkpoint and evaluates it on held-out tasks (``--tasks N``, ``--eval-steps K``, ``--seed S``
+for the task draw, ``--lake-runs`` for Omniglot), prints the same table and writes
+``DIR/eval.json``.
 
 Layout: `_options` (argument types, the shared options and their checks), one module per
-command (`_sinusoid`, `_omniglot`: its options, data, model and extra reports), `_training`
-(the run all commands share), `_report` (tables, progress lines, output files, plots),
-`_config` (options as TOML), `_arguments` (defaults, ``--config``, command line and
-``--resume`` merged), `_rundir` (the run directory's files) and `_interrupt` (signals).
+command (`_sinusoid`, `_omniglot`: its options, data, model and extra reports; `_commands`
+lists them), `_training` (the run all commands share), `_report` (tables, progress lines,
+output files, plots), `_config` (options as TOML), `_arguments` (defaults, ``--config``,
+command line and ``--resume`` merged), `_rundir` (the run directory's files), `_interrupt`
+(signals), and the tools that train nothing (`_evaluate`): modules with ``NAME``,
+``add_parser(commands)`` and ``main(args)``, listed in `TOOLS`.
 """
 
 from __future__ import annotations
@@ -25,19 +40,35 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Protocol
 
-from . import _omniglot, _sinusoid
+from . import _evaluate
 from ._arguments import parse_arguments
+from ._commands import TRAINING_COMMANDS
 from ._config import config_values, subparser, to_toml
 from ._training import run
 
 __all__ = ["build_parser", "main"]
 
-_COMMANDS = {command.name: command for command in (_sinusoid.COMMAND, _omniglot.COMMAND)}
+
+class _Tool(Protocol):
+    """A sub-command that trains nothing: a module with these three names."""
+
+    NAME: str
+
+    def add_parser(self, commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+        """Add the sub-command ``NAME``'s parser."""
+
+    def main(self, args: argparse.Namespace) -> int:
+        """Run the sub-command on its parsed arguments; return the exit status."""
+
+
+TOOLS: tuple[_Tool, ...] = (_evaluate,)
+"""The tool sub-commands, after the training ones in ``meta-train --help``."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``meta-train`` argument parser (sub-commands ``sinusoid`` and ``omniglot``).
+    """The ``meta-train`` argument parser (the training sub-commands, then the `TOOLS`).
 
     Returns:
         The parser; invalid values are rejected with a message that says what is allowed.
@@ -45,13 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="meta-train",
         description="Meta-train MAML, Meta-SGD, ANIL or MAML++ and report pre- vs "
-        "post-adaptation loss and accuracy with 95% confidence intervals.",
+        "post-adaptation loss and accuracy with 95% confidence intervals; evaluate a "
+        "trained run again.",
     )
+    names = [*TRAINING_COMMANDS, *(tool.NAME for tool in TOOLS)]
     commands = parser.add_subparsers(
-        dest="task", required=True, metavar="{" + ",".join(_COMMANDS) + "}"
+        dest="task", required=True, metavar="{" + ",".join(names) + "}"
     )
-    for command in _COMMANDS.values():
+    for command in TRAINING_COMMANDS.values():
         command.add_parser(commands)
+    for tool in TOOLS:
+        tool.add_parser(commands)
     return parser
 
 
@@ -64,15 +99,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns:
         The exit status: 0 on success, 130 or 143 when SIGINT or SIGTERM stopped the run
         (after saving its checkpoint). Invalid arguments, files and run directories exit with
-        status 2 before anything is trained, with a message that says what is allowed.
+        status 2 before anything is trained, with a message that says what is allowed
+        (``meta-train evaluate``: one line naming the file and what was expected).
 
     Examples:
         From a shell, ``meta-train sinusoid --iterations 3000 --batched --out runs/demo``; from
         Python, ``main(["sinusoid", "--iterations", "3000", "--batched"])`` does the same
-        with the default output directory ``runs/sinusoid-maml``.
+        with the default output directory ``runs/sinusoid-maml``. Then
+        ``meta-train evaluate runs/demo --tasks 1000`` scores that run on 1000 held-out tasks.
     """
-    args, parser = parse_arguments(build_parser, sys.argv[1:] if argv is None else argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    # The top level has no options but --help, so the first token names the sub-command.
+    for tool in TOOLS:
+        if arguments[:1] == [tool.NAME]:
+            return tool.main(build_parser().parse_args(arguments))
+    args, parser = parse_arguments(build_parser, arguments)
     if args.print_config:
         print(to_toml(config_values(subparser(parser, args.task), args)), end="")
         return 0
-    return run(args, parser, _COMMANDS[args.task])
+    return run(args, parser, TRAINING_COMMANDS[args.task])
