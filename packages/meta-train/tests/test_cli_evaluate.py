@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 from meta_nn import MLP
+from meta_train import MetaTrainer
 from meta_train.cli import TOOLS, build_parser, main
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -189,6 +190,17 @@ def test_evaluate_keeps_the_runs_eval_steps_and_checks_mamlpp(capsys, tmp_path):
     line = _error(capsys, ["evaluate", str(out), "--eval-steps", "1"])
     assert "--eval-steps must equal --inner-steps (2)" in line
     assert str(out) in line
+
+
+def test_ctrl_c_exits_130_without_writing_eval_json(capsys, monkeypatch, run_a):
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MetaTrainer, "evaluate_tasks", interrupted)
+    assert main(["evaluate", str(run_a)]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "meta-train evaluate: interrupted; eval.json not written"
+    assert not (run_a / "eval.json").exists()
 
 
 def test_documented_snippet_loads_the_weights_into_meta_nn_mlp(trained, tmp_path, monkeypatch):

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -34,6 +36,7 @@ from .._trainer import MetaTrainer
 from . import _omniglot
 from ._commands import TRAINING_COMMANDS
 from ._config import COMMAND_KEY, ConfigError, config_tokens, read_config, subparser
+from ._interrupt import exit_status
 from ._options import check_options, non_negative_int, positive_int
 from ._report import print_table, summary
 from ._rundir import CHECKPOINT_NAME, CONFIG_NAME, fail
@@ -141,9 +144,18 @@ def main(args: argparse.Namespace) -> int:
         args: ``meta-train evaluate``'s parsed arguments.
 
     Returns:
-        0. A missing or unreadable run directory, configuration, checkpoint or data stops with
-        one line ``meta-train evaluate: error: ...`` and exit status 2.
+        0, or 130 after Ctrl-C (``eval.json`` is then left as it was). A missing or
+        unreadable run directory, configuration, checkpoint or data stops with one line
+        ``meta-train evaluate: error: ...`` and exit status 2.
     """
+    try:
+        return _evaluate(args)
+    except KeyboardInterrupt:
+        print(f"\n{_PROG}: interrupted; eval.json not written", file=sys.stderr, flush=True)
+        return exit_status(signal.SIGINT)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     run = _locate(args.run)
     command, run_args = _recorded(run)
     run_args.device = args.device
