@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import http.server
 import os
 import re
 import shutil
 import socket
+import subprocess
+import sys
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from meta_tasks import OMNIGLOT_RUNS_ARCHIVE, OMNIGLOT_SUBSETS
-from meta_train.cli import _download
+from meta_train.cli import _download, build_parser, main
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 OMNIGLOT_ROOT = Path(
@@ -55,11 +56,8 @@ def mirror(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def meta_train(argv: list[str]) -> int:
-    """``meta-train <argv>`` for the download command."""
-    parser = argparse.ArgumentParser(prog="meta-train")
-    _download.add_parser(parser.add_subparsers(dest="task", required=True))
-    args = parser.parse_args(argv)
-    return _download.main(args)
+    """``meta-train <argv>``, in process."""
+    return main(argv)
 
 
 def sha256(path: Path) -> str:
@@ -211,3 +209,41 @@ def test_interrupt_exits_130_without_traceback(
         f"meta-train download: interrupted; the partial download is kept in {root}: run the "
         "same command again to resume it\n"
     )
+
+
+@pytest.mark.data
+@needs_data
+def test_python_m_meta_train_download(tmp_path: Path, mirror: tuple[str, Path]) -> None:
+    url, _ = mirror
+    root = tmp_path / "omniglot"
+    command = [sys.executable, "-m", "meta_train", "download", "omniglot", "--root", str(root)]
+    done = subprocess.run(
+        [*command, "--base-url", url, "--no-runs"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"{root / name}: downloaded, {size} (SHA-256 {sha256(OMNIGLOT_ROOT / name)[:12]}... "
+        "verified)"
+        for name, size in zip(
+            OMNIGLOT_SUBSETS["background_small"], ["1.3 MB", "1.6 MB"], strict=True
+        )
+    ]
+    failed = subprocess.run(
+        [*command, "--base-url", "http://127.0.0.1:1/"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert failed.returncode == 2
+    assert failed.stdout == ""
+    assert failed.stderr.startswith("meta-train download: error: could not download ")
+    assert failed.stderr.count("\n") == 1  # one line, no traceback
+
+
+def test_download_is_listed_in_the_help() -> None:
+    assert "download" in build_parser().format_help()

@@ -31,7 +31,7 @@ command (`_sinusoid`, `_omniglot`: its options, data, model and extra reports; `
 lists them), `_training` (the run all commands share), `_report` (tables, progress lines,
 output files, plots), `_config` (options as TOML), `_arguments` (defaults, ``--config``,
 command line and ``--resume`` merged), `_rundir` (the run directory's files), `_interrupt`
-(signals), and the tools that train nothing (`_evaluate`): modules with ``NAME``,
+(signals), and the tools that train nothing (`_evaluate`, `_download`): modules with ``NAME``,
 ``add_parser(commands)`` and ``main(args)``, listed in `TOOLS`.
 """
 
@@ -42,7 +42,7 @@ import sys
 from collections.abc import Sequence
 from typing import Protocol
 
-from . import _evaluate
+from . import _download, _evaluate
 from ._arguments import parse_arguments
 from ._commands import TRAINING_COMMANDS
 from ._config import config_values, subparser, to_toml
@@ -63,7 +63,7 @@ class _Tool(Protocol):
         """Run the sub-command on its parsed arguments; return the exit status."""
 
 
-TOOLS: tuple[_Tool, ...] = (_evaluate,)
+TOOLS: tuple[_Tool, ...] = (_evaluate, _download)
 """The tool sub-commands, after the training ones in ``meta-train --help``."""
 
 
