@@ -22,8 +22,9 @@ from ._config import (
 )
 from ._rundir import CHECKPOINT_NAME, CONFIG_NAME, default_out, fail
 
-#: Options that may differ from the recorded configuration when resuming.
-_NOT_COMPARED = CONTROL_OPTIONS | {"task", "out", "no_progress"}
+#: Options that may differ from the recorded configuration when resuming. ``on_nonfinite``
+#: changes nothing while updates stay finite, so a run stopped by a NaN may go on skipping.
+_NOT_COMPARED = CONTROL_OPTIONS | {"task", "out", "no_progress", "on_nonfinite"}
 
 
 def _read_tokens(

@@ -7,10 +7,12 @@ several arguments.
 from __future__ import annotations
 
 import argparse
+import enum
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 
@@ -47,33 +49,29 @@ def _number_type(
     return parse
 
 
-positive_int = _number_type(
-    int,
-    lambda value: value >= 1,
-    expected="a positive integer",
-    expected_value="a positive integer (>= 1)",
+def _integer_at_least(minimum: int, expected: str, expected_value: str) -> Callable[[str], int]:
+    """An argparse ``type`` for integers ``>= minimum`` (messages as in `_number_type`)."""
+    return _number_type(
+        int, lambda value: value >= minimum, expected=expected, expected_value=expected_value
+    )
+
+
+def _number_between(
+    low: float, high: float, expected: str, expected_value: str
+) -> Callable[[str], float]:
+    """An argparse ``type`` for numbers strictly between ``low`` and ``high``."""
+    return _number_type(
+        float, lambda value: low < value < high, expected=expected, expected_value=expected_value
+    )
+
+
+positive_int = _integer_at_least(1, "a positive integer", "a positive integer (>= 1)")
+non_negative_int = _integer_at_least(0, "an integer >= 0", "an integer >= 0")
+ways_int = _integer_at_least(
+    2, "an integer >= 2", "an integer >= 2 (a task tells at least two classes apart)"
 )
-non_negative_int = _number_type(
-    int, lambda value: value >= 0, expected="an integer >= 0", expected_value="an integer >= 0"
-)
-positive_float = _number_type(
-    float,
-    lambda value: 0.0 < value < math.inf,
-    expected="a positive number",
-    expected_value="a positive finite number",
-)
-ways_int = _number_type(
-    int,
-    lambda value: value >= 2,
-    expected="an integer >= 2",
-    expected_value="an integer >= 2 (a task tells at least two classes apart)",
-)
-fraction = _number_type(
-    float,
-    lambda value: 0.0 < value < 1.0,
-    expected="a number in (0, 1)",
-    expected_value="a number strictly between 0 and 1",
-)
+positive_float = _number_between(0.0, math.inf, "a positive number", "a positive finite number")
+fraction = _number_between(0.0, 1.0, "a number in (0, 1)", "a number strictly between 0 and 1")
 
 
 class Defaults(NamedTuple):
@@ -87,155 +85,220 @@ class Defaults(NamedTuple):
     eval_tasks: int
 
 
+class _PerCommand(enum.Enum):
+    DEFAULT = "the command's `Defaults` entry of the same name"
+
+
+PER_COMMAND = _PerCommand.DEFAULT
+"""The `Option.default` of an option whose default each command sets in its `Defaults`."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """One shared option: what ``add_argument`` is given for it.
+
+    Attributes:
+        flag: The long flag, e.g. ``"--meta-batch"``.
+        help: Help text (argparse expands ``%(default)s`` and ``%(choices)s``).
+        type: Converts and checks the text, e.g. `positive_int`; ``None`` keeps the string.
+        default: The value when the flag is absent, or `PER_COMMAND`.
+        choices: The allowed values, if limited.
+        switch: A flag without a value (``store_true``, default ``False``).
+        metavar: How the help names the value.
+        exclusive: Among its group's mutually exclusive options.
+    """
+
+    flag: str
+    help: str
+    type: Callable[[str], Any] | None = None
+    default: Any = None
+    choices: tuple[str, ...] | None = None
+    switch: bool = False
+    metavar: str | None = None
+    exclusive: bool = False
+
+    @property
+    def dest(self) -> str:
+        """The attribute of the parsed arguments, e.g. ``"meta_batch"``."""
+        return self.flag.removeprefix("--").replace("-", "_")
+
+    def add_to(self, container: argparse._ActionsContainer, defaults: Defaults) -> None:
+        """Add the option to a parser or an argument group, with ``defaults`` for `PER_COMMAND`."""
+        if self.switch:
+            container.add_argument(self.flag, action="store_true", help=self.help)
+            return
+        default = getattr(defaults, self.dest) if self.default is PER_COMMAND else self.default
+        settings: dict[str, Any] = {"type": self.type, "default": default, "help": self.help}
+        if self.choices is not None:
+            settings["choices"] = self.choices
+        if self.metavar is not None:
+            settings["metavar"] = self.metavar
+        container.add_argument(self.flag, **settings)
+
+
+ON_NONFINITE = ("raise", "skip")
+"""The values of ``--on-nonfinite`` (``MetaTrainer(on_nonfinite=...)``)."""
+
+OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
+    "meta-learning": (
+        Option(
+            "--algo",
+            "meta-learner: %(choices)s (default: %(default)s)",
+            default="maml",
+            choices=ALGOS,
+        ),
+        Option(
+            "--iterations",
+            "meta-updates (default: %(default)s)",
+            type=non_negative_int,
+            default=PER_COMMAND,
+        ),
+        Option(
+            "--meta-batch",
+            "tasks per meta-update (default: %(default)s)",
+            type=positive_int,
+            default=PER_COMMAND,
+        ),
+        Option(
+            "--shots",
+            "support examples per task (sinusoid) or per class (omniglot) (default: %(default)s)",
+            type=positive_int,
+            default=PER_COMMAND,
+        ),
+        Option(
+            "--query-shots",
+            "query examples per task (sinusoid) or per class (omniglot) (default: %(default)s)",
+            type=positive_int,
+            default=PER_COMMAND,
+        ),
+        Option(
+            "--inner-steps",
+            "inner-loop gradient steps during meta-training (default: %(default)s)",
+            type=positive_int,
+            default=1,
+        ),
+        Option(
+            "--eval-steps",
+            "inner steps when evaluating (default: --inner-steps; mamlpp needs them equal)",
+            type=positive_int,
+        ),
+        Option(
+            "--inner-lr",
+            "inner-loop step size (default: %(default)s)",
+            type=positive_float,
+            default=PER_COMMAND,
+        ),
+        Option(
+            "--meta-lr",
+            "Adam learning rate of the meta-update (default: %(default)s)",
+            type=positive_float,
+            default=0.001,
+        ),
+        Option("--first-order", "drop second-order terms (FOMAML)", switch=True),
+        Option(
+            "--msl-iterations",
+            "mamlpp: meta-updates with the multi-step loss (default: a tenth of --iterations)",
+            type=non_negative_int,
+        ),
+        Option(
+            "--first-order-iterations",
+            "mamlpp: first-order meta-updates at the start (default: a twentieth of --iterations)",
+            type=non_negative_int,
+        ),
+        Option(
+            "--grad-clip",
+            "clip the meta-gradient to this L2 norm (default: no clipping)",
+            type=positive_float,
+        ),
+        Option(
+            "--on-nonfinite",
+            "a meta-update whose meta-loss or meta-gradient is NaN or infinite: raise stops "
+            "the run with an error and keeps the last good checkpoint, skip leaves out its "
+            "step and counts it in the history (default: %(default)s)",
+            default="raise",
+            choices=ON_NONFINITE,
+        ),
+        Option(
+            "--batched", "adapt all tasks of a meta-batch at once with torch.func.vmap", switch=True
+        ),
+    ),
+    "run": (
+        Option("--seed", "random seed (default: %(default)s)", type=non_negative_int, default=0),
+        Option(
+            "--eval-tasks",
+            "held-out tasks for the final evaluation (default: %(default)s)",
+            type=positive_int,
+            default=PER_COMMAND,
+        ),
+        Option(
+            "--eval-every",
+            "evaluate on up to 100 validation tasks every N meta-updates "
+            "(default: a tenth of --iterations)",
+            type=positive_int,
+        ),
+        Option(
+            "--checkpoint-every",
+            "also save checkpoint.pt every N meta-updates (it is always saved at the end)",
+            type=positive_int,
+        ),
+        Option("--device", "torch device, e.g. cpu or cuda (default: %(default)s)", default="cpu"),
+        Option(
+            "--out",
+            "run directory: config.toml, checkpoint.pt, history, metrics and plots "
+            "(default: ./runs/<task>-<algo>)",
+            type=Path,
+        ),
+        Option(
+            "--no-progress",
+            "no progress bar (a line every tenth of the run is printed instead)",
+            switch=True,
+        ),
+        Option(
+            "--config",
+            "read options from a TOML file (keys are the options without '--', e.g. "
+            "meta-batch = 25); options on the command line override it",
+            type=Path,
+            metavar="FILE.toml",
+        ),
+        Option(
+            "--print-config",
+            "print the options as TOML (what --config reads) and exit",
+            switch=True,
+        ),
+        Option(
+            "--resume",
+            "continue the run in --out from its checkpoint, with its config.toml",
+            switch=True,
+            exclusive=True,
+        ),
+        Option(
+            "--overwrite",
+            "start afresh in an --out that already holds a run (its checkpoint is deleted)",
+            switch=True,
+            exclusive=True,
+        ),
+    ),
+}
+"""The options every command shares, by ``--help`` section, in the order ``--help`` lists them."""
+
+
 def add_options(parser: argparse.ArgumentParser, defaults: Defaults) -> None:
-    """Add the ``meta-learning`` and ``run`` option groups to a command's parser."""
-    group = parser.add_argument_group("meta-learning")
-    group.add_argument(
-        "--algo",
-        choices=ALGOS,
-        default="maml",
-        help="meta-learner: %(choices)s (default: %(default)s)",
-    )
-    group.add_argument(
-        "--iterations",
-        type=non_negative_int,
-        default=defaults.iterations,
-        help="meta-updates (default: %(default)s)",
-    )
-    group.add_argument(
-        "--meta-batch",
-        type=positive_int,
-        default=defaults.meta_batch,
-        help="tasks per meta-update (default: %(default)s)",
-    )
-    group.add_argument(
-        "--shots",
-        type=positive_int,
-        default=defaults.shots,
-        help="support examples per task (sinusoid) or per class (omniglot) (default: %(default)s)",
-    )
-    group.add_argument(
-        "--query-shots",
-        type=positive_int,
-        default=defaults.query_shots,
-        help="query examples per task (sinusoid) or per class (omniglot) (default: %(default)s)",
-    )
-    group.add_argument(
-        "--inner-steps",
-        type=positive_int,
-        default=1,
-        help="inner-loop gradient steps during meta-training (default: %(default)s)",
-    )
-    group.add_argument(
-        "--eval-steps",
-        type=positive_int,
-        default=None,
-        help="inner steps when evaluating (default: --inner-steps; mamlpp needs them equal)",
-    )
-    group.add_argument(
-        "--inner-lr",
-        type=positive_float,
-        default=defaults.inner_lr,
-        help="inner-loop step size (default: %(default)s)",
-    )
-    group.add_argument(
-        "--meta-lr",
-        type=positive_float,
-        default=0.001,
-        help="Adam learning rate of the meta-update (default: %(default)s)",
-    )
-    group.add_argument(
-        "--first-order",
-        action="store_true",
-        help="drop second-order terms (FOMAML)",
-    )
-    group.add_argument(
-        "--msl-iterations",
-        type=non_negative_int,
-        default=None,
-        help="mamlpp: meta-updates with the multi-step loss (default: a tenth of --iterations)",
-    )
-    group.add_argument(
-        "--first-order-iterations",
-        type=non_negative_int,
-        default=None,
-        help="mamlpp: first-order meta-updates at the start (default: a twentieth of --iterations)",
-    )
-    group.add_argument(
-        "--grad-clip",
-        type=positive_float,
-        default=None,
-        help="clip the meta-gradient to this L2 norm (default: no clipping)",
-    )
-    group.add_argument(
-        "--batched",
-        action="store_true",
-        help="adapt all tasks of a meta-batch at once with torch.func.vmap",
-    )
-    run = parser.add_argument_group("run")
-    run.add_argument(
-        "--seed", type=non_negative_int, default=0, help="random seed (default: %(default)s)"
-    )
-    run.add_argument(
-        "--eval-tasks",
-        type=positive_int,
-        default=defaults.eval_tasks,
-        help="held-out tasks for the final evaluation (default: %(default)s)",
-    )
-    run.add_argument(
-        "--eval-every",
-        type=positive_int,
-        default=None,
-        help="evaluate on up to 100 validation tasks every N meta-updates "
-        "(default: a tenth of --iterations)",
-    )
-    run.add_argument(
-        "--checkpoint-every",
-        type=positive_int,
-        default=None,
-        help="also save checkpoint.pt every N meta-updates (it is always saved at the end)",
-    )
-    run.add_argument(
-        "--device",
-        default="cpu",
-        help="torch device, e.g. cpu or cuda (default: %(default)s)",
-    )
-    run.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="run directory: config.toml, checkpoint.pt, history, metrics and plots "
-        "(default: ./runs/<task>-<algo>)",
-    )
-    run.add_argument(
-        "--no-progress",
-        action="store_true",
-        help="no progress bar (a line every tenth of the run is printed instead)",
-    )
-    run.add_argument(
-        "--config",
-        type=Path,
-        default=None,
-        metavar="FILE.toml",
-        help="read options from a TOML file (keys are the options without '--', e.g. "
-        "meta-batch = 25); options on the command line override it",
-    )
-    run.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the options as TOML (what --config reads) and exit",
-    )
-    existing = run.add_mutually_exclusive_group()
-    existing.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the run in --out from its checkpoint, with its config.toml",
-    )
-    existing.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="start afresh in an --out that already holds a run (its checkpoint is deleted)",
-    )
+    """Add the `OPTION_GROUPS` to a command's parser.
+
+    Args:
+        parser: The command's parser.
+        defaults: The command's values of the `PER_COMMAND` defaults.
+    """
+    for title, group_options in OPTION_GROUPS.items():
+        group = parser.add_argument_group(title)
+        exclusive: argparse._MutuallyExclusiveGroup | None = None
+        for option in group_options:
+            container: argparse._ActionsContainer = group
+            if option.exclusive:
+                if exclusive is None:
+                    exclusive = group.add_mutually_exclusive_group()
+                container = exclusive
+            option.add_to(container, defaults)
 
 
 def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

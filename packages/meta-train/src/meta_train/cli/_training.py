@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import torch
 from meta_algos import ANIL, MAML, MAMLpp, MetaSGD
 from meta_tasks import Task, TaskSampler
 from torch import Tensor, nn
 
-from .._trainer import MetaTrainer
+from .._trainer import MetaTrainer, NonFiniteError
 from ._config import CONTROL_OPTIONS, subparser
 from ._distributed import (
     Ranks,
@@ -138,6 +138,7 @@ def build_trainer(args: argparse.Namespace, setup: Setup, *, progress: bool) -> 
         setup.train_sampler,
         batched=args.batched,
         grad_clip=args.grad_clip,
+        on_nonfinite=args.on_nonfinite,
         progress=progress,
         device=device,
     )
@@ -282,6 +283,9 @@ def _run(
             checkpoint_path=checkpoint,
         )
         stop_if_asked()
+    except NonFiniteError as error:
+        _close(board)
+        _fail_nonfinite(parser, error, checkpoint)
     except StopRequested as stop:
         trainer.save_checkpoint(checkpoint)
         _close(board)
@@ -333,6 +337,18 @@ def _run(
         plots=[partial(plot, trainer, out) for plot in setup.plots],
     )
     return 0
+
+
+def _fail_nonfinite(
+    parser: argparse.ArgumentParser, error: NonFiniteError, checkpoint: Path
+) -> NoReturn:
+    """Exit with status 2 and one line: what was not finite, where, and what is kept."""
+    kept = (
+        f"the last good checkpoint is kept: {checkpoint}"
+        if checkpoint.is_file()
+        else "no checkpoint had been saved yet"
+    )
+    fail(parser, f"{error}; {kept}")
 
 
 def _close(board: TensorBoardLog | None) -> None:

@@ -1,0 +1,133 @@
+"""Non-finite meta-updates on the meta-train command line: --on-nonfinite raise (one line,
+exit status 2, the last good checkpoint kept) and skip (counted in the history)."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from meta_train.cli import main
+from meta_train.cli._options import OPTION_GROUPS, PER_COMMAND, Defaults
+
+_SMALL = ["--meta-batch", "2", "--eval-tasks", "3", "--no-progress"]
+#: An inner step size that makes every task's adapted loss inf or NaN.
+_EXPLODING_INNER_LR = ["--inner-lr", "1e12"]
+#: A meta step size that leaves finite but huge weights after the first (finite) update, so
+#: the second meta-loss is NaN.
+_EXPLODING_META_LR = ["--meta-lr", "1e20"]
+
+
+@pytest.fixture(autouse=True)
+def _no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plots are tested elsewhere; without matplotlib these runs stay fast."""
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+
+def _sinusoid(out: Path, *extra: str, iterations: int = 5) -> list[str]:
+    return ["sinusoid", "--iterations", str(iterations), *_SMALL, *extra, "--out", str(out)]
+
+
+def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run ``argv``, expect exit status 2, and return the one line of stderr."""
+    with pytest.raises(SystemExit) as excinfo:
+        main(argv)
+    assert excinfo.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def _floating_tensors(value: Any) -> list[torch.Tensor]:
+    """Every floating-point tensor inside a checkpoint's nested dicts and lists."""
+    if isinstance(value, torch.Tensor):
+        return [value] if value.is_floating_point() else []
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _floating_tensors(item)]
+    if isinstance(value, list | tuple):
+        return [t for item in value for t in _floating_tensors(item)]
+    return []
+
+
+def test_a_nan_stops_the_run_with_one_line(capsys, tmp_path):
+    out = tmp_path / "run"
+    # the issue's example: with the default meta-batch of 25, some task's loss is inf at once
+    argv = ["sinusoid", "--inner-lr", "1e6", "--iterations", "5", "--no-progress"]
+    line = _error(capsys, [*argv, "--out", str(out)])
+    assert line.startswith("meta-train: error: non-finite meta-loss at meta-iteration 1: it is ")
+    assert line.endswith("; no checkpoint had been saved yet")
+    assert not (out / "checkpoint.pt").exists()
+
+
+def test_a_nan_keeps_the_last_good_checkpoint(capsys, tmp_path):
+    out = tmp_path / "run"
+    argv = _sinusoid(out, *_EXPLODING_META_LR, "--checkpoint-every", "1")
+    line = _error(capsys, argv)
+    checkpoint = out / "checkpoint.pt"
+    assert "non-finite meta-loss at meta-iteration 2: it is nan" in line
+    assert line.endswith(f"; the last good checkpoint is kept: {checkpoint}")
+    payload = torch.load(checkpoint, weights_only=True)
+    assert payload["iteration"] == 1
+    tensors = _floating_tensors(payload)
+    assert tensors
+    assert all(bool(torch.isfinite(tensor).all()) for tensor in tensors)
+
+
+def test_skip_finishes_and_counts_the_skipped_updates(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(_sinusoid(out, *_EXPLODING_INNER_LR, "--on-nonfinite", "skip")) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    history = json.loads((out / "history.json").read_text())
+    assert history["skipped"] == [1, 2, 3, 4, 5]
+    assert all(not math.isfinite(loss) for loss in history["meta_loss"])
+    header, *rows = (out / "history.csv").read_text().splitlines()
+    assert header.endswith(",skipped")
+    assert [row.rsplit(",", 1)[1] for row in rows] == ["1"] * 5
+    assert 'on-nonfinite = "skip"\n' in (out / "config.toml").read_text()
+
+
+def test_a_run_stopped_by_a_nan_resumes_skipping(capsys, tmp_path):
+    out = tmp_path / "run"
+    _error(capsys, _sinusoid(out, *_EXPLODING_META_LR, "--checkpoint-every", "1"))
+    argv = ["sinusoid", "--out", str(out), "--resume", "--on-nonfinite", "skip", "--no-progress"]
+    assert main(argv) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert history["skipped"] == [2, 3, 4, 5]
+    assert len(history["meta_loss"]) == 5
+
+
+def test_on_nonfinite_takes_raise_or_skip(capsys, tmp_path):
+    with pytest.raises(SystemExit) as excinfo:
+        main(_sinusoid(tmp_path / "run", "--on-nonfinite", "ignore"))
+    assert excinfo.value.code == 2
+    assert "--on-nonfinite: invalid choice: 'ignore'" in capsys.readouterr().err
+
+
+def test_resume_of_a_foreign_checkpoint_is_one_line(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert main(_sinusoid(out, iterations=1)) == 0
+    capsys.readouterr()
+    torch.save({"weights": torch.zeros(2)}, out / "checkpoint.pt")
+    line = _error(capsys, ["sinusoid", "--out", str(out), "--resume"])
+    assert line.startswith(
+        f"meta-train: error: --resume: cannot load {str(out / 'checkpoint.pt')!r}: "
+    )
+
+
+def test_every_per_command_default_is_a_defaults_field():
+    per_command = {
+        option.dest
+        for options in OPTION_GROUPS.values()
+        for option in options
+        if option.default is PER_COMMAND
+    }
+    assert per_command == set(Defaults._fields)
