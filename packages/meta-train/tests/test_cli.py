@@ -229,6 +229,37 @@ def test_python_dash_m_and_default_out(tmp_path):
     assert "post-adaptation" in result.stdout
 
 
+def _run_into_closed_pipe(cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m meta_train *argv`` with a standard output whose reader has gone."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "meta_train", *argv],
+            cwd=cwd,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+def test_print_config_into_a_closed_pipe_exits_quietly(tmp_path):
+    result = _run_into_closed_pipe(tmp_path, "sinusoid", "--print-config")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_a_run_into_a_closed_pipe_stops_with_one_line(tmp_path):
+    argv = ["sinusoid", "--iterations", "1", "--meta-batch", "1", "--eval-tasks", "1"]
+    result = _run_into_closed_pipe(tmp_path, *argv)
+    assert result.returncode == 1
+    assert result.stderr == "meta-train: stopped: its standard output was closed\n"
+
+
 def _needs_omniglot():
     if not (OMNIGLOT_ROOT / "images_background_small1.zip").is_file():
         pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")

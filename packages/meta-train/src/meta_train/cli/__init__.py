@@ -38,6 +38,7 @@ command line and ``--resume`` merged), `_rundir` (the run directory's files), `_
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Protocol
@@ -100,7 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         The exit status: 0 on success, 130 or 143 when SIGINT or SIGTERM stopped the run
         (after saving its checkpoint). Invalid arguments, files and run directories exit with
         status 2 before anything is trained, with a message that says what is allowed
-        (``meta-train evaluate``: one line naming the file and what was expected).
+        (``meta-train evaluate``: one line naming the file and what was expected). A
+        standard output closed early (``meta-train ... | head -1``) ends the command quietly:
+        status 0 for ``--print-config``, 1 (with one line on stderr) otherwise.
 
     Examples:
         From a shell, ``meta-train sinusoid --iterations 3000 --batched --out runs/demo``; from
@@ -108,13 +111,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         with the default output directory ``runs/sinusoid-maml``. Then
         ``meta-train evaluate runs/demo --tasks 1000`` scores that run on 1000 held-out tasks.
     """
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        status = _dispatch(list(sys.argv[1:] if argv is None else argv))
+        sys.stdout.flush()  # so that a closed pipe shows here, not at interpreter exit
+    except BrokenPipeError:
+        _discard_stdout()
+        print("meta-train: stopped: its standard output was closed", file=sys.stderr)
+        return 1
+    return status
+
+
+def _dispatch(arguments: list[str]) -> int:
     # The top level has no options but --help, so the first token names the sub-command.
     for tool in TOOLS:
         if arguments[:1] == [tool.NAME]:
             return tool.main(build_parser().parse_args(arguments))
     args, parser = parse_arguments(build_parser, arguments)
     if args.print_config:
-        print(to_toml(config_values(subparser(parser, args.task), args)), end="")
+        try:
+            print(to_toml(config_values(subparser(parser, args.task), args)), end="", flush=True)
+        except BrokenPipeError:
+            _discard_stdout()  # the reader has what it wanted, e.g. `... --print-config | head`
         return 0
     return run(args, parser, TRAINING_COMMANDS[args.task])
+
+
+def _discard_stdout() -> None:
+    """Point standard output at devnull after a ``BrokenPipeError``.
+
+    Python flushes ``sys.stdout`` again at exit; without this, that flush fails once more and
+    prints ``Exception ignored ... BrokenPipeError`` (the recipe of Python's ``signal`` docs).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
