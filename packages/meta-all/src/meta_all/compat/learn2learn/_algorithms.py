@@ -165,6 +165,18 @@ class _FlaggedLearner(BaseLearner, abc.ABC, Generic[LearnerT]):
     def _step(self, loss: Tensor, flags: _Flags) -> None:
         """Update the learner in place with one step on the checked ``loss``."""
 
+    def _gradient_step(self, loss: Tensor, flags: _Flags, lr: float | dict[str, Tensor]) -> None:
+        """The plain step ``p - lr * dloss/dp`` (``MAML``, and ``MetaSGD`` with its rates)."""
+        gradients = _gradients(
+            loss,
+            self.module,
+            create_graph=not flags.first_order,
+            allow_unused=flags.allow_unused,
+            allow_nograd=flags.allow_nograd,
+            owner=self._name,
+        )
+        descend_module(self.module, gradients, lr)
+
     @abc.abstractmethod
     def _copy(self, flags: _Flags) -> LearnerT:
         """A new learner around differentiable copies of this one's tensors, with ``flags``."""
@@ -205,7 +217,7 @@ class _FlaggedLearner(BaseLearner, abc.ABC, Generic[LearnerT]):
     ) -> LearnerT:
         """A new learner around differentiable copies of the model (graph kept to this one).
 
-        Learnable update state (``GBML``'s transforms) is copied the same way.
+        Learnable update state (``MetaSGD``'s rates, ``GBML``'s transforms) is copied the same way.
 
         Args:
             first_order: The clone's ``first_order``; ``None`` copies this one's.
@@ -274,15 +286,7 @@ class MAML(_FlaggedLearner["MAML"]):
         self.allow_unused = self.allow_nograd if allow_unused is None else bool(allow_unused)
 
     def _step(self, loss: Tensor, flags: _Flags) -> None:
-        gradients = _gradients(
-            loss,
-            self.module,
-            create_graph=not flags.first_order,
-            allow_unused=flags.allow_unused,
-            allow_nograd=flags.allow_nograd,
-            owner=self._name,
-        )
-        descend_module(self.module, gradients, self.lr)
+        self._gradient_step(loss, flags, self.lr)
 
     def _copy(self, flags: _Flags) -> MAML:
         return MAML(clone_module(self.module), lr=self.lr, **flags._asdict())
@@ -309,12 +313,14 @@ def _learning_rates(model: nn.Module, lr: float, lrs: object) -> nn.ParameterLis
     return nn.ParameterList([nn.Parameter(rate.detach().clone()) for rate in entries])
 
 
-class MetaSGD(BaseLearner):
+class MetaSGD(_FlaggedLearner["MetaSGD"]):
     """Meta-SGD: MAML with a learnable learning rate for every parameter entry.
 
     ``lrs`` holds one learnable tensor per parameter (initialised to ``lr``); ``adapt`` steps
     ``p - lrs[i] * grad``. The rates are cloned into each learner, so a query loss computed
-    with an adapted learner gives them meta-gradients.
+    with an adapted learner gives them meta-gradients. ``adapt`` and ``clone`` take the same
+    per-call ``first_order``, ``allow_unused`` and ``allow_nograd`` overrides as ``MAML``
+    (``allow_unused`` and ``allow_nograd`` are off unless given).
 
     Args:
         model: The model to meta-learn.
@@ -345,6 +351,8 @@ class MetaSGD(BaseLearner):
         True
     """
 
+    _name = "MetaSGD"
+
     def __init__(
         self,
         model: nn.Module,
@@ -355,58 +363,22 @@ class MetaSGD(BaseLearner):
         super().__init__(model)
         self.lr = check_finite_rate(lr, "MetaSGD: lr")
         self.first_order = bool(first_order)
+        self.allow_unused = self.allow_nograd = False
         self.lrs = _learning_rates(model, self.lr, lrs)
 
-    def adapt(
-        self,
-        loss: Tensor,
-        first_order: bool | None = None,
-        allow_unused: bool | None = None,
-        allow_nograd: bool | None = None,
-    ) -> None:
-        """Take one step ``p - lrs[i] * dloss/dp`` on every parameter, in place.
-
-        Args:
-            loss: Scalar loss computed with this learner.
-            first_order: Overrides the constructor's ``first_order`` for this step.
-            allow_unused: Tolerate parameters the loss does not use (left unchanged);
-                ``None`` follows ``allow_nograd``.
-            allow_nograd: Skip parameters that do not require grad (``None``: ``False``).
-
-        Raises:
-            TypeError: If ``loss`` is not a tensor.
-            ValueError: If ``loss`` is not a scalar or does not require grad, or a parameter
-                is frozen or unused without the matching flag.
-        """
-        first_order = self.first_order if first_order is None else first_order
-        allow_nograd = bool(allow_nograd)
-        allow_unused = allow_nograd if allow_unused is None else allow_unused
-        gradients = _gradients(
-            _check_loss(loss, "MetaSGD"),
-            self.module,
-            create_graph=not first_order,
-            allow_unused=allow_unused,
-            allow_nograd=allow_nograd,
-            owner="MetaSGD",
-        )
+    def _step(self, loss: Tensor, flags: _Flags) -> None:
         names = [name for name, _ in self.module.named_parameters()]
-        descend_module(self.module, gradients, dict(zip(names, self.lrs, strict=True)))
+        self._gradient_step(loss, flags, dict(zip(names, self.lrs, strict=True)))
 
-    def clone(self, first_order: bool | None = None) -> MetaSGD:
-        """A new ``MetaSGD`` around differentiable copies of the model and of the rates.
-
-        Args:
-            first_order: The clone's ``first_order``; ``None`` copies this one's.
-
-        Returns:
-            The new learner; meta-gradients through it reach this model and these rates.
-        """
-        return MetaSGD(
+    def _copy(self, flags: _Flags) -> MetaSGD:
+        learner = MetaSGD(
             clone_module(self.module),
             lr=self.lr,
-            first_order=self.first_order if first_order is None else first_order,
+            first_order=flags.first_order,
             lrs=clone_module(self.lrs),
         )
+        learner.allow_unused, learner.allow_nograd = flags.allow_unused, flags.allow_nograd
+        return learner
 
 
 class GBML(_FlaggedLearner["GBML"]):
