@@ -102,7 +102,7 @@ def test_help_lists_every_command(capsys):
         main(["--help"])
     assert excinfo.value.code == 0
     out = capsys.readouterr().out
-    assert "{sinusoid,omniglot,evaluate}" in out
+    assert "{sinusoid,omniglot,evaluate,download}" in out
     assert re.search(r"^ +evaluate +evaluate a trained run", out, re.M)
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
@@ -112,7 +112,7 @@ def test_help_lists_every_command(capsys):
 
 
 def test_tools_are_modules_with_name_parser_and_main():
-    assert [tool.NAME for tool in TOOLS] == ["evaluate"]
+    assert [tool.NAME for tool in TOOLS] == ["evaluate", "download"]
     for tool in TOOLS:
         assert callable(tool.add_parser)
         assert callable(tool.main)
