@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +21,7 @@ _EXPLODING_INNER_LR = ["--inner-lr", "1e12"]
 _EXPLODING_META_LR = ["--meta-lr", "1e20"]
 
 
-@pytest.fixture(autouse=True)
-def _no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Plots are tested elsewhere; without matplotlib these runs stay fast."""
-    for name in list(sys.modules):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+pytestmark = pytest.mark.usefixtures("no_plots")
 
 
 def _sinusoid(out: Path, *extra: str, iterations: int = 5) -> list[str]:

@@ -20,13 +20,7 @@ from meta_train.cli import _report, main
 _SMALL = ["--meta-batch", "2", "--eval-tasks", "3", "--eval-every", "2", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def _no_plots(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Plots are tested elsewhere; without matplotlib these runs stay fast."""
-    for name in list(sys.modules):
-        if name == "matplotlib" or name.startswith("matplotlib."):
-            monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
+pytestmark = pytest.mark.usefixtures("no_plots")
 
 
 def _sinusoid(out: Path, *extra: str, iterations: int = 6) -> list[str]:
