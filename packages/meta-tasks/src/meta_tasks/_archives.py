@@ -186,6 +186,7 @@ def _locked_part(part: Path) -> Iterator[BinaryIO]:
             handle.close()
 
 
+# ``response`` is what ``urllib.request.urlopen`` returns, which typeshed types as ``Any``.
 def _content_start(response: Any) -> int | None:
     """The first byte of a ``206 Partial Content`` body, from its ``Content-Range`` header."""
     match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))

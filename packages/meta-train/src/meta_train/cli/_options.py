@@ -111,7 +111,7 @@ class Option:
     flag: str
     help: str
     type: Callable[[str], Any] | None = None
-    default: Any = None
+    default: Any = None  # any option value, as argparse.Action.default
     choices: tuple[str, ...] | None = None
     switch: bool = False
     metavar: str | None = None

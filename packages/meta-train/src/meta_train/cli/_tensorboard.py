@@ -29,6 +29,7 @@ class TensorBoardLog:
         writer: A ``torch.utils.tensorboard.SummaryWriter``.
     """
 
+    # Any: tensorboard is an optional extra, so SummaryWriter cannot be named for mypy here.
     def __init__(self, writer: Any) -> None:
         self.writer = writer
 
