@@ -20,6 +20,7 @@ import re
 import signal
 import subprocess
 import sys
+import tomllib
 import time
 from pathlib import Path
 
@@ -110,8 +111,8 @@ def test_two_processes_equal_one_process(
     assert output.count("wrote ") == 1
     events = len(list(two.glob("events.out.tfevents.*")))
     assert events == (1 if importlib.util.find_spec("tensorboard") is not None else 0)
-    assert f"# world-size = {WORLD_SIZE} " in (two / "config.toml").read_text()
-    assert "world-size" not in (one / "config.toml").read_text()
+    assert tomllib.loads((two / "config.toml").read_text())["world-size"] == WORLD_SIZE
+    assert tomllib.loads((one / "config.toml").read_text())["world-size"] == 1
 
     two_history = History.from_json(two / "history.json")
     one_history = History.from_json(one / "history.json")

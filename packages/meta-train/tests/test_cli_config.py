@@ -72,6 +72,8 @@ def test_omniglot_config_may_name_the_root(capsys, tmp_path):
         ("eval-tasks = [1, 2]\n", "eval-tasks must be a single value, got [1, 2]"),
         ('command = "omniglot"\n', "is a configuration of `meta-train omniglot`, not of"),
         ("iterations = \n", "is not valid TOML"),
+        ("world-size = 0\n", "world-size must be a positive integer, got 0"),
+        ('world-size = "2"\n', "world-size must be a positive integer, got '2'"),
     ],
 )
 def test_bad_config_files_are_refused_in_one_line(capsys, tmp_path, content, message):
@@ -107,12 +109,15 @@ def test_run_directory_records_every_option(capsys, tmp_path, monkeypatch):
     table = tomllib.loads(recorded)
     keys = set(options(subparser(build_parser(), "sinusoid")))
     unset = {"eval-every", "checkpoint-every", "msl-iterations", "first-order-iterations"}
-    assert set(table) == (keys - unset) | {"command"}
+    assert set(table) == (keys - unset) | {"command", "world-size"}
     assert table["grad-clip"] == 1.5
     assert table["eval-steps"] == 1
     assert table["out"] == str(out)
+    assert table["world-size"] == 1  # no torchrun: one process
     assert not list(out.glob(".*.tmp"))
-    assert _printed(capsys, ["sinusoid", "--config", str(out / "config.toml")]) == recorded
+    # Read back as --config, the record sets every option and world-size sets nothing.
+    options_only = recorded.replace("world-size = 1\n", "")
+    assert _printed(capsys, ["sinusoid", "--config", str(out / "config.toml")]) == options_only
 
 
 def test_toml_writer_round_trips_awkward_values():

@@ -22,6 +22,14 @@ COMMAND_KEY = "command"
 CONTROL_OPTIONS = frozenset({"config", "print_config", "resume", "overwrite"})
 """Destinations of options that steer this invocation and are not part of a run's settings."""
 
+WORLD_SIZE_KEY = "world-size"
+"""The key that records how many ``torchrun`` processes trained a run (``1`` without it).
+
+It is a fact about the run, not an option: reading a configuration back checks that it is a
+positive integer and sets nothing (``torchrun`` decides the number of processes, and
+``--resume`` compares it with the checkpoint's).
+"""
+
 
 class ConfigError(ValueError):
     """A configuration file that cannot be read or holds a key or value the command refuses."""
@@ -175,13 +183,17 @@ def config_tokens(
         command line's own (which then override them).
 
     Raises:
-        ConfigError: If a key is no option of ``command``, ``command`` names another
-            sub-command, or a value has the wrong shape (a list for a single value, a
+        ConfigError: If a key is no option of ``command`` (nor `WORLD_SIZE_KEY`, which sets
+            nothing), ``command`` names another sub-command, or a value has the wrong shape (a list for a single value, a
             non-bool for a switch).
     """
     known = options(parser)
     tokens: list[str] = []
     for key, value in table.items():
+        if key == WORLD_SIZE_KEY:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{source}: {key} must be a positive integer, got {value!r}")
+            continue
         if key == COMMAND_KEY:
             if value != command:
                 raise ConfigError(

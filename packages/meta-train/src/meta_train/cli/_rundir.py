@@ -1,9 +1,9 @@
 """The run directory ``--out``: its file names, the config record, and no silent overwrite.
 
-A run launched by ``torchrun`` with several processes records their number in
-``config.toml`` as a comment line, ``# world-size = N``: it is not an option (``--config``
-and ``--resume`` read options only), and ``--resume`` checks it against the checkpoint,
-which holds every rank's RNG states and is refused by a run of another world size.
+``config.toml`` also records ``world-size``, the number of ``torchrun`` processes (``1``
+without ``torchrun``): it is no option (reading the file back sets nothing with it), and
+``--resume`` checks the world size against the checkpoint, which holds every rank's RNG
+states and is refused by a run of another world size.
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import NoReturn
 
 from .._io import atomic_write_text
-from ._config import config_values, to_toml
+from ._config import WORLD_SIZE_KEY, config_values, to_toml
 
 CONFIG_NAME = "config.toml"
 CHECKPOINT_NAME = "checkpoint.pt"
-WORLD_SIZE_KEY = "world-size"
 
 
 def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
@@ -59,7 +58,7 @@ def start(parser: argparse.ArgumentParser, args: argparse.Namespace, world_size:
     Args:
         parser: The sub-command's parser (which options are recorded).
         args: The resolved arguments.
-        world_size: The number of ``torchrun`` processes, recorded when above 1.
+        world_size: The number of ``torchrun`` processes, recorded as ``world-size``.
 
     Returns:
         The checkpoint path of the run.
@@ -69,8 +68,6 @@ def start(parser: argparse.ArgumentParser, args: argparse.Namespace, world_size:
     if args.overwrite:
         checkpoint.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    record = to_toml(config_values(parser, args))
-    if world_size > 1:
-        record += f"# {WORLD_SIZE_KEY} = {world_size} (torchrun processes; resume with as many)\n"
+    record = to_toml({**config_values(parser, args), WORLD_SIZE_KEY: world_size})
     atomic_write_text(out / CONFIG_NAME, record)
     return checkpoint
