@@ -194,6 +194,17 @@ def test_resume_with_another_world_size_is_refused_naming_both(
     assert (two / "checkpoint.pt").read_bytes() == before
 
 
+def test_a_nan_stops_every_rank_and_rank_0_alone_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "nan"
+    argv = ["-m", "meta_train", *ARGS, "--inner-lr", "1e12", "--out", str(out)]
+    output = _torchrun(*argv, expect_success=False)
+    stops = [line for line in output.splitlines() if "non-finite meta-loss" in line]
+    assert len(stops) == 1, output
+    assert "at meta-iteration 1" in stops[0]
+    assert stops[0].endswith("no checkpoint had been saved yet")
+    assert not (out / "checkpoint.pt").exists()
+
+
 def _stop_agent_at(iteration: int) -> None:
     """Make rank 0 send SIGTERM to the torchrun agent after meta-update ``iteration``.
 

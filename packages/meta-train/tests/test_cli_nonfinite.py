@@ -78,7 +78,9 @@ def test_a_nan_keeps_the_last_good_checkpoint(capsys, tmp_path):
 def test_skip_finishes_and_counts_the_skipped_updates(capsys, tmp_path):
     out = tmp_path / "run"
     assert main(_sinusoid(out, *_EXPLODING_INNER_LR, "--on-nonfinite", "skip")) == 0
-    assert "Traceback" not in capsys.readouterr().err
+    printed = capsys.readouterr()
+    assert "Traceback" not in printed.err
+    assert "skipped 5 non-finite meta-update(s) (--on-nonfinite skip)" in printed.out
     history = json.loads((out / "history.json").read_text())
     assert history["skipped"] == [1, 2, 3, 4, 5]
     assert all(not math.isfinite(loss) for loss in history["meta_loss"])
@@ -86,6 +88,7 @@ def test_skip_finishes_and_counts_the_skipped_updates(capsys, tmp_path):
     assert header.endswith(",skipped")
     assert [row.rsplit(",", 1)[1] for row in rows] == ["1"] * 5
     assert 'on-nonfinite = "skip"\n' in (out / "config.toml").read_text()
+    assert json.loads((out / "metrics.json").read_text())["skipped_updates"] == 5
 
 
 def test_a_run_stopped_by_a_nan_resumes_skipping(capsys, tmp_path):
@@ -96,6 +99,7 @@ def test_a_run_stopped_by_a_nan_resumes_skipping(capsys, tmp_path):
     history = json.loads((out / "history.json").read_text())
     assert history["skipped"] == [2, 3, 4, 5]
     assert len(history["meta_loss"]) == 5
+    assert json.loads((out / "metrics.json").read_text())["skipped_updates"] == 4
 
 
 def test_on_nonfinite_takes_raise_or_skip(capsys, tmp_path):

@@ -285,7 +285,7 @@ def _run(
         stop_if_asked()
     except NonFiniteError as error:
         _close(board)
-        _fail_nonfinite(parser, error, checkpoint)
+        _fail_nonfinite(parser, error, checkpoint, ranks)
     except StopRequested as stop:
         trainer.save_checkpoint(checkpoint)
         _close(board)
@@ -309,6 +309,8 @@ def _run(
     if not ranks.writer:
         return 0  # rank 0 evaluates and reports; the others wait for it to leave the group
     print(f"meta-training took {train_seconds:.1f} s", flush=True)
+    if history.skipped:
+        print(f"skipped {len(history.skipped)} non-finite meta-update(s) (--on-nonfinite skip)")
 
     result = trainer.evaluate_tasks(test_tasks, steps=args.eval_steps)
     print_table(setup.title, result, setup.loss_name)
@@ -322,6 +324,7 @@ def _run(
         },
         "train_seconds": train_seconds,
         "iterations": trainer.iteration,
+        "skipped_updates": len(history.skipped),
         "world_size": ranks.world_size,
         "eval_steps": args.eval_steps,
         "test": summary(result),
@@ -340,9 +343,15 @@ def _run(
 
 
 def _fail_nonfinite(
-    parser: argparse.ArgumentParser, error: NonFiniteError, checkpoint: Path
+    parser: argparse.ArgumentParser, error: NonFiniteError, checkpoint: Path, ranks: Ranks
 ) -> NoReturn:
-    """Exit with status 2 and one line: what was not finite, where, and what is kept."""
+    """Exit with status 2 and one line: what was not finite, where, and what is kept.
+
+    Under ``torchrun`` every rank meets the same averaged meta-gradient and stops; rank 0
+    alone prints the line.
+    """
+    if not ranks.writer:
+        raise SystemExit(2)
     kept = (
         f"the last good checkpoint is kept: {checkpoint}"
         if checkpoint.is_file()
