@@ -16,17 +16,6 @@ def _printed(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
     return capsys.readouterr().out
 
 
-def _error_line(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    with pytest.raises(SystemExit) as excinfo:
-        main(argv)
-    assert excinfo.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def test_print_config_prints_the_defaults_that_config_reads_back(capsys, tmp_path):
     printed = _printed(capsys, ["sinusoid"])
     table = tomllib.loads(printed)
@@ -76,17 +65,17 @@ def test_omniglot_config_may_name_the_root(capsys, tmp_path):
         ('world-size = "2"\n', "world-size must be a positive integer, got '2'"),
     ],
 )
-def test_bad_config_files_are_refused_in_one_line(capsys, tmp_path, content, message):
+def test_bad_config_files_are_refused_in_one_line(tmp_path, content, message, one_line_error):
     config = tmp_path / "bad.toml"
     config.write_text(content)
-    line = _error_line(capsys, ["sinusoid", "--config", str(config), "--out", str(tmp_path / "x")])
+    line = one_line_error(["sinusoid", "--config", str(config), "--out", str(tmp_path / "x")])
     assert message in line
     assert str(config) in line
     assert not (tmp_path / "x").exists()
 
 
-def test_missing_config_file_is_refused(capsys, tmp_path):
-    line = _error_line(capsys, ["sinusoid", "--config", str(tmp_path / "none.toml")])
+def test_missing_config_file_is_refused(tmp_path, one_line_error):
+    line = one_line_error(["sinusoid", "--config", str(tmp_path / "none.toml")])
     assert f"cannot read {str(tmp_path / 'none.toml')!r}" in line
 
 

@@ -63,19 +63,6 @@ def _table(printed: str) -> str:
     return found.group(0)
 
 
-def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    """Run ``argv``, expect exit status 2 and return the one line of stderr."""
-    with pytest.raises(SystemExit) as excinfo:
-        main(argv)
-    assert excinfo.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    assert lines[0].startswith("meta-train evaluate: error: "), lines[0]
-    return lines[0]
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
     """Two sinusoid runs that differ only in --seed, and run A's training output."""
@@ -181,13 +168,13 @@ def test_evaluate_options_and_overwrite(capsys, run_a):
     assert _metrics(run_a)["test"]["tasks"] == 6
 
 
-def test_evaluate_keeps_the_runs_eval_steps_and_checks_mamlpp(capsys, tmp_path):
+def test_evaluate_keeps_the_runs_eval_steps_and_checks_mamlpp(capsys, tmp_path, one_line_error):
     out = tmp_path / "pp"
     _train([*_SINUSOID, "--algo", "mamlpp", "--inner-steps", "2", "--out", str(out)])
     _, record = _evaluate(capsys, str(out))
     assert record["settings"]["eval_steps"] == 2
     assert record["test"] == _metrics(out)["test"]
-    line = _error(capsys, ["evaluate", str(out), "--eval-steps", "1"])
+    line = one_line_error(["evaluate", str(out), "--eval-steps", "1"])
     assert "--eval-steps must equal --inner-steps (2)" in line
     assert str(out) in line
 
@@ -244,23 +231,23 @@ def _break_checkpoint(run: Path, how: str) -> None:
         ("architecture", "checkpoint '{run}/checkpoint.pt': the module state does not fit"),
     ],
 )
-def test_bad_checkpoints_are_refused_in_one_line(capsys, run_a, how, expected):
+def test_bad_checkpoints_are_refused_in_one_line(run_a, how, expected, one_line_error):
     _break_checkpoint(run_a, how)
-    line = _error(capsys, ["evaluate", str(run_a)])
+    line = one_line_error(["evaluate", str(run_a)])
     assert expected.format(run=run_a) in line
     assert not (run_a / "eval.json").exists()
 
 
-def test_bad_run_directories_are_refused_in_one_line(capsys, run_a, tmp_path):
+def test_bad_run_directories_are_refused_in_one_line(run_a, tmp_path, one_line_error):
     missing = tmp_path / "nowhere"
-    line = _error(capsys, ["evaluate", str(missing)])
+    line = one_line_error(["evaluate", str(missing)])
     assert f"{str(missing)!r} does not exist; expected a run directory" in line
     empty = tmp_path / "empty"
     empty.mkdir()
-    line = _error(capsys, ["evaluate", str(empty)])
+    line = one_line_error(["evaluate", str(empty)])
     assert f"'{empty}/checkpoint.pt' does not exist; expected the checkpoint.pt" in line
     (run_a / "config.toml").unlink()
-    line = _error(capsys, ["evaluate", str(run_a / "checkpoint.pt")])
+    line = one_line_error(["evaluate", str(run_a / "checkpoint.pt")])
     assert f"'{run_a}/config.toml' does not exist; expected the config.toml" in line
 
 
@@ -280,19 +267,19 @@ def test_bad_run_directories_are_refused_in_one_line(capsys, run_a, tmp_path):
         (lambda text: text + "[[", "config.toml' is not valid TOML"),
     ],
 )
-def test_bad_configs_are_refused_in_one_line(capsys, run_a, edit, expected):
+def test_bad_configs_are_refused_in_one_line(run_a, edit, expected, one_line_error):
     config = run_a / "config.toml"
     config.write_text(edit(config.read_text()))
-    assert expected in _error(capsys, ["evaluate", str(run_a)])
+    assert expected in one_line_error(["evaluate", str(run_a)])
 
 
-def test_lake_runs_need_an_omniglot_run(capsys, run_a):
-    line = _error(capsys, ["evaluate", str(run_a), "--lake-runs"])
+def test_lake_runs_need_an_omniglot_run(run_a, one_line_error):
+    line = one_line_error(["evaluate", str(run_a), "--lake-runs"])
     assert f"--lake-runs applies to omniglot runs; {str(run_a)!r} is a sinusoid run" in line
 
 
-def test_an_unusable_device_is_refused_in_one_line(capsys, run_a):
-    line = _error(capsys, ["evaluate", str(run_a), "--device", "nodevice"])
+def test_an_unusable_device_is_refused_in_one_line(run_a, one_line_error):
+    line = one_line_error(["evaluate", str(run_a), "--device", "nodevice"])
     assert "--device 'nodevice' is not a torch device" in line
 
 
@@ -313,31 +300,34 @@ def omniglot_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | s
 
 
 @pytest.mark.data
-def test_omniglot_evaluate_reproduces_the_run_and_refuses_missing_data(capsys, omniglot_run):
+def test_omniglot_evaluate_reproduces_the_run_and_refuses_missing_data(
+    capsys, omniglot_run, one_line_error
+):
     run = Path(omniglot_run["run"])
     out, record = _evaluate(capsys, str(run))
     assert _table(out) == _table(str(omniglot_run["printed"]))
     assert record["test"] == _metrics(run)["test"]
     assert "post_accuracy" in record["test"]
     assert "lake_runs" not in record
-    line = _error(capsys, ["evaluate", str(run), "--lake-runs"])
+    line = one_line_error(["evaluate", str(run), "--lake-runs"])
     assert f"--lake-runs: '{omniglot_run['root']}/{RUNS}' does not exist" in line
     assert "in the run's --root" in line
 
 
 @pytest.mark.data
-def test_omniglot_evaluate_refuses_a_missing_or_empty_root(capsys, omniglot_run, tmp_path):
+def test_omniglot_evaluate_refuses_a_missing_or_empty_root(omniglot_run, tmp_path, one_line_error):
     run = tmp_path / "run"
     shutil.copytree(omniglot_run["run"], run)
     config = run / "config.toml"
     recorded = config.read_text()
     gone = tmp_path / "gone"
     config.write_text(recorded.replace(str(omniglot_run["root"]), str(gone)))
-    line = _error(capsys, ["evaluate", str(run)])
+    line = one_line_error(["evaluate", str(run)])
     assert f"run {str(run)!r}: --root {str(gone)!r} is not a directory" in line
     gone.mkdir()
-    line = _error(capsys, ["evaluate", str(run)])
-    assert f"run {str(run)!r}: --root {str(gone)!r} with --subset background_small1" in line
+    line = one_line_error(["evaluate", str(run)])
+    assert f"run {str(run)!r}: --root {str(gone)!r} lacks images_background_small1.zip" in line
+    assert line.endswith(f"meta-train download omniglot --root {gone} --subset background_small1")
 
 
 @pytest.mark.data

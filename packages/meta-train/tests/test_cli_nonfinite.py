@@ -28,18 +28,6 @@ def _sinusoid(out: Path, *extra: str, iterations: int = 5) -> list[str]:
     return ["sinusoid", "--iterations", str(iterations), *_SMALL, *extra, "--out", str(out)]
 
 
-def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    """Run ``argv``, expect exit status 2, and return the one line of stderr."""
-    with pytest.raises(SystemExit) as excinfo:
-        main(argv)
-    assert excinfo.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def _floating_tensors(value: Any) -> list[torch.Tensor]:
     """Every floating-point tensor inside a checkpoint's nested dicts and lists."""
     if isinstance(value, torch.Tensor):
@@ -51,20 +39,20 @@ def _floating_tensors(value: Any) -> list[torch.Tensor]:
     return []
 
 
-def test_a_nan_stops_the_run_with_one_line(capsys, tmp_path):
+def test_a_nan_stops_the_run_with_one_line(tmp_path, one_line_error):
     out = tmp_path / "run"
     # the issue's example: with the default meta-batch of 25, some task's loss is inf at once
     argv = ["sinusoid", "--inner-lr", "1e6", "--iterations", "5", "--no-progress"]
-    line = _error(capsys, [*argv, "--out", str(out)])
+    line = one_line_error([*argv, "--out", str(out)])
     assert line.startswith("meta-train: error: non-finite meta-loss at meta-iteration 1: it is ")
     assert line.endswith("; no checkpoint had been saved yet")
     assert not (out / "checkpoint.pt").exists()
 
 
-def test_a_nan_keeps_the_last_good_checkpoint(capsys, tmp_path):
+def test_a_nan_keeps_the_last_good_checkpoint(tmp_path, one_line_error):
     out = tmp_path / "run"
     argv = _sinusoid(out, *_EXPLODING_META_LR, "--checkpoint-every", "1")
-    line = _error(capsys, argv)
+    line = one_line_error(argv)
     checkpoint = out / "checkpoint.pt"
     assert "non-finite meta-loss at meta-iteration 2: it is nan" in line
     assert line.endswith(f"; the last good checkpoint is kept: {checkpoint}")
@@ -91,9 +79,9 @@ def test_skip_finishes_and_counts_the_skipped_updates(capsys, tmp_path):
     assert json.loads((out / "metrics.json").read_text())["skipped_updates"] == 5
 
 
-def test_a_run_stopped_by_a_nan_resumes_skipping(capsys, tmp_path):
+def test_a_run_stopped_by_a_nan_resumes_skipping(tmp_path, one_line_error):
     out = tmp_path / "run"
-    _error(capsys, _sinusoid(out, *_EXPLODING_META_LR, "--checkpoint-every", "1"))
+    one_line_error(_sinusoid(out, *_EXPLODING_META_LR, "--checkpoint-every", "1"))
     argv = ["sinusoid", "--out", str(out), "--resume", "--on-nonfinite", "skip", "--no-progress"]
     assert main(argv) == 0
     history = json.loads((out / "history.json").read_text())
@@ -109,12 +97,12 @@ def test_on_nonfinite_takes_raise_or_skip(capsys, tmp_path):
     assert "--on-nonfinite: invalid choice: 'ignore'" in capsys.readouterr().err
 
 
-def test_resume_of_a_foreign_checkpoint_is_one_line(capsys, tmp_path):
+def test_resume_of_a_foreign_checkpoint_is_one_line(capsys, tmp_path, one_line_error):
     out = tmp_path / "run"
     assert main(_sinusoid(out, iterations=1)) == 0
     capsys.readouterr()
     torch.save({"weights": torch.zeros(2)}, out / "checkpoint.pt")
-    line = _error(capsys, ["sinusoid", "--out", str(out), "--resume"])
+    line = one_line_error(["sinusoid", "--out", str(out), "--resume"])
     assert line.startswith(
         f"meta-train: error: --resume: cannot load {str(out / 'checkpoint.pt')!r}: "
     )

@@ -27,18 +27,6 @@ def _sinusoid(out: Path, *extra: str, iterations: int = 6) -> list[str]:
     return ["sinusoid", "--iterations", str(iterations), *_SMALL, *extra, "--out", str(out)]
 
 
-def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
-    """Run ``argv``, expect exit status 2, and return the one line of stderr."""
-    with pytest.raises(SystemExit) as excinfo:
-        main(argv)
-    assert excinfo.value.code == 2
-    err = capsys.readouterr().err
-    assert "Traceback" not in err
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    return lines[0]
-
-
 def _interrupt_at(monkeypatch: pytest.MonkeyPatch, iteration: int) -> Callable[..., None]:
     """Send this process SIGINT once the run reports ``iteration`` (a real signal).
 
@@ -129,11 +117,11 @@ def _wait_for(process: subprocess.Popen[str] | subprocess.Popen[bytes], path: Pa
         time.sleep(0.02)
 
 
-def test_a_run_directory_is_never_overwritten_silently(capsys, tmp_path):
+def test_a_run_directory_is_never_overwritten_silently(capsys, tmp_path, one_line_error):
     out = tmp_path / "run"
     assert main(_sinusoid(out, iterations=2)) == 0
     capsys.readouterr()
-    line = _error(capsys, _sinusoid(out, iterations=3))
+    line = one_line_error(_sinusoid(out, iterations=3))
     assert f"--out {str(out)!r} already holds a run" in line
     assert "--resume" in line
     assert "--overwrite" in line
@@ -144,33 +132,33 @@ def test_a_run_directory_is_never_overwritten_silently(capsys, tmp_path):
     assert "iterations = 3\n" in (out / "config.toml").read_text()
 
 
-def test_resume_refuses_options_that_differ_from_the_run(capsys, tmp_path):
+def test_resume_refuses_options_that_differ_from_the_run(capsys, tmp_path, one_line_error):
     out = tmp_path / "run"
     assert main(_sinusoid(out, iterations=2)) == 0
     capsys.readouterr()
-    line = _error(capsys, ["sinusoid", "--out", str(out), "--resume", "--meta-batch", "5"])
+    line = one_line_error(["sinusoid", "--out", str(out), "--resume", "--meta-batch", "5"])
     assert "--resume: --meta-batch 5 differs from the run's 2" in line
     assert str(out / "config.toml") in line
-    line = _error(capsys, ["sinusoid", "--out", str(out), "--resume", "--batched"])
+    line = one_line_error(["sinusoid", "--out", str(out), "--resume", "--batched"])
     assert "--resume: --batched on differs from the run's off" in line
     # the same values again are fine, and so are display options
     argv = ["sinusoid", "--out", str(out), "--resume", "--meta-batch", "2", "--no-progress"]
     assert main(argv) == 0
 
 
-def test_resume_needs_a_run(capsys, tmp_path):
-    line = _error(capsys, ["sinusoid", "--out", str(tmp_path / "none"), "--resume"])
+def test_resume_needs_a_run(tmp_path, one_line_error):
+    line = one_line_error(["sinusoid", "--out", str(tmp_path / "none"), "--resume"])
     assert "--resume:" in line
     assert "checkpoint.pt' does not exist" in line
     assert not (tmp_path / "none").exists()
 
 
-def test_resume_of_a_broken_checkpoint_is_one_line(capsys, tmp_path):
+def test_resume_of_a_broken_checkpoint_is_one_line(capsys, tmp_path, one_line_error):
     out = tmp_path / "run"
     assert main(_sinusoid(out, iterations=1)) == 0
     capsys.readouterr()
     (out / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    line = _error(capsys, ["sinusoid", "--out", str(out), "--resume"])
+    line = one_line_error(["sinusoid", "--out", str(out), "--resume"])
     assert f"--resume: cannot load {str(out / 'checkpoint.pt')!r}" in line
 
 

@@ -47,6 +47,7 @@ from . import _download, _evaluate
 from ._arguments import parse_arguments
 from ._commands import TRAINING_COMMANDS
 from ._config import config_values, subparser, to_toml
+from ._rundir import OneLineParser
 from ._training import run
 
 __all__ = ["build_parser", "main"]
@@ -72,15 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``meta-train`` argument parser (the training sub-commands, then the `TOOLS`).
 
     Returns:
-        The parser; invalid values are rejected with a message that says what is allowed.
+        The parser; invalid values are rejected with one line that says what is allowed.
     """
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = OneLineParser(
         prog="meta-train",
         description="Meta-train MAML, Meta-SGD, ANIL or MAML++ and report pre- vs "
         "post-adaptation loss and accuracy with 95% confidence intervals; evaluate a "
         "trained run again.",
     )
     names = [*TRAINING_COMMANDS, *(tool.NAME for tool in TOOLS)]
+    # Sub-command parsers are made with type(parser): their errors are one line as well.
     commands = parser.add_subparsers(
         dest="task", required=True, metavar="{" + ",".join(names) + "}"
     )

@@ -184,8 +184,8 @@ def config_tokens(
 
     Raises:
         ConfigError: If a key is no option of ``command`` (nor `WORLD_SIZE_KEY`, which sets
-            nothing), ``command`` names another sub-command, or a value has the wrong shape (a list for a single value, a
-            non-bool for a switch).
+            nothing), ``command`` names another sub-command, or a value has the wrong shape
+            (a list for a single value, a non-bool for a switch).
     """
     known = options(parser)
     tokens: list[str] = []

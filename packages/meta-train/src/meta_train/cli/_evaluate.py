@@ -39,7 +39,7 @@ from ._config import COMMAND_KEY, ConfigError, config_tokens, read_config, subpa
 from ._interrupt import exit_status
 from ._options import check_options, non_negative_int, positive_int
 from ._report import print_table, summary
-from ._rundir import CHECKPOINT_NAME, CONFIG_NAME, fail
+from ._rundir import CHECKPOINT_NAME, CONFIG_NAME, OneLineParser, fail
 from ._training import Command, build_trainer
 
 NAME = "evaluate"
@@ -52,11 +52,11 @@ _PROG = f"meta-train {NAME}"
 _TRAINERS = "|".join(TRAINING_COMMANDS)
 
 
-class _OneLineParser(argparse.ArgumentParser):
+class _OneLineParser(OneLineParser):
     """Reports errors as one line ``meta-train evaluate: error: <context><message>``, status 2.
 
     The training commands' checks and setup report bad data with ``parser.error``; handed
-    this parser, they name the run being evaluated and print no usage lines.
+    this parser, they name the run being evaluated.
     """
 
     def __init__(self, context: str = "") -> None:

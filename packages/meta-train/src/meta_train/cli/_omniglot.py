@@ -9,6 +9,7 @@ replicated.
 from __future__ import annotations
 
 import argparse
+import shlex
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -99,11 +100,22 @@ def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     root: Path | None = args.root
     if root is None:
-        parser.error("the following arguments are required: --root")
+        parser.error(
+            "the following arguments are required: --root (the folder of the Omniglot "
+            "archives; `meta-train download omniglot --root DIR` fetches them)"
+        )
+    fetch = f"fetch them with: meta-train download omniglot --root {shlex.quote(str(root))}"
     if not root.is_dir():
         parser.error(
             f"--root {str(root)!r} is not a directory; expected the folder that holds the "
-            f"Omniglot archives ({_EXAMPLE_ARCHIVE}, ..., {OMNIGLOT_RUNS_ARCHIVE})"
+            f"Omniglot archives ({_EXAMPLE_ARCHIVE}, ..., {OMNIGLOT_RUNS_ARCHIVE}); {fetch}"
+        )
+    archives = OMNIGLOT_SUBSETS[args.subset]
+    missing = [name for name in archives if not (root / name).is_file()]
+    if missing:
+        parser.error(
+            f"--root {str(root)!r} lacks {', '.join(missing)} (--subset {args.subset}); "
+            f"{fetch} --subset {args.subset}"
         )
 
 

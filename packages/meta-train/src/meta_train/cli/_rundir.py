@@ -25,6 +25,18 @@ def fail(parser: argparse.ArgumentParser, message: str) -> NoReturn:
     parser.exit(2, f"{parser.prog}: error: {message}\n")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line ``<prog>: error: <message>``, status 2.
+
+    argparse prints the whole usage (twenty lines for a training command) before the one
+    line that matters; ``--help`` still shows it. Sub-command parsers inherit the class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Report a bad argument in one line (see `fail`) and exit with status 2."""
+        fail(self, message)
+
+
 def default_out(task: str, algo: str) -> Path:
     """The ``--out`` of a run that names none: ``runs/<task>-<algo>``."""
     return Path("runs") / f"{task}-{algo}"
