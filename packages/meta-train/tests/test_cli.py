@@ -32,7 +32,7 @@ OMNIGLOT_ROOT = Path(
         (["sinusoid", "--shots", "two"], "--shots: expected a positive integer, got 'two'"),
         (
             ["sinusoid", "--inner-lr", "-0.1"],
-            "--inner-lr: expected a positive finite number, got -0.1",
+            "--inner-lr: expected a positive number that float32 holds",
         ),
         (
             ["sinusoid", "--algo", "reptile"],
@@ -44,6 +44,12 @@ OMNIGLOT_ROOT = Path(
             r"--eval-steps must equal --inner-steps \(2\), got --eval-steps 5",
         ),
         (["sinusoid", "--algo", "mamlpp", "--first-order"], "use --first-order-iterations N"),
+        (
+            ["sinusoid", "--meta-lr", "1e100"],
+            r"--meta-lr: expected a positive number that float32 holds \(at most 3.4e\+38\), "
+            "got 1e100",
+        ),
+        (["sinusoid", "--inner-lr", "inf"], "--inner-lr: expected a positive number that"),
         (["sinusoid", "--msl-iterations", "5"], "apply to --algo mamlpp only, got --algo maml"),
         (
             ["omniglot"],

@@ -71,6 +71,13 @@ ways_int = _integer_at_least(
     2, "an integer >= 2", "an integer >= 2 (a task tells at least two classes apart)"
 )
 positive_float = _number_between(0.0, math.inf, "a positive number", "a positive finite number")
+#: Step sizes multiply float32 tensors (Adam's ``lr`` too): a larger one overflows in the update.
+step_size = _number_between(
+    0.0,
+    torch.finfo(torch.float32).max,
+    "a positive number",
+    f"a positive number that float32 holds (at most {torch.finfo(torch.float32).max:.3g})",
+)
 fraction = _number_between(0.0, 1.0, "a number in (0, 1)", "a number strictly between 0 and 1")
 
 
@@ -185,13 +192,13 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
         Option(
             "--inner-lr",
             "inner-loop step size (default: %(default)s)",
-            type=positive_float,
+            type=step_size,
             default=PER_COMMAND,
         ),
         Option(
             "--meta-lr",
             "Adam learning rate of the meta-update (default: %(default)s)",
-            type=positive_float,
+            type=step_size,
             default=0.001,
         ),
         Option("--first-order", "drop second-order terms (FOMAML)", switch=True),
