@@ -29,7 +29,7 @@ PACKAGES = [
 ]
 DEVICES = ["cpu", "cuda"]
 # Optional extras installed with a package wherever it is installed, so its tests cover them.
-EXTRAS = {"meta-tasks": "[images]", "meta-train": "[plot]"}
+EXTRAS = {"meta-tasks": "[images]", "meta-train": "[plot,tensorboard]"}
 TORCH_SPEC = os.environ.get("TORCH_SPEC", "torch==2.13.0")
 # On a GPU machine PyPI's default Linux wheel of torch is a CUDA build.
 CUDA_TORCH_SPEC = os.environ.get("CUDA_TORCH_SPEC", "torch==2.13.0")
@@ -236,7 +236,6 @@ def bench(session: nox.Session) -> None:
         "--markdown",
         str(ROOT / "docs" / "benchmarks.md"),
         *session.posargs,
-        env={"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "100000000000"},
     )
     sections = {
         "sinusoid_batched.py": "Batched against per-task adaptation (sinusoid)",

@@ -109,6 +109,7 @@ def test_two_processes_equal_one_process(
     assert output.count("meta-train sinusoid: maml, 6 iterations") == 1
     assert output.count("iteration 6/6") == 1
     assert output.count("wrote ") == 1
+    assert f", {WORLD_SIZE} processes (torchrun), output {two}" in output
     events = len(list(two.glob("events.out.tfevents.*")))
     assert events == (1 if importlib.util.find_spec("tensorboard") is not None else 0)
     assert tomllib.loads((two / "config.toml").read_text())["world-size"] == WORLD_SIZE

@@ -110,6 +110,29 @@ def test_help_lists_the_algorithms(capsys):
     assert build_parser().prog == "meta-train"
 
 
+@pytest.mark.parametrize(
+    ("command", "examples", "validation"),
+    [("sinusoid", "per task", 100), ("omniglot", "per class", 20)],
+)
+def test_help_speaks_of_the_command_it_helps(capsys, command, examples, validation):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    assert f"support examples {examples}" in out
+    assert f"query examples {examples}" in out
+    assert f"evaluate on up to {validation} validation tasks every N" in out
+    assert "{examples_per}" not in out
+    assert "{validation_tasks}" not in out
+
+
+def test_evaluate_help_shows_a_plain_percent(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "95% confidence intervals" in out
+    assert "%%" not in out
+
+
 def _check_outputs(out: Path, iterations: int) -> dict:
     metrics = json.loads((out / "metrics.json").read_text())
     history = History.from_json(out / "history.json")
@@ -144,7 +167,16 @@ def test_sinusoid_run_writes_everything(capsys, tmp_path, algo):
     assert main(argv) == 0
     stdout = capsys.readouterr().out
     assert f"meta-train sinusoid: {algo}, 4 iterations" in stdout
-    assert "iteration 4/4  meta-loss" in stdout
+    # progress lines: values of the history, time, speed and what is left
+    assert re.search(
+        r"^iteration 2/4  meta-loss [\d.e+-]+  eval-loss [\d.e+-]+  "
+        r"\(\d+\.\d s, [\d.e+]+ it/s, \d+ s left\)$",
+        stdout,
+        re.M,
+    ), stdout
+    assert re.search(r"^iteration 4/4  meta-loss .*, 0 s left\)$", stdout, re.M)
+    wrote = f"wrote config.toml, checkpoint.pt, history.json, history.csv, metrics.json to {out}"
+    assert wrote in stdout
     assert "pre-adaptation" in stdout
     assert "post-adaptation" in stdout
     assert "MSE" in stdout
@@ -277,7 +309,7 @@ def test_omniglot_without_pillow_fails_before_training(tmp_path, monkeypatch, on
     _needs_omniglot()
     monkeypatch.setitem(sys.modules, "PIL", None)
     err = one_line_error(["omniglot", "--root", str(OMNIGLOT_ROOT), "--out", str(tmp_path / "x")])
-    assert "meta-train omniglot cannot read images" in err
+    assert "meta-train omniglot: error: cannot read images: " in err
     assert r"pip install meta-tasks[images]" in err
     assert not (tmp_path / "x").exists()
 
@@ -317,6 +349,8 @@ def test_omniglot_run(capsys, tmp_path):
     assert "5-way 1-shot Omniglot, held-out characters (3 tasks" in stdout
     assert "10-way 1-shot Omniglot, held-out characters (3 tasks" in stdout
     assert "accuracy" in stdout
+    # the per-task loop records the meta-batch's query accuracy; the bar and lines show it
+    assert re.search(r"^iteration 2/2  meta-loss \S+  accuracy \d+\.\d%  eval-loss", stdout, re.M)
     metrics = _check_outputs(out, 2)
     assert set(metrics["test"]) == {
         "tasks",

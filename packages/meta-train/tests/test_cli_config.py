@@ -57,6 +57,9 @@ def test_omniglot_config_may_name_the_root(capsys, tmp_path):
     ("content", "message"),
     [
         ("learning-rate = 0.1\n", "unknown key 'learning-rate'; `meta-train sinusoid` takes"),
+        # the recorded-only keys are named among those it takes
+        ("learning-rate = 0.1\n", "takes algo, batched, checkpoint-every, command, device,"),
+        ("learning-rate = 0.1\n", ", shots, world-size"),
         ("batched = 1\n", "batched must be true or false, got 1"),
         ("eval-tasks = [1, 2]\n", "eval-tasks must be a single value, got [1, 2]"),
         ('command = "omniglot"\n', "is a configuration of `meta-train omniglot`, not of"),

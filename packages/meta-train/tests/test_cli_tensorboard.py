@@ -79,6 +79,16 @@ def test_resumed_run_continues_the_curves_without_duplicates(
     _assert_matches_history(_scalars(out), out)  # steps 1-4 once each, across both files
 
 
+def test_resuming_a_finished_run_adds_no_event_file(tmp_path: Path) -> None:
+    pytest.importorskip("torch.utils.tensorboard")
+    out = tmp_path / "run"
+    assert main(_sinusoid(out)) == 0
+    events = sorted(out.glob("events.out.tfevents.*"))
+    assert main(_sinusoid(out, "--resume")) == 0  # nothing left to train: evaluates only
+    assert sorted(out.glob("events.out.tfevents.*")) == events
+    _assert_matches_history(_scalars(out), out)
+
+
 def test_overwrite_starts_new_event_files(tmp_path: Path) -> None:
     pytest.importorskip("torch.utils.tensorboard")
     out = tmp_path / "run"

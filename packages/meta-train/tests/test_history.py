@@ -107,3 +107,18 @@ def test_from_csv_rejects_other_headers(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match=r"expected header \['iteration', 'meta_loss'"):
         History.from_csv(path)
+
+
+def test_progress_fields_show_the_newest_values():
+    history = _history()
+    history.skipped.append(3)
+    assert history.progress_fields() == {
+        "meta_loss": "0.5",
+        "accuracy": "80.0%",
+        "eval_loss": "0.25",
+        "eval_accuracy": "75.0%",
+        "skipped": "1",
+    }
+    assert History().progress_fields() == {}
+    regression = History(meta_loss=[2.0, 1.0 / 3.0], eval_loss=[(1, 1.5)])
+    assert regression.progress_fields() == {"meta_loss": "0.3333", "eval_loss": "1.5"}

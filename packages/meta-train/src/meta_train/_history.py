@@ -57,6 +57,34 @@ class History:
         """Number of meta-updates recorded (``len(meta_loss)``)."""
         return len(self.meta_loss)
 
+    def progress_fields(self) -> dict[str, str]:
+        """The newest value of each record, formatted for a progress display.
+
+        Returns:
+            ``{"meta_loss": ..., "accuracy": ..., "eval_loss": ..., "eval_accuracy": ...}``
+            with only the records that hold a value (accuracies in percent; the evaluation
+            values are the latest evaluation's, whenever it was taken), then ``"skipped"``
+            when meta-updates were skipped.
+
+        Examples:
+            >>> History(meta_loss=[0.9, 0.7], eval_accuracy=[(2, 0.625)]).progress_fields()
+            {'meta_loss': '0.7', 'eval_accuracy': '62.5%'}
+        """
+        latest = {
+            "meta_loss": self.meta_loss[-1] if self.meta_loss else None,
+            "accuracy": self.meta_accuracy[-1] if self.meta_accuracy else None,
+            "eval_loss": self.eval_loss[-1][1] if self.eval_loss else None,
+            "eval_accuracy": self.eval_accuracy[-1][1] if self.eval_accuracy else None,
+        }
+        fields = {
+            name: f"{100 * value:.1f}%" if name.endswith("accuracy") else f"{value:.4g}"
+            for name, value in latest.items()
+            if value is not None
+        }
+        if self.skipped:
+            fields["skipped"] = str(len(self.skipped))
+        return fields
+
     def to_dict(self) -> dict[str, list[Any]]:
         """Return the history as plain lists (JSON- and ``weights_only``-safe).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, Literal
@@ -62,12 +62,15 @@ class NonFiniteError(ValueError):
         iteration: The meta-update (counted from 1) that met the value.
         quantity: What was not finite, e.g. ``"meta-loss"`` or
             ``"meta-gradient of 'module.0.weight'"``.
-        detail: The rest of the message: the values found and what to do.
+        detail: The rest of the message: the values found and what was kept.
+        remedies: What could avoid it, as keys of ``PYTHON_REMEDIES`` (``"learning_rates"``,
+            ``"meta_lr"``, ``"grad_clip"``, ``"skip"``), worded at the end of the message.
 
     Attributes:
         iteration: As given.
         quantity: As given.
         detail: As given.
+        remedies: As given.
 
     Examples:
         >>> error = NonFiniteError(3, "meta-loss", "it is nan")
@@ -77,15 +80,41 @@ class NonFiniteError(ValueError):
         (True, 3)
     """
 
-    def __init__(self, iteration: int, quantity: str, detail: str) -> None:
-        super().__init__(f"non-finite {quantity} at meta-iteration {iteration}: {detail}")
+    def __init__(
+        self, iteration: int, quantity: str, detail: str, remedies: tuple[str, ...] = ()
+    ) -> None:
+        message = f"non-finite {quantity} at meta-iteration {iteration}: {detail}"
+        if remedies:
+            message += f"; {describe_remedies(remedies, PYTHON_REMEDIES)}"
+        super().__init__(message)
         self.iteration = iteration
         self.quantity = quantity
         self.detail = detail
+        self.remedies = remedies
 
-    def __reduce__(self) -> tuple[type[NonFiniteError], tuple[int, str, str]]:
-        # Rebuild from the three fields, so the error survives pickling (multiprocessing).
-        return type(self), (self.iteration, self.quantity, self.detail)
+    def __reduce__(
+        self,
+    ) -> tuple[type[NonFiniteError], tuple[int, str, str, tuple[str, ...]]]:
+        # Rebuild from the fields, so the error survives pickling (multiprocessing).
+        return type(self), (self.iteration, self.quantity, self.detail, self.remedies)
+
+
+#: How the remedies a [`NonFiniteError`][meta_train.NonFiniteError] suggests read in Python;
+#: the CLI words them as its flags.
+PYTHON_REMEDIES: Mapping[str, str] = {
+    "learning_rates": "lower the learning rates",
+    "meta_lr": "lower the meta learning rate",
+    "grad_clip": "set grad_clip",
+    "skip": "pass on_nonfinite='skip' to skip such updates",
+}
+
+
+def describe_remedies(remedies: Sequence[str], wording: Mapping[str, str]) -> str:
+    """``"a, b, or c"`` from the remedies' keys, each worded by ``wording``."""
+    words = [wording[remedy] for remedy in remedies]
+    if len(words) < 3:
+        return " or ".join(words)
+    return f"{', '.join(words[:-1])}, or {words[-1]}"
 
 
 def _describe_nonfinite(values: Tensor) -> str:
@@ -271,8 +300,10 @@ class MetaTrainer(Generic[AlgorithmT]):
             iteration in ``history.skipped``. Parameters that a finite step makes non-finite
             raise in both modes.
         scheduler: Optional learning-rate scheduler, stepped after every meta-update.
-        progress: Show a tqdm progress bar in [`fit`][meta_train.MetaTrainer.fit] (meta-loss
-            and last eval loss); ``None`` shows it only when stderr is a terminal.
+        progress: Show a tqdm progress bar in [`fit`][meta_train.MetaTrainer.fit]: it/s, time
+            left and [`History.progress_fields`][meta_train.History.progress_fields] (the
+            meta-loss, accuracy and the last evaluation's loss and accuracy); ``None`` shows
+            it only when stderr is a terminal.
         device: Device for the tasks; ``None`` uses the device of ``maml``'s parameters.
 
     Raises:
@@ -444,7 +475,9 @@ class MetaTrainer(Generic[AlgorithmT]):
         problem = self._nonfinite_update(totals, result.losses, named)
         if problem is not None:
             if self.on_nonfinite == "raise":
-                raise NonFiniteError(self.iteration + 1, *problem)
+                raise NonFiniteError(
+                    self.iteration + 1, *problem, ("learning_rates", "grad_clip", "skip")
+                )
             for param in params:
                 param.grad = None
             return totals, True
@@ -457,8 +490,8 @@ class MetaTrainer(Generic[AlgorithmT]):
                 self.iteration + 1,
                 f"parameter {broken[0]!r}",
                 f"{_describe_nonfinite(broken[1])} after an optimizer step with a finite "
-                "meta-gradient; lower the meta learning rate or set grad_clip (the last "
-                "checkpoint was not overwritten)",
+                "meta-gradient (the last checkpoint was not overwritten)",
+                ("meta_lr", "grad_clip"),
             )
         if self.scheduler is not None:
             self.scheduler.step()
@@ -469,22 +502,19 @@ class MetaTrainer(Generic[AlgorithmT]):
         self, totals: _StepTotals, losses: Tensor, named: Sequence[tuple[str, Tensor]]
     ) -> tuple[str, str] | None:
         """``(quantity, detail)`` of a NaN or inf meta-loss or meta-gradient, else ``None``."""
-        advice = (
-            "no optimizer step was made and the last checkpoint was not overwritten; lower the "
-            "learning rates, set grad_clip, or pass on_nonfinite='skip' to skip such updates"
-        )
+        kept = "no optimizer step was made and the last checkpoint was not overwritten"
         if not math.isfinite(totals.loss):
             bad = [index for index, value in enumerate(losses.tolist()) if not math.isfinite(value)]
             where = (
                 f"the meta-objectives of tasks {bad} are not finite" if bad else "from another rank"
             )
-            return "meta-loss", f"it is {totals.mean_loss} ({where}); {advice}"
+            return "meta-loss", f"it is {totals.mean_loss} ({where}); {kept}"
         grads = [(name, param.grad) for name, param in named if param.grad is not None]
         broken = _first_nonfinite(grads)
         if broken is None:
             return None
         name, grad = broken
-        return f"meta-gradient of {name!r}", f"{_describe_nonfinite(grad)}; {advice}"
+        return f"meta-gradient of {name!r}", f"{_describe_nonfinite(grad)}; {kept}"
 
     # --------------------------------------------------------------- evaluation
     def evaluate_tasks(self, tasks: Sequence[Task], *, steps: int | None = None) -> TaskEvaluation:
@@ -564,14 +594,13 @@ class MetaTrainer(Generic[AlgorithmT]):
         result = self.evaluate_tasks(tasks)
         return sum(result.post_loss) / len(result.post_loss)
 
-    def _record_evaluation(self, tasks: Sequence[Task]) -> float:
+    def _record_evaluation(self, tasks: Sequence[Task]) -> None:
         result = self.evaluate_tasks(tasks)
         mean_loss = sum(result.post_loss) / len(result.post_loss)
         self.history.eval_loss.append((self.iteration, mean_loss))
         if result.post_accuracy is not None:
             value = sum(result.post_accuracy) / len(result.post_accuracy)
             self.history.eval_accuracy.append((self.iteration, value))
-        return mean_loss
 
     # ---------------------------------------------------------------- training
     def _local_batch_size(self, meta_batch_size: int) -> int:
@@ -660,7 +689,6 @@ class MetaTrainer(Generic[AlgorithmT]):
         if checkpoint_path is not None and is_writer:
             check_checkpoint_path(checkpoint_path)
         bar = self._progress_bar(num_iterations)
-        last_eval: float | None = None
         try:
             for step in range(num_iterations):
                 tasks = self._prepare(self.task_sampler.sample(local_batch), "task_sampler.sample")
@@ -677,19 +705,14 @@ class MetaTrainer(Generic[AlgorithmT]):
                     (eval_every is not None and self.iteration % eval_every == 0)
                     or (eval_every is None and last)
                 ):
-                    last_eval = self._record_evaluation(eval_tasks)
+                    self._record_evaluation(eval_tasks)
                 if callback is not None:
                     callback(self.iteration, loss)
                 periodic = checkpoint_every is not None and self.iteration % checkpoint_every == 0
                 if checkpoint_path is not None and (last or periodic):
                     self.save_checkpoint(checkpoint_path)
                 if bar is not None:
-                    postfix = {"meta_loss": f"{loss:.4g}"}
-                    if last_eval is not None:
-                        postfix["eval_loss"] = f"{last_eval:.4g}"
-                    if self.history.skipped:
-                        postfix["skipped"] = str(len(self.history.skipped))
-                    bar.set_postfix(postfix, refresh=False)
+                    bar.set_postfix(self.history.progress_fields(), refresh=False)
                     bar.update(1)
         finally:
             if bar is not None:

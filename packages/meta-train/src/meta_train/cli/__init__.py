@@ -135,7 +135,7 @@ def _dispatch(arguments: list[str]) -> int:
         except BrokenPipeError:
             _discard_stdout()  # the reader has what it wanted, e.g. `... --print-config | head`
         return 0
-    return run(args, parser, TRAINING_COMMANDS[args.task])
+    return run(args, subparser(parser, args.task), TRAINING_COMMANDS[args.task])
 
 
 def _discard_stdout() -> None:

@@ -205,7 +205,7 @@ def config_tokens(
         if action is None:
             raise ConfigError(
                 f"{source}: unknown key {key!r}; `meta-train {command}` takes "
-                + ", ".join(sorted(known))
+                + ", ".join(sorted([*known, COMMAND_KEY, WORLD_SIZE_KEY]))
             )
         tokens += _tokens(key, action, value, source)
     return tokens

@@ -94,7 +94,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="evaluate a trained run again on held-out tasks",
         description=f"Rebuild the model of a `meta-train {_TRAINERS} --out DIR` run from "
         f"DIR/{CONFIG_NAME}, load its {CHECKPOINT_NAME} and evaluate it on held-out tasks: "
-        "pre- vs post-adaptation loss (and accuracy) with 95%% confidence intervals. "
+        "pre- vs post-adaptation loss (and accuracy) with 95% confidence intervals. "
         f"Writes DIR/{EVAL_NAME} with the settings used and the results; it is derived "
         "data, and the next evaluate overwrites it.",
     )

@@ -41,6 +41,18 @@ _LOSS_NAME = "cross-entropy"
 _EXAMPLE_ARCHIVE = OMNIGLOT_SUBSETS["background_small1"][0]
 
 
+DEFAULTS = Defaults(
+    iterations=1000,
+    meta_batch=16,
+    shots=1,
+    query_shots=15,
+    inner_lr=0.4,
+    eval_tasks=100,
+    validation_tasks=20,
+    examples_per="per class",
+)
+
+
 def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "omniglot",
@@ -89,12 +101,7 @@ def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         action="store_true",
         help="do not add rotated characters as extra training classes",
     )
-    add_options(
-        parser,
-        Defaults(
-            iterations=1000, meta_batch=16, shots=1, query_shots=15, inner_lr=0.4, eval_tasks=100
-        ),
-    )
+    add_options(parser, DEFAULTS)
 
 
 def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -130,7 +137,7 @@ def _setup(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Setup:
     except FileNotFoundError as error:
         parser.error(f"--root {str(root)!r} with --subset {args.subset}: {error}")
     except ImportError as error:
-        parser.error(f"meta-train omniglot cannot read images: {error}")
+        parser.error(f"cannot read images: {error}")
     train_base, test_base = split_classes(
         dataset.num_classes,
         fractions=(1.0 - args.test_fraction, args.test_fraction),
@@ -175,7 +182,7 @@ def _setup(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Setup:
             dataset, ways, args.shots, args.query_shots, classes=test_base, seed=seed
         ).sample(count)
 
-    validation = held_out(args.ways, min(20, args.eval_tasks), args.seed + 1)
+    validation = held_out(args.ways, min(DEFAULTS.validation_tasks, args.eval_tasks), args.seed + 1)
     eval_ways: dict[int, list[Task]] = {}
     for offset, ways in enumerate(args.eval_ways, start=3):
         if ways > len(test_base):

@@ -90,6 +90,10 @@ class Defaults(NamedTuple):
     query_shots: int
     inner_lr: float
     eval_tasks: int
+    #: How many tasks each periodic evaluation (``--eval-every``) draws, at most.
+    validation_tasks: int = 100
+    #: What ``--shots`` and ``--query-shots`` count examples of, as their help says it.
+    examples_per: str = "per task"
 
 
 class _PerCommand(enum.Enum):
@@ -106,7 +110,8 @@ class Option:
 
     Attributes:
         flag: The long flag, e.g. ``"--meta-batch"``.
-        help: Help text (argparse expands ``%(default)s`` and ``%(choices)s``).
+        help: Help text (argparse expands ``%(default)s`` and ``%(choices)s``;
+            ``{examples_per}`` and ``{validation_tasks}`` become the command's `Defaults`).
         type: Converts and checks the text, e.g. `positive_int`; ``None`` keeps the string.
         default: The value when the flag is absent, or `PER_COMMAND`.
         choices: The allowed values, if limited.
@@ -135,7 +140,10 @@ class Option:
             container.add_argument(self.flag, action="store_true", help=self.help)
             return
         default = getattr(defaults, self.dest) if self.default is PER_COMMAND else self.default
-        settings: dict[str, Any] = {"type": self.type, "default": default, "help": self.help}
+        text = self.help.replace("{examples_per}", defaults.examples_per).replace(
+            "{validation_tasks}", str(defaults.validation_tasks)
+        )
+        settings: dict[str, Any] = {"type": self.type, "default": default, "help": text}
         if self.choices is not None:
             settings["choices"] = self.choices
         if self.metavar is not None:
@@ -168,13 +176,13 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
         ),
         Option(
             "--shots",
-            "support examples per task (sinusoid) or per class (omniglot) (default: %(default)s)",
+            "support examples {examples_per} (default: %(default)s)",
             type=positive_int,
             default=PER_COMMAND,
         ),
         Option(
             "--query-shots",
-            "query examples per task (sinusoid) or per class (omniglot) (default: %(default)s)",
+            "query examples {examples_per} (default: %(default)s)",
             type=positive_int,
             default=PER_COMMAND,
         ),
@@ -239,7 +247,7 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
         ),
         Option(
             "--eval-every",
-            "evaluate on up to 100 validation tasks every N meta-updates "
+            "evaluate on up to {validation_tasks} validation tasks every N meta-updates "
             "(default: a tenth of --iterations)",
             type=positive_int,
         ),

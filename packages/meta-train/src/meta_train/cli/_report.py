@@ -7,6 +7,7 @@ files and the plots.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -17,23 +18,53 @@ from .._history import History
 from .._io import atomic_write_text
 from .._metrics import mean_confidence_interval
 from .._trainer import TaskEvaluation
+from ._rundir import CONFIG_NAME
 
 
 class ProgressPrinter:
-    """Progress lines for runs without a progress bar: about ten per run."""
+    """Progress lines for runs without a progress bar: about ten per run.
 
-    def __init__(self, total: int) -> None:
+    A line holds the iteration, the [`History.progress_fields`][meta_train.History.progress_fields]
+    (meta-loss, accuracy, the last evaluation's loss and accuracy), the time spent, the speed
+    and the time left, e.g. ``iteration 20/200  meta-loss 4.258  (0.8 s, 25.1 it/s, 7 s
+    left)``.
+
+    Args:
+        total: The run's ``--iterations``.
+        history: The trainer's history, read at each line; a resumed run's speed counts
+            from the iterations it already holds.
+    """
+
+    def __init__(self, total: int, history: History) -> None:
         self.total = total
         self.every = max(1, total // 10)
+        self.history = history
+        self.first = history.iterations
         self.start = time.perf_counter()
 
     def __call__(self, iteration: int, meta_loss: float) -> None:
-        if iteration % self.every == 0 or iteration == self.total:
-            elapsed = time.perf_counter() - self.start
-            print(
-                f"iteration {iteration}/{self.total}  meta-loss {meta_loss:.4f}  ({elapsed:.1f} s)",
-                flush=True,
-            )
+        if iteration % self.every != 0 and iteration != self.total:
+            return
+        elapsed = time.perf_counter() - self.start
+        fields = {**self.history.progress_fields(), "meta_loss": f"{meta_loss:.4g}"}
+        values = "  ".join(f"{name.replace('_', '-')} {value}" for name, value in fields.items())
+        speed = (iteration - self.first) / elapsed if elapsed > 0 else math.inf
+        left = (self.total - iteration) / speed
+        print(
+            f"iteration {iteration}/{self.total}  {values}  "
+            f"({elapsed:.1f} s, {speed:.3g} it/s, {_duration(left)} left)",
+            flush=True,
+        )
+
+
+def _duration(seconds: float) -> str:
+    """``"42 s"``, ``"3 min 5 s"`` or ``"2 h 13 min"``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60} s"
+    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 def _format_ci(values: Sequence[float], *, percent: bool = False) -> str:
@@ -118,7 +149,8 @@ def write_outputs(
             break
     metrics["plots"] = written
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    print(f"\nwrote {out / 'history.json'}, {out / 'metrics.json'} and {checkpoint}")
+    files = [CONFIG_NAME, checkpoint.name, "history.json", "history.csv", "metrics.json"]
+    print(f"\nwrote {', '.join(files)} to {out}")
     for path in written:
         print(f"plot: {path}")
     if not history.meta_loss:

@@ -23,6 +23,11 @@ _PLOT_TASKS = 4
 _PLOT_POINTS = 200
 
 
+DEFAULTS = Defaults(
+    iterations=3000, meta_batch=25, shots=10, query_shots=10, inner_lr=0.01, eval_tasks=600
+)
+
+
 def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser(
         "sinusoid",
@@ -30,12 +35,7 @@ def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         description="Few-shot regression of y = A sin(x - phase), A in [0.1, 5], phase in "
         f"[0, pi], x in [-5, 5], with the MAML paper's {_ARCHITECTURE}.",
     )
-    add_options(
-        parser,
-        Defaults(
-            iterations=3000, meta_batch=25, shots=10, query_shots=10, inner_lr=0.01, eval_tasks=600
-        ),
-    )
+    add_options(parser, DEFAULTS)
 
 
 def _sampler(args: argparse.Namespace, seed: int) -> SinusoidTaskSampler:
@@ -54,7 +54,9 @@ def _held_out(args: argparse.Namespace, count: int, seed: int) -> list[Task]:
 def _setup(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Setup:
     return Setup(
         train_sampler=_sampler(args, args.seed),
-        validation=_sampler(args, args.seed + 1).sample(min(100, args.eval_tasks)),
+        validation=_sampler(args, args.seed + 1).sample(
+            min(DEFAULTS.validation_tasks, args.eval_tasks)
+        ),
         held_out=partial(_held_out, args),
         model=MLP(list(MLP_SIZES)),
         loss_fn=F.mse_loss,

@@ -21,8 +21,8 @@ from meta_algos import ANIL, MAML, MAMLpp, MetaSGD
 from meta_tasks import Task, TaskSampler
 from torch import Tensor, nn
 
-from .._trainer import MetaTrainer, NonFiniteError
-from ._config import CONTROL_OPTIONS, subparser
+from .._trainer import MetaTrainer, NonFiniteError, describe_remedies
+from ._config import CONTROL_OPTIONS
 from ._distributed import (
     Ranks,
     RankShare,
@@ -37,6 +37,14 @@ from ._options import check_options, resolve_out
 from ._report import ProgressPrinter, print_table, summary, write_outputs
 from ._rundir import CHECKPOINT_NAME, check_fresh, fail, resume_command, start
 from ._tensorboard import TensorBoardLog, open_tensorboard
+
+#: The remedies a [`NonFiniteError`][meta_train.NonFiniteError] suggests, as this CLI's flags.
+CLI_REMEDIES = {
+    "learning_rates": "lower --inner-lr or --meta-lr",
+    "meta_lr": "lower --meta-lr",
+    "grad_clip": "set --grad-clip",
+    "skip": "pass --on-nonfinite skip to skip such updates",
+}
 
 
 @dataclass(frozen=True)
@@ -152,6 +160,9 @@ def _seed_everything(seed: int) -> None:
 def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Command) -> int:
     """Check the arguments, then set up, meta-train, evaluate and report one command.
 
+    ``parser`` is the command's own parser (``meta-train sinusoid``): its errors name the
+    command, as argparse's own errors for that command do.
+
     SIGINT and SIGTERM finish the current meta-iteration, save the checkpoint and print the
     command that resumes (see `Interrupts`). Under ``torchrun`` (see `_distributed`) every
     rank meta-trains its share of each meta-batch; rank 0 alone prints and writes files.
@@ -236,24 +247,24 @@ def _run(
             f"--resume: the checkpoint in {str(out)!r} is at iteration {trainer.iteration}, "
             f"past the run's --iterations {args.iterations}",
         )
-    checkpoint = (
-        start(subparser(parser, args.task), args, ranks.world_size)
-        if ranks.writer
-        else out / CHECKPOINT_NAME
-    )
+    checkpoint = start(parser, args, ranks.world_size) if ranks.writer else out / CHECKPOINT_NAME
     eval_every = args.eval_every or max(1, args.iterations // 10)
     resumed = f", resumed at iteration {trainer.iteration}" if args.resume else ""
+    processes = f", {ranks.world_size} processes (torchrun)" if ranks.distributed else ""
     print(
         f"meta-train {args.task}: {args.algo}, {args.iterations} iterations, meta-batch "
         f"{args.meta_batch}, {args.shots} shot(s), {args.inner_steps} inner step(s), "
-        f"{'batched (vmap)' if args.batched else 'per-task loop'}, device {device}, "
-        f"output {out}{resumed}",
+        f"{'batched (vmap)' if args.batched else 'per-task loop'}, device {device}"
+        f"{processes}, output {out}{resumed}",
         flush=True,
     )
-    printer = None if show_bar or not ranks.writer else ProgressPrinter(args.iterations)
+    printer = (
+        ProgressPrinter(args.iterations, trainer.history) if ranks.writer and not show_bar else None
+    )
+    # A resumed run with no meta-updates left only evaluates: it adds no event file.
     board = (
         open_tensorboard(out, start=trainer.iteration, fresh=not args.resume)
-        if ranks.writer
+        if ranks.writer and remaining > 0
         else None
     )
 
@@ -357,7 +368,10 @@ def _fail_nonfinite(
         if checkpoint.is_file()
         else "no checkpoint had been saved yet"
     )
-    fail(parser, f"{error}; {kept}")
+    message = f"non-finite {error.quantity} at meta-iteration {error.iteration}: {error.detail}"
+    if error.remedies:
+        message += f"; {describe_remedies(error.remedies, CLI_REMEDIES)}"
+    fail(parser, f"{message}; {kept}")
 
 
 def _close(board: TensorBoardLog | None) -> None:
