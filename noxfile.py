@@ -191,7 +191,16 @@ def demo(session: nox.Session) -> None:
     """The main job: meta-train MAML on sinusoid regression and report where the plots are."""
     _install_everything(session)
     out = ROOT / "runs" / "demo"
-    session.run("meta-train", "sinusoid", "--iterations", "10000", "--batched", "--out", str(out))
+    session.run(
+        "meta-train",
+        "sinusoid",
+        "--iterations",
+        "10000",
+        "--batched",
+        "--out",
+        str(out),
+        "--overwrite",  # the demo's own run directory: a rerun replaces it
+    )
 
 
 def _install_peers(session: nox.Session) -> None:
