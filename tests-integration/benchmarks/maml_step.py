@@ -588,6 +588,12 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
+def _allocator() -> str:
+    """How the allocator was set: the default, as a user runs, unless glibc malloc is tuned."""
+    tuned = [f"{name}={value}" for name, value in os.environ.items() if name.startswith("MALLOC_")]
+    return ", ".join(tuned) if tuned else "default allocator (no MALLOC_* variables)"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a reduced run (under 2 minutes)")
@@ -657,9 +663,7 @@ def main(argv: list[str] | None = None) -> int:
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads, timed repeats per workload "
         f"{', '.join(f'{name}: {count}' for name, count in repeats.items())} "
-        f"after {warmup} warm-up, "
-        f"MALLOC_MMAP_MAX_={os.environ.get('MALLOC_MMAP_MAX_', 'unset')}, "
-        f"MALLOC_TRIM_THRESHOLD_={os.environ.get('MALLOC_TRIM_THRESHOLD_', 'unset')}"
+        f"after {warmup} warm-up, {_allocator()}"
     )
     descriptions = {w.name: w.description for w in workloads}
     table = markdown(rows, descriptions, missing, failures, settings)
