@@ -113,12 +113,12 @@ def test_progress_fields_show_the_newest_values():
     history = _history()
     history.skipped.append(3)
     assert history.progress_fields() == {
-        "meta_loss": "0.5",
+        "meta_loss": "0.5000",
         "accuracy": "80.0%",
-        "eval_loss": "0.25",
+        "eval_loss": "0.2500",
         "eval_accuracy": "75.0%",
         "skipped": "1",
     }
     assert History().progress_fields() == {}
     regression = History(meta_loss=[2.0, 1.0 / 3.0], eval_loss=[(1, 1.5)])
-    assert regression.progress_fields() == {"meta_loss": "0.3333", "eval_loss": "1.5"}
+    assert regression.progress_fields() == {"meta_loss": "0.3333", "eval_loss": "1.5000"}

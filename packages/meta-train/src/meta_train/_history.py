@@ -68,7 +68,7 @@ class History:
 
         Examples:
             >>> History(meta_loss=[0.9, 0.7], eval_accuracy=[(2, 0.625)]).progress_fields()
-            {'meta_loss': '0.7', 'eval_accuracy': '62.5%'}
+            {'meta_loss': '0.7000', 'eval_accuracy': '62.5%'}
         """
         latest = {
             "meta_loss": self.meta_loss[-1] if self.meta_loss else None,
@@ -77,7 +77,7 @@ class History:
             "eval_accuracy": self.eval_accuracy[-1][1] if self.eval_accuracy else None,
         }
         fields = {
-            name: f"{100 * value:.1f}%" if name.endswith("accuracy") else f"{value:.4g}"
+            name: f"{100 * value:.1f}%" if name.endswith("accuracy") else f"{value:.4f}"
             for name, value in latest.items()
             if value is not None
         }

@@ -26,7 +26,7 @@ class ProgressPrinter:
 
     A line holds the iteration, the [`History.progress_fields`][meta_train.History.progress_fields]
     (meta-loss, accuracy, the last evaluation's loss and accuracy), the time spent, the speed
-    and the time left, e.g. ``iteration 20/200  meta-loss 4.258  (0.8 s, 25.1 it/s, 7 s
+    and the time left, e.g. ``iteration 20/200  meta-loss 4.2581  (0.8 s, 25.1 it/s, 7 s
     left)``.
 
     Args:
@@ -46,7 +46,7 @@ class ProgressPrinter:
         if iteration % self.every != 0 and iteration != self.total:
             return
         elapsed = time.perf_counter() - self.start
-        fields = {**self.history.progress_fields(), "meta_loss": f"{meta_loss:.4g}"}
+        fields = {**self.history.progress_fields(), "meta_loss": f"{meta_loss:.4f}"}
         values = "  ".join(f"{name.replace('_', '-')} {value}" for name, value in fields.items())
         speed = (iteration - self.first) / elapsed if elapsed > 0 else math.inf
         left = (self.total - iteration) / speed
