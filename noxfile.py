@@ -29,7 +29,8 @@ PACKAGES = [
 ]
 DEVICES = ["cpu", "cuda"]
 # Optional extras installed with a package wherever it is installed, so its tests cover them.
-EXTRAS = {"meta-tasks": "[images]", "meta-train": "[plot,tensorboard]"}
+# meta-train[lightning] makes tests(meta-train) run the Lightning tests (about 2 min on 2 cores).
+EXTRAS = {"meta-tasks": "[images]", "meta-train": "[lightning,plot,tensorboard]"}
 TORCH_SPEC = os.environ.get("TORCH_SPEC", "torch==2.13.0")
 # On a GPU machine PyPI's default Linux wheel of torch is a CUDA build.
 CUDA_TORCH_SPEC = os.environ.get("CUDA_TORCH_SPEC", "torch==2.13.0")
@@ -108,7 +109,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's src (packages resolved through mypy_path)."""
     _install_torch(session, "cpu")
-    session.install("mypy", "pillow", "tqdm", "matplotlib", "pytest")
+    session.install("mypy", "pillow", "tqdm", "matplotlib", "pytest", "lightning>=2.4,<3")
     modules = [name.replace("-", "_") for name in PACKAGES]
     session.run("mypy", *[arg for module in modules for arg in ("-p", module)])
 
