@@ -24,6 +24,7 @@ from ._modules import (
     refresh_rnn_weights,
     update_module,
 )
+from ._solvers import conjugate_gradient
 from ._typing import BuildLoss, GradMode, LearningRate, Params, UpdateRule
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "adapt_trajectory",
     "checks",
     "clone_module",
+    "conjugate_gradient",
     "descend_module",
     "detach_module",
     "functional_forward",
