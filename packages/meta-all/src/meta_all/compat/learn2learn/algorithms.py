@@ -2,9 +2,13 @@
 
 They keep learn2learn's signatures and ``clone()``/``adapt()`` semantics; see
 [`meta_all.compat.learn2learn`][meta_all.compat.learn2learn] for the differences from learn2learn.
+``LightningEpisodicModule``, ``LightningMAML`` and ``LightningANIL`` (Lightning 2, over
+``meta_train.lightning``) are imported on first use; they need ``meta-train[lightning]``.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from ._algorithms import GBML as GBML
 from ._algorithms import MAML as MAML
@@ -12,3 +16,15 @@ from ._algorithms import BaseLearner as BaseLearner
 from ._algorithms import MetaSGD as MetaSGD
 
 __all__ = ["GBML", "MAML", "BaseLearner", "MetaSGD"]
+
+
+_LIGHTNING = ("LightningANIL", "LightningEpisodicModule", "LightningMAML")
+
+
+def __getattr__(name: str) -> Any:
+    """learn2learn's Lightning modules, imported on first use (they need the lightning extra)."""
+    if name in _LIGHTNING:
+        from . import _lightning
+
+        return getattr(_lightning, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

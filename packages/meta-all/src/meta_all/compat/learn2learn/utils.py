@@ -2,9 +2,12 @@
 
 ``clone_module``, ``detach_module``, ``update_module`` and ``magic_box`` are
 [`meta_functional`][meta_functional]'s functions (also available as ``l2l.clone_module`` etc.).
+``utils.lightning.EpisodicBatcher`` is imported on first use (needs ``meta-train[lightning]``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from meta_functional import clone_module as clone_module
 from meta_functional import detach_module as detach_module
@@ -40,3 +43,12 @@ def accuracy(predictions: Tensor, targets: Tensor) -> Tensor:
         )
     hits = predictions.argmax(dim=1).view(targets.shape) == targets
     return hits.sum().float() / targets.numel()
+
+
+def __getattr__(name: str) -> Any:
+    """``utils.lightning`` (``EpisodicBatcher``), imported on first use (needs lightning)."""
+    if name == "lightning":
+        from . import _lightning
+
+        return _lightning
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
