@@ -19,6 +19,7 @@ L = pytest.importorskip("lightning")
 import meta_train.lightning  # noqa: E402
 from lightning.pytorch.callbacks import ModelCheckpoint  # noqa: E402
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger  # noqa: E402
+from lightning.pytorch.plugins import MixedPrecision  # noqa: E402
 from meta_algos import MAML  # noqa: E402
 from meta_nn import MLP, ConvNet4  # noqa: E402
 from meta_tasks import (  # noqa: E402
@@ -162,6 +163,16 @@ def test_a_resumed_run_continues_bit_for_bit(tmp_path):
     for ours, theirs in zip(_parameters(resumed), _parameters(whole), strict=True):
         assert torch.equal(ours, theirs)
     assert resumed._optimizer.state_dict()["param_groups"][0]["lr"] == 0.01 * 0.5**4
+
+
+def test_bf16_mixed_precision_trains_and_a_gradient_scaler_is_refused(tmp_path):
+    module = _module()
+    _trainer(tmp_path, max_epochs=1, precision="bf16-mixed").fit(module, _data())
+    assert module.trainer.global_step == 3
+    assert torch.isfinite(module.trainer.callback_metrics["train/meta_loss"])
+    scaler = MixedPrecision("16-mixed", "cpu", scaler=torch.amp.GradScaler("cpu"))
+    with pytest.raises(ValueError, match=r"cannot train with a gradient scaler \(precision='16"):
+        _trainer(tmp_path, max_epochs=1, plugins=[scaler]).fit(_module(), _data())
 
 
 def _csv_metrics(path: Path) -> list[dict[str, str]]:

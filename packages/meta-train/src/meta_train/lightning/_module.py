@@ -66,6 +66,10 @@ class MetaLightningModule(L.LightningModule):
       ``validation/pre_loss`` and ``validation/pre_accuracy``: the names ``meta-train``'s
       TensorBoard logs use.
 
+    ``precision="bf16-mixed"`` runs the inner and outer loop under autocast (second-order
+    steps included); ``"16-mixed"`` is refused, since its gradient scaler expects the loss to
+    be scaled in ``manual_backward``, which the algorithm's own ``meta_gradient`` does not do.
+
     Under Lightning's ``DDPStrategy`` the meta-gradient is reduced by ``MetaTrainer``'s
     reduction alone: with manual optimization DDP averages gradients only in
     ``manual_backward``, which this module never calls (DDP still broadcasts rank 0's buffers
@@ -170,6 +174,19 @@ class MetaLightningModule(L.LightningModule):
         return {"optimizer": self._optimizer, "lr_scheduler": self._scheduler}
 
     # ------------------------------------------------------------------ training
+    def on_fit_start(self) -> None:
+        """Refuse a gradient scaler (``precision="16-mixed"``): it would unscale unscaled grads.
+
+        Raises:
+            ValueError: If the trainer's precision plugin has a gradient scaler.
+        """
+        if getattr(self.trainer.precision_plugin, "scaler", None) is not None:
+            raise ValueError(
+                "MetaLightningModule cannot train with a gradient scaler (precision='16-mixed'): "
+                "meta_gradient computes the meta-gradient itself, unscaled, so the scaler's "
+                "step would divide it by the loss scale; use precision='bf16-mixed' or '32-true'"
+            )
+
     def training_step(self, batch: Sequence[Task], batch_idx: int) -> None:
         """One meta-update over ``batch`` (this rank's tasks); logs loss and accuracy.
 
