@@ -10,6 +10,8 @@ from .__about__ import __version__
 from ._maml import ANIL, MAML, Learner, MetaSGD, head_names
 from ._mamlpp import MAMLpp
 from ._protocol import MetaAlgorithm, MetaGradient, TaskData
+from ._protonet import ProtoDistance, ProtoNet
+from ._reptile import Reptile
 from ._typing import LossFn
 
 __all__ = [
@@ -21,6 +23,9 @@ __all__ = [
     "MetaAlgorithm",
     "MetaGradient",
     "MetaSGD",
+    "ProtoDistance",
+    "ProtoNet",
+    "Reptile",
     "TaskData",
     "__version__",
     "head_names",

@@ -1,0 +1,80 @@
+"""What the meta-gradient paths share: the per-task loop, stacking tasks, mapping over them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.func import vmap
+
+from ._batchnorm import PrimitiveBatchNormMode
+from ._checks import check_batchable
+from ._protocol import MetaGradient, TaskData
+
+#: The four fields of a task, in the order the batched paths take them.
+TASK_FIELDS = ("support_x", "support_y", "query_x", "query_y")
+
+
+def task_by_task(
+    tasks: Sequence[TaskData], step: Callable[[TaskData, float], tuple[Tensor, Tensor]]
+) -> MetaGradient:
+    """The per-task path of a meta-gradient: ``step(task, 1 / len(tasks))`` for each task.
+
+    ``step`` adds the task's share of the meta-gradient (its objective weighted by the
+    given factor) to ``.grad`` before the next task starts, so one task's graph is alive at a
+    time, and returns the task's objective and query prediction.
+
+    Args:
+        tasks: The tasks of one meta-update (at least one).
+        step: ``step(task, weight) -> (objective, prediction)``.
+
+    Returns:
+        The objectives and predictions, detached, in task order.
+    """
+    weight = 1.0 / len(tasks)
+    losses: list[Tensor] = []
+    predictions: list[Tensor] = []
+    for task in tasks:
+        loss, prediction = step(task, weight)
+        losses.append(loss.detach())
+        predictions.append(prediction.detach())
+    return MetaGradient(torch.stack(losses), predictions)
+
+
+def stack_tasks(tasks: Sequence[TaskData]) -> list[Tensor]:
+    """Stack each field of ``tasks`` along a new leading task dimension.
+
+    Args:
+        tasks: Tasks whose fields agree in shape, dtype and device (see ``same_layout``).
+
+    Returns:
+        ``[support_x, support_y, query_x, query_y]``, each of shape ``(tasks, ...)``.
+    """
+    return [torch.stack([getattr(task, field) for task in tasks]) for field in TASK_FIELDS]
+
+
+def map_over_tasks(module: nn.Module, per_task: Callable[..., Any], *stacks: Tensor) -> Any:
+    """``per_task`` under ``torch.func.vmap`` over the leading (task) dimension of ``stacks``.
+
+    Every ``F.batch_norm`` call is routed through the primitive-op batch norm (see
+    ``_batchnorm``), so each task is normalised with its own statistics, as in a per-task
+    loop; random ops draw differently per task.
+
+    Args:
+        module: The network ``per_task`` runs (checked for BatchNorm that would update
+            running statistics, which a vmapped computation cannot do).
+        per_task: A pure function of one task's tensors.
+        *stacks: Its arguments, stacked along dim 0.
+
+    Returns:
+        ``per_task``'s outputs, stacked along dim 0.
+
+    Raises:
+        ValueError: If ``module`` holds BatchNorm layers in training mode with running
+            statistics.
+    """
+    check_batchable(module)
+    with PrimitiveBatchNormMode():
+        return vmap(per_task, randomness="different")(*stacks)
