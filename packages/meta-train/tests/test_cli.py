@@ -35,9 +35,9 @@ OMNIGLOT_ROOT = Path(
             "--inner-lr: expected a positive number that float32 holds",
         ),
         (
-            ["sinusoid", "--algo", "reptile"],
-            r"--algo: invalid choice: 'reptile' "
-            r"\(choose from '?maml'?, '?metasgd'?, '?anil'?, '?mamlpp'?\)",
+            ["sinusoid", "--algo", "fomaml"],
+            r"--algo: invalid choice: 'fomaml' \(choose from '?maml'?, '?metasgd'?, '?anil'?, "
+            r"'?mamlpp'?, '?protonet'?, '?reptile'?\)",
         ),
         (
             ["sinusoid", "--algo", "mamlpp", "--inner-steps", "2", "--eval-steps", "5"],

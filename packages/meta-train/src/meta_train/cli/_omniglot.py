@@ -35,7 +35,7 @@ from torch import Tensor
 from .._trainer import MetaTrainer
 from ._options import Defaults, add_options, fraction, ways_int
 from ._report import print_table, summary
-from ._training import Command, Setup, build_maml
+from ._training import Command, Setup, build_algorithm
 
 _LOSS_NAME = "cross-entropy"
 _EXAMPLE_ARCHIVE = OMNIGLOT_SUBSETS["background_small1"][0]
@@ -220,7 +220,7 @@ def _widened(trainer: MetaTrainer, args: argparse.Namespace, ways: int) -> MetaT
     """
     if ways == args.ways:
         return trainer
-    widened = build_maml(args, _model(ways)).to(trainer.device)
+    widened = build_algorithm(args, _model(ways)).to(trainer.device)
     state = trainer.maml.state_dict()
     target = widened.state_dict()
     converted: dict[str, Tensor] = {}

@@ -18,7 +18,7 @@ import torch
 
 from ._rundir import default_out
 
-ALGOS = ("maml", "metasgd", "anil", "mamlpp")
+ALGOS = ("maml", "metasgd", "anil", "mamlpp", "protonet", "reptile")
 
 _Number = TypeVar("_Number", int, float)
 
@@ -158,7 +158,11 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
     "meta-learning": (
         Option(
             "--algo",
-            "meta-learner: %(choices)s (default: %(default)s)",
+            "meta-learner: %(choices)s (default: %(default)s); protonet classifies queries "
+            "by squared Euclidean distance to the class means of the model's features (the "
+            "conv blocks without the linear head; no inner loop, so the --inner-* options go "
+            "unused); reptile takes --inner-steps plain SGD steps per task and hands "
+            "theta - mean(adapted) to Adam as the meta-gradient",
             default="maml",
             choices=ALGOS,
         ),
@@ -337,6 +341,14 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             "--first-order does not apply to --algo mamlpp, which anneals the derivative "
             "order itself; use --first-order-iterations N (first-order for the first N updates)"
         )
+    if args.algo == "protonet" and args.task == "sinusoid":
+        parser.error(
+            "--algo protonet classifies by class prototypes, but sinusoid is regression (no "
+            "classes); use maml, metasgd, anil, mamlpp or reptile"
+        )
+    if args.algo in ("protonet", "reptile") and args.first_order:
+        why = "has no inner loop" if args.algo == "protonet" else "is first-order by construction"
+        parser.error(f"--first-order does not apply to --algo {args.algo}, which {why}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: CUDA is not available here; use --device cpu")
     try:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
 import torch
-from meta_algos import ANIL, MAML, MAMLpp, MetaSGD
+from meta_algos import ANIL, MAML, MAMLpp, MetaSGD, ProtoNet, Reptile
 from meta_tasks import Task, TaskSampler
 from torch import Tensor, nn
 
@@ -95,8 +95,18 @@ class Command(NamedTuple):
     check: Callable[[argparse.ArgumentParser, argparse.Namespace], None] | None = None
 
 
-def build_maml(args: argparse.Namespace, model: nn.Module) -> MAML:
-    """The ``--algo`` meta-learner around ``model`` (ANIL adapts its ``head`` only)."""
+def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoNet:
+    """The ``--algo`` meta-learner around ``model``.
+
+    ANIL adapts the model's ``head`` only; ProtoNet embeds with its ``features`` (the model
+    without its classification head); Reptile steps with ``--inner-lr`` and ``--inner-steps``
+    and leaves ``theta - mean(phi)`` as the meta-gradient (so ``--meta-lr`` is Adam's rate on
+    it).
+    """
+    if args.algo == "protonet":
+        return ProtoNet(model.get_submodule("features"))
+    if args.algo == "reptile":
+        return Reptile(model, args.inner_lr, args.inner_steps)
     common: dict[str, Any] = {
         "inner_lr": args.inner_lr,
         "inner_steps": args.inner_steps,
@@ -137,7 +147,7 @@ def build_trainer(args: argparse.Namespace, setup: Setup, *, progress: bool) -> 
         checkpoint against it).
     """
     device = torch.device(args.device)
-    maml = build_maml(args, setup.model).to(device)
+    maml = build_algorithm(args, setup.model).to(device)
     optimizer = torch.optim.Adam(maml.parameters(), lr=args.meta_lr)
     return MetaTrainer(
         maml,

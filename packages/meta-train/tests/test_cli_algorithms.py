@@ -1,0 +1,143 @@
+"""``meta-train --algo protonet|reptile``: Omniglot runs end to end, evaluate, resume and errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from meta_train.cli import main
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+OMNIGLOT_ROOT = Path(
+    os.environ.get("META_OMNIGLOT_ROOT", REPO_ROOT.parent / "shared" / "data" / "omniglot")
+)
+SMALL1 = "images_background_small1.zip"
+
+pytestmark = pytest.mark.usefixtures("no_plots")
+
+
+def _omniglot_root(tmp_path: Path) -> Path:
+    """A root holding only the small archive (no Lake runs), or skip without the data."""
+    if not (OMNIGLOT_ROOT / SMALL1).is_file():
+        pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")
+    pytest.importorskip("PIL", reason="Omniglot decoding needs Pillow (meta-tasks[images])")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / SMALL1).symlink_to(OMNIGLOT_ROOT / SMALL1)
+    return root
+
+
+def _omniglot(root: Path, out: Path, algo: str, *extra: str) -> list[str]:
+    return [
+        "omniglot",
+        "--root",
+        str(root),
+        "--subset",
+        "background_small1",
+        "--algo",
+        algo,
+        "--ways",
+        "3",
+        "--shots",
+        "1",
+        "--query-shots",
+        "2",
+        "--iterations",
+        "2",
+        "--meta-batch",
+        "2",
+        "--eval-tasks",
+        "3",
+        "--eval-ways",
+        "5",
+        "--no-progress",
+        "--out",
+        str(out),
+        *extra,
+    ]
+
+
+@pytest.mark.data
+@pytest.mark.parametrize(
+    ("algo", "extra"),
+    [("protonet", ()), ("reptile", ("--inner-steps", "2")), ("reptile", ("--batched",))],
+    ids=["protonet", "reptile-loop", "reptile-batched"],
+)
+def test_omniglot_run_evaluate_and_resume(capsys, tmp_path, algo, extra):
+    root = _omniglot_root(tmp_path)
+    out = tmp_path / "run"
+    assert main(_omniglot(root, out, algo, *extra)) == 0
+    printed = capsys.readouterr().out
+    assert f"meta-train omniglot: {algo}, 2 iterations" in printed
+    assert "3-way 1-shot Omniglot, held-out characters (3 tasks" in printed
+    assert "5-way 1-shot Omniglot, held-out characters (3 tasks" in printed
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["algo"] == algo
+    assert metrics["iterations"] == 2
+    test = metrics["test"]
+    assert 0.0 <= test["post_accuracy"]["mean"] <= 1.0
+    assert math.isfinite(test["post_loss"]["mean"])
+    state = torch.load(out / "checkpoint.pt", weights_only=True)["module"]
+    if algo == "protonet":
+        # the conv blocks of ConvNet4 only: no head; before adaptation nothing is known
+        assert "embedding.block0.conv.weight" in state
+        assert not any("head" in key for key in state)
+        assert test["pre_loss"]["mean"] == pytest.approx(math.log(3), abs=1e-6)
+        assert metrics["test_by_ways"]["5"]["pre_loss"]["mean"] == pytest.approx(math.log(5))
+    else:
+        assert "module.head.weight" in state
+    assert int(state["meta_iteration_count"]) == 2
+
+    assert main(["evaluate", str(out)]) == 0
+    evaluated = json.loads((out / "eval.json").read_text())
+    assert evaluated["algo"] == algo
+    assert evaluated["test"] == test
+
+    # a finished run resumed loads its checkpoint (algorithm and Adam state) and only evaluates
+    assert main([*_omniglot(root, out, algo, *extra), "--resume"]) == 0
+    assert json.loads((out / "metrics.json").read_text())["test"] == test
+
+
+def test_protonet_is_refused_for_regression(tmp_path, one_line_error):
+    line = one_line_error(["sinusoid", "--algo", "protonet", "--out", str(tmp_path / "x")])
+    assert line == (
+        "meta-train sinusoid: error: --algo protonet classifies by class prototypes, but "
+        "sinusoid is regression (no classes); use maml, metasgd, anil, mamlpp or reptile"
+    )
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(
+    ("algo", "why"),
+    [("protonet", "has no inner loop"), ("reptile", "is first-order by construction")],
+)
+def test_first_order_is_refused_where_it_does_not_apply(tmp_path, one_line_error, algo, why):
+    argv = ["omniglot", "--root", str(tmp_path), "--algo", algo, "--first-order"]
+    line = one_line_error([*argv, "--out", str(tmp_path / "x")])
+    assert line.endswith(f"--first-order does not apply to --algo {algo}, which {why}")
+
+
+def test_sinusoid_reptile_run(capsys, tmp_path):
+    out = tmp_path / "run"
+    argv = ["sinusoid", "--algo", "reptile", "--iterations", "2", "--meta-batch", "2"]
+    assert main([*argv, "--inner-steps", "3", "--eval-tasks", "3", "--out", str(out)]) == 0
+    assert "meta-train sinusoid: reptile, 2 iterations" in capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["algo"] == "reptile"
+    assert math.isfinite(metrics["test"]["post_loss"]["mean"])
+
+
+def test_help_and_print_config_know_the_algorithms(capsys):
+    with pytest.raises(SystemExit):
+        main(["omniglot", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "maml, metasgd, anil, mamlpp, protonet, reptile" in help_text
+    assert "class means of the model's features (the conv blocks without the linear head" in (
+        help_text
+    )
+    assert main(["sinusoid", "--algo", "reptile", "--print-config"]) == 0
+    assert 'algo = "reptile"' in capsys.readouterr().out
