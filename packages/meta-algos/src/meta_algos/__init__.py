@@ -7,6 +7,7 @@ meta-functional and meta-optim. (MetaNN's episodic learners live in `meta_all.co
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._imaml import IMAML
 from ._maml import ANIL, MAML, Learner, MetaSGD, head_names
 from ._mamlpp import MAMLpp
 from ._protocol import MetaAlgorithm, MetaGradient, TaskData
@@ -16,6 +17,7 @@ from ._typing import LossFn
 
 __all__ = [
     "ANIL",
+    "IMAML",
     "MAML",
     "Learner",
     "LossFn",
