@@ -276,6 +276,46 @@ def test_frozen_parameters_are_neither_adapted_nor_given_gradients() -> None:
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
 
 
+class WithSpare(nn.Module):
+    """A net with a parameter that no loss uses."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = tanh_net(9)
+        self.spare = nn.Parameter(torch.ones(3, dtype=torch.float64))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_an_unused_parameter_gets_a_zero_meta_gradient(batched: bool) -> None:
+    model = WithSpare()
+    IMAML(model, inner_lr=0.1, inner_steps=5, lam=1.0).meta_gradient(
+        [nonlinear_task(1), nonlinear_task(2)], F.mse_loss, batched=batched
+    )
+    assert torch.equal(model.spare.grad, torch.zeros(3, dtype=torch.float64))
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.net.parameters())
+
+
+def linear_loss(prediction: Tensor, target: Tensor) -> Tensor:
+    return (prediction * target).mean()
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_loss_linear_in_the_parameters_has_no_curvature(batched: bool) -> None:
+    """``H = 0``: the meta-gradient is the query gradient (the constant, here)."""
+    model = nn.Linear(2, 1).double()
+    task = nonlinear_task(3)
+    IMAML(model, inner_lr=0.1, inner_steps=3, lam=1.0).meta_gradient(
+        [task], linear_loss, batched=batched
+    )
+    expected = linear_loss(model(task.query_x), task.query_y)
+    weight_grad, bias_grad = torch.autograd.grad(expected, [model.weight, model.bias])
+    torch.testing.assert_close(model.weight.grad, weight_grad, rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(model.bias.grad, bias_grad, rtol=1e-12, atol=1e-15)
+
+
 def test_is_a_meta_algorithm_with_an_iteration_counter_in_its_state() -> None:
     imaml = IMAML(nn.Linear(1, 1))
     assert isinstance(imaml, MetaAlgorithm)
