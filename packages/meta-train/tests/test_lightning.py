@@ -29,6 +29,7 @@ from meta_tasks import (  # noqa: E402
     SinusoidTaskSampler,
     split_classes,
 )
+from meta_train import NonFiniteError  # noqa: E402
 from meta_train.lightning import (  # noqa: E402
     MetaDataModule,
     MetaLightningModule,
@@ -163,6 +164,20 @@ def test_a_resumed_run_continues_bit_for_bit(tmp_path):
     for ours, theirs in zip(_parameters(resumed), _parameters(whole), strict=True):
         assert torch.equal(ours, theirs)
     assert resumed._optimizer.state_dict()["param_groups"][0]["lr"] == 0.01 * 0.5**4
+
+
+def test_non_finite_meta_updates_raise_or_are_skipped(tmp_path):
+    def diverging(on_nonfinite: str) -> MetaLightningModule:
+        algorithm = MAML(MLP([1, 40, 40, 1]), inner_lr=1e30)
+        return MetaLightningModule(algorithm, F.mse_loss, on_nonfinite=on_nonfinite)
+
+    with pytest.raises(NonFiniteError, match="non-finite meta-loss at meta-iteration 1"):
+        _trainer(tmp_path, max_epochs=1).fit(diverging("raise"), _data())
+    skipping = diverging("skip")
+    before = _parameters(skipping)
+    _trainer(tmp_path, max_epochs=1).fit(skipping, _data())
+    assert skipping.trainer.global_step == 0  # no optimizer step was made
+    assert all(torch.equal(a, b) for a, b in zip(before, _parameters(skipping), strict=True))
 
 
 def test_bf16_mixed_precision_trains_and_a_gradient_scaler_is_refused(tmp_path):

@@ -66,6 +66,12 @@ class MetaLightningModule(L.LightningModule):
       ``validation/pre_loss`` and ``validation/pre_accuracy``: the names ``meta-train``'s
       TensorBoard logs use.
 
+    A meta-update that ``on_nonfinite="skip"`` skips makes no optimizer step, so
+    ``trainer.global_step`` does not count it. A checkpoint saved after a step (e.g. by
+    ``ModelCheckpoint(every_n_train_steps=...)``, whose notice about "pre-optimization state"
+    concerns other modules) holds the state after that meta-update, with the position in the task
+    streams, so ``trainer.fit(..., ckpt_path=...)`` continues exactly.
+
     ``precision="bf16-mixed"`` runs the inner and outer loop under autocast (second-order
     steps included); ``"16-mixed"`` is refused, since its gradient scaler expects the loss to
     be scaled in ``manual_backward``, which the algorithm's own ``meta_gradient`` does not do.
