@@ -149,6 +149,27 @@ def test_lightning_anil_adapts_the_classifier_and_meta_learns_both(tmp_path: Pat
     assert 0.0 <= validated["validation/accuracy"] <= 1.0
 
 
+def test_lightning_prototypical_networks_train_the_embedding(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    features = nn.Sequential(nn.Linear(FEATURES, 8), nn.ReLU(), nn.Linear(8, 4))
+    protonet = l2l.algorithms.LightningPrototypicalNetworks(
+        features, distance_metric="cosine", train_queries=QUERIES, test_queries=QUERIES
+    )
+    assert isinstance(protonet.algorithm, meta_algos.ProtoNet)
+    assert (protonet.distance_metric, protonet.algorithm.distance) == ("cosine", "cosine")
+    assert l2l.algorithms.LightningPrototypicalNetworks(features).distance_metric == "euclidean"
+    before = features[0].weight.detach().clone()
+    batcher = l2l.utils.lightning.EpisodicBatcher(task_dataset(6), task_dataset(7), epoch_length=2)
+    run = trainer(tmp_path, max_epochs=1)
+    run.fit(protonet, batcher)
+    (tested,) = run.test(protonet, batcher, verbose=False)
+    assert run.global_step == 2
+    assert not torch.equal(before, features[0].weight)
+    assert 0.0 <= tested["test/accuracy"] <= 1.0
+    with pytest.raises(ValueError, match="distance must be 'euclidean' or 'cosine'"):
+        l2l.algorithms.LightningPrototypicalNetworks(features, distance_metric="manhattan")
+
+
 @pytest.mark.data
 @pytest.mark.filterwarnings("ignore:FullOmniglot.*small background archives:UserWarning")
 def test_learn2learn_style_omniglot_script_runs_with_only_its_import_changed(

@@ -1,6 +1,7 @@
 """learn2learn's Lightning names on Lightning 2, as shells over `meta_train.lightning`.
 
-``LightningEpisodicModule``, ``LightningMAML`` and ``LightningANIL`` (``l2l.algorithms``) and
+``LightningEpisodicModule``, ``LightningMAML``, ``LightningANIL`` and
+``LightningPrototypicalNetworks`` (``l2l.algorithms``) and
 ``EpisodicBatcher`` (``l2l.utils.lightning``) keep learn2learn's constructor arguments and
 defaults; the loop is [`MetaLightningModule`][meta_train.lightning.MetaLightningModule]'s, so
 a training step is one meta-update through [`MetaTrainer`][meta_train.MetaTrainer]'s own
@@ -24,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import lightning as L
-from meta_algos import ANIL, MAML, MetaAlgorithm
+from meta_algos import ANIL, MAML, MetaAlgorithm, ProtoNet
 from meta_functional.checks import check_non_negative_int
 from meta_tasks import Task, split_by_shots
 from torch import Tensor, nn
@@ -225,6 +226,39 @@ class LightningANIL(LightningEpisodicModule):
         self.classifier = classifier
         self.adaptation_lr: float = inner["inner_lr"]
         self.adaptation_steps: int = inner["inner_steps"]
+
+
+class LightningPrototypicalNetworks(LightningEpisodicModule):
+    """learn2learn's ``LightningPrototypicalNetworks``: [`ProtoNet`][meta_algos.ProtoNet].
+
+    Args:
+        features: The embedding network.
+        loss: The loss; default ``nn.CrossEntropyLoss()``.
+        **kwargs: ``distance_metric="euclidean"`` (or ``"cosine"``) and the settings of
+            ``LightningEpisodicModule``; ``train_ways`` and ``test_ways`` may differ.
+
+    Attributes:
+        features: As given.
+        distance_metric: As given.
+
+    Raises:
+        ValueError: If ``distance_metric`` is neither ``"euclidean"`` nor ``"cosine"``.
+
+    Example:
+        ```python
+        protonet = l2l.algorithms.LightningPrototypicalNetworks(model.features, train_ways=20)
+        L.Trainer(max_epochs=10).fit(protonet, batcher)
+        ```
+
+    References:
+        Snell et al. 2017, "Prototypical Networks for Few-shot Learning".
+    """
+
+    def __init__(self, features: nn.Module, loss: nn.Module | None = None, **kwargs: Any) -> None:
+        distance = kwargs.get("distance_metric", "euclidean")
+        super().__init__(ProtoNet(features, distance=distance), loss, **kwargs)
+        self.features = features
+        self.distance_metric: str = distance
 
 
 class _Episodes:

@@ -2,8 +2,9 @@
 
 They keep learn2learn's signatures and ``clone()``/``adapt()`` semantics; see
 [`meta_all.compat.learn2learn`][meta_all.compat.learn2learn] for the differences from learn2learn.
-``LightningEpisodicModule``, ``LightningMAML`` and ``LightningANIL`` (Lightning 2, over
-``meta_train.lightning``) are imported on first use; they need ``meta-train[lightning]``.
+``LightningEpisodicModule``, ``LightningMAML``, ``LightningANIL`` and
+``LightningPrototypicalNetworks`` (Lightning 2, over ``meta_train.lightning``) are imported on
+first use; they need ``meta-train[lightning]``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,12 @@ from ._algorithms import MetaSGD as MetaSGD
 __all__ = ["GBML", "MAML", "BaseLearner", "MetaSGD"]
 
 
-_LIGHTNING = ("LightningANIL", "LightningEpisodicModule", "LightningMAML")
+_LIGHTNING = (
+    "LightningANIL",
+    "LightningEpisodicModule",
+    "LightningMAML",
+    "LightningPrototypicalNetworks",
+)
 
 
 def __getattr__(name: str) -> Any:
