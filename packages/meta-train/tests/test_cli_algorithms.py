@@ -1,10 +1,11 @@
-"""``meta-train --algo protonet|reptile``: Omniglot runs end to end, evaluate, resume and errors."""
+"""``meta-train --algo protonet|reptile|imaml``: Omniglot runs, evaluate, resume and errors."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,13 @@ def _omniglot(root: Path, out: Path, algo: str, *extra: str) -> list[str]:
 @pytest.mark.data
 @pytest.mark.parametrize(
     ("algo", "extra"),
-    [("protonet", ()), ("reptile", ("--inner-steps", "2")), ("reptile", ("--batched",))],
-    ids=["protonet", "reptile-loop", "reptile-batched"],
+    [
+        ("protonet", ()),
+        ("reptile", ("--inner-steps", "2")),
+        ("reptile", ("--batched",)),
+        ("imaml", ("--inner-steps", "2", "--proximal-strength", "2", "--cg-steps", "3")),
+    ],
+    ids=["protonet", "reptile-loop", "reptile-batched", "imaml"],
 )
 def test_omniglot_run_evaluate_and_resume(capsys, tmp_path, algo, extra):
     root = _omniglot_root(tmp_path)
@@ -88,6 +94,7 @@ def test_omniglot_run_evaluate_and_resume(capsys, tmp_path, algo, extra):
         assert not any("head" in key for key in state)
         assert test["pre_loss"]["mean"] == pytest.approx(math.log(3), abs=1e-6)
         assert metrics["test_by_ways"]["5"]["pre_loss"]["mean"] == pytest.approx(math.log(5))
+        assert metrics["test_by_ways"]["5"]["head"] == "prototypes (no head)"
     else:
         assert "module.head.weight" in state
     assert int(state["meta_iteration_count"]) == 2
@@ -106,14 +113,18 @@ def test_protonet_is_refused_for_regression(tmp_path, one_line_error):
     line = one_line_error(["sinusoid", "--algo", "protonet", "--out", str(tmp_path / "x")])
     assert line == (
         "meta-train sinusoid: error: --algo protonet classifies by class prototypes, but "
-        "sinusoid is regression (no classes); use maml, metasgd, anil, mamlpp or reptile"
+        "sinusoid is regression (no classes); use maml, metasgd, anil, mamlpp, reptile or imaml"
     )
     assert not (tmp_path / "x").exists()
 
 
 @pytest.mark.parametrize(
     ("algo", "why"),
-    [("protonet", "has no inner loop"), ("reptile", "is first-order by construction")],
+    [
+        ("protonet", "has no inner loop"),
+        ("reptile", "is first-order by construction"),
+        ("imaml", "differentiates the inner optimum implicitly, not through the inner loop"),
+    ],
 )
 def test_first_order_is_refused_where_it_does_not_apply(tmp_path, one_line_error, algo, why):
     argv = ["omniglot", "--root", str(tmp_path), "--algo", algo, "--first-order"]
@@ -131,11 +142,33 @@ def test_sinusoid_reptile_run(capsys, tmp_path):
     assert math.isfinite(metrics["test"]["post_loss"]["mean"])
 
 
+def test_sinusoid_imaml_run_records_its_settings(capsys, tmp_path):
+    out = tmp_path / "run"
+    argv = ["sinusoid", "--algo", "imaml", "--iterations", "2", "--meta-batch", "2"]
+    argv += ["--proximal-strength", "0.5", "--cg-steps", "2", "--eval-tasks", "3"]
+    assert main([*argv, "--out", str(out)]) == 0
+    assert "meta-train sinusoid: imaml, 2 iterations" in capsys.readouterr().out
+    config = tomllib.loads((out / "config.toml").read_text())
+    assert config["proximal-strength"] == 0.5
+    assert config["cg-steps"] == 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert math.isfinite(metrics["test"]["post_loss"]["mean"])
+
+
+@pytest.mark.parametrize("flag", [["--proximal-strength", "1"], ["--cg-steps", "3"]])
+def test_imaml_options_are_refused_for_other_algorithms(tmp_path, one_line_error, flag):
+    line = one_line_error(["sinusoid", *flag, "--out", str(tmp_path / "x")])
+    assert line == (
+        "meta-train sinusoid: error: --proximal-strength and --cg-steps apply to --algo imaml "
+        "only, got --algo maml"
+    )
+
+
 def test_help_and_print_config_know_the_algorithms(capsys):
     with pytest.raises(SystemExit):
         main(["omniglot", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "maml, metasgd, anil, mamlpp, protonet, reptile" in help_text
+    assert "maml, metasgd, anil, mamlpp, protonet, reptile, imaml" in help_text
     assert "class means of the model's features (the conv blocks without the linear head" in (
         help_text
     )

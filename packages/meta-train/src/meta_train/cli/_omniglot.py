@@ -244,6 +244,8 @@ def _widened(trainer: MetaTrainer, args: argparse.Namespace, ways: int) -> MetaT
 
 
 def _head(args: argparse.Namespace, ways: int) -> str:
+    if args.algo == "protonet":
+        return "prototypes (no head)"
     return "as trained" if ways == args.ways else f"mean row replicated to {ways}"
 
 
@@ -304,7 +306,7 @@ def report_lake_runs(
     print_table(f"Lake's {OMNIGLOT_RUNS_WAYS}-way one-shot runs", result, _LOSS_NAME)
     note = (
         ""
-        if args.ways == OMNIGLOT_RUNS_WAYS
+        if args.ways == OMNIGLOT_RUNS_WAYS or args.algo == "protonet"
         else f" (the {args.ways}-way head's mean row replicated to {OMNIGLOT_RUNS_WAYS} rows)"
     )
     print(f"  error rate over {queries} queries: {100 * error_rate:.2f}%{note}")

@@ -18,7 +18,10 @@ import torch
 
 from ._rundir import default_out
 
-ALGOS = ("maml", "metasgd", "anil", "mamlpp", "protonet", "reptile")
+ALGOS = ("maml", "metasgd", "anil", "mamlpp", "protonet", "reptile", "imaml")
+
+#: iMAML's settings when ``--proximal-strength`` / ``--cg-steps`` are not given.
+IMAML_DEFAULTS: Mapping[str, float | int] = {"lam": 1.0, "cg_steps": 5}
 
 _Number = TypeVar("_Number", int, float)
 
@@ -162,7 +165,8 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
             "by squared Euclidean distance to the class means of the model's features (the "
             "conv blocks without the linear head; no inner loop, so the --inner-* options go "
             "unused); reptile takes --inner-steps plain SGD steps per task and hands "
-            "theta - mean(adapted) to Adam as the meta-gradient",
+            "theta - mean(adapted) to Adam as the meta-gradient; imaml takes --inner-steps "
+            "proximal SGD steps and the implicit meta-gradient by conjugate gradient",
             default="maml",
             choices=ALGOS,
         ),
@@ -223,6 +227,18 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
             "--first-order-iterations",
             "mamlpp: first-order meta-updates at the start (default: a twentieth of --iterations)",
             type=non_negative_int,
+        ),
+        Option(
+            "--proximal-strength",
+            f"imaml: strength lambda of the proximal term lambda/2 ||phi - theta||^2 "
+            f"(default: {IMAML_DEFAULTS['lam']})",
+            type=positive_float,
+        ),
+        Option(
+            "--cg-steps",
+            f"imaml: conjugate-gradient steps for the implicit meta-gradient "
+            f"(default: {IMAML_DEFAULTS['cg_steps']})",
+            type=positive_int,
         ),
         Option(
             "--grad-clip",
@@ -341,13 +357,21 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             "--first-order does not apply to --algo mamlpp, which anneals the derivative "
             "order itself; use --first-order-iterations N (first-order for the first N updates)"
         )
+    if args.algo != "imaml" and (args.proximal_strength is not None or args.cg_steps is not None):
+        parser.error(
+            f"--proximal-strength and --cg-steps apply to --algo imaml only, got --algo {args.algo}"
+        )
     if args.algo == "protonet" and args.task == "sinusoid":
         parser.error(
             "--algo protonet classifies by class prototypes, but sinusoid is regression (no "
-            "classes); use maml, metasgd, anil, mamlpp or reptile"
+            "classes); use maml, metasgd, anil, mamlpp, reptile or imaml"
         )
-    if args.algo in ("protonet", "reptile") and args.first_order:
-        why = "has no inner loop" if args.algo == "protonet" else "is first-order by construction"
+    if args.algo in ("protonet", "reptile", "imaml") and args.first_order:
+        why = {
+            "protonet": "has no inner loop",
+            "reptile": "is first-order by construction",
+            "imaml": "differentiates the inner optimum implicitly, not through the inner loop",
+        }[args.algo]
         parser.error(f"--first-order does not apply to --algo {args.algo}, which {why}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: CUDA is not available here; use --device cpu")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
 import torch
-from meta_algos import ANIL, MAML, MAMLpp, MetaSGD, ProtoNet, Reptile
+from meta_algos import ANIL, IMAML, MAML, MAMLpp, MetaSGD, ProtoNet, Reptile
 from meta_tasks import Task, TaskSampler
 from torch import Tensor, nn
 
@@ -33,7 +33,7 @@ from ._distributed import (
     ranks_from_environment,
 )
 from ._interrupt import Aborted, Interrupts, StopRequested, exit_status
-from ._options import check_options, resolve_out
+from ._options import IMAML_DEFAULTS, check_options, resolve_out
 from ._report import ProgressPrinter, print_table, summary, write_outputs
 from ._rundir import CHECKPOINT_NAME, check_fresh, fail, resume_command, start
 from ._tensorboard import TensorBoardLog, open_tensorboard
@@ -101,12 +101,17 @@ def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoN
     ANIL adapts the model's ``head`` only; ProtoNet embeds with its ``features`` (the model
     without its classification head); Reptile steps with ``--inner-lr`` and ``--inner-steps``
     and leaves ``theta - mean(phi)`` as the meta-gradient (so ``--meta-lr`` is Adam's rate on
-    it).
+    it); iMAML takes ``--inner-steps`` proximal steps (``--proximal-strength``) and solves for
+    its implicit meta-gradient with ``--cg-steps`` conjugate-gradient steps.
     """
     if args.algo == "protonet":
         return ProtoNet(model.get_submodule("features"))
     if args.algo == "reptile":
         return Reptile(model, args.inner_lr, args.inner_steps)
+    if args.algo == "imaml":
+        lam = IMAML_DEFAULTS["lam"] if args.proximal_strength is None else args.proximal_strength
+        cg_steps = IMAML_DEFAULTS["cg_steps"] if args.cg_steps is None else args.cg_steps
+        return IMAML(model, args.inner_lr, args.inner_steps, lam, cg_steps=int(cg_steps))
     common: dict[str, Any] = {
         "inner_lr": args.inner_lr,
         "inner_steps": args.inner_steps,
