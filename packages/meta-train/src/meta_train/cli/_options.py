@@ -157,6 +157,15 @@ class Option:
 ON_NONFINITE = ("raise", "skip")
 """The values of ``--on-nonfinite`` (``MetaTrainer(on_nonfinite=...)``)."""
 
+ENGINES = ("native", "lightning")
+"""The values of ``--engine``: meta-train's own loop, or ``lightning.Trainer``'s."""
+
+PRECISIONS = ("32-true", "bf16-mixed")
+"""The values of ``--precision`` (``"16-mixed"``'s gradient scaler cannot scale a meta-gradient)."""
+
+#: The options that only ``--engine lightning`` reads (``lightning.Trainer``'s arguments).
+LIGHTNING_OPTIONS = ("devices", "strategy", "precision")
+
 OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
     "meta-learning": (
         Option(
@@ -278,6 +287,28 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
         ),
         Option("--device", "torch device, e.g. cpu or cuda (default: %(default)s)", default="cpu"),
         Option(
+            "--engine",
+            "what runs the meta-training loop: native (meta-train's own) or lightning "
+            '(lightning.Trainer; pip install "meta-train[lightning]") (default: %(default)s)',
+            default="native",
+            choices=ENGINES,
+        ),
+        Option(
+            "--devices",
+            "lightning engine: processes (one per device) that share each meta-batch "
+            "(lightning.Trainer(devices=N); default: 1)",
+            type=positive_int,
+        ),
+        Option(
+            "--strategy",
+            "lightning engine: lightning.Trainer's strategy, e.g. ddp (default: Lightning's pick)",
+        ),
+        Option(
+            "--precision",
+            "lightning engine: lightning.Trainer's precision, %(choices)s (default: 32-true)",
+            choices=PRECISIONS,
+        ),
+        Option(
             "--out",
             "run directory: config.toml, checkpoint.pt, history, metrics and plots "
             "(default: ./runs/<task>-<algo>)",
@@ -373,6 +404,14 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             "imaml": "differentiates the inner optimum implicitly, not through the inner loop",
         }[args.algo]
         parser.error(f"--first-order does not apply to --algo {args.algo}, which {why}")
+    if args.engine != "lightning":
+        given = [name for name in LIGHTNING_OPTIONS if getattr(args, name) is not None]
+        if given:
+            flags = ", ".join(f"--{name}" for name in given)
+            parser.error(
+                f"{flags} apply to --engine lightning only (lightning.Trainer's arguments), "
+                f"got --engine {args.engine}"
+            )
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: CUDA is not available here; use --device cpu")
     try:

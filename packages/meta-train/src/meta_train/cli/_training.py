@@ -191,6 +191,10 @@ def run(args: argparse.Namespace, parser: argparse.ArgumentParser, command: Comm
         command.check(parser, args)
     resolve_out(parser, args)
     check_fresh(parser, args)
+    if args.engine == "lightning":
+        from . import _engine_lightning  # imports this module: loaded when first used
+
+        return _engine_lightning.run(args, parser, command)
     ranks = _ranks(parser, args)
     device = rank_device(torch.device(args.device), ranks)
     with Interrupts() as interrupts:
