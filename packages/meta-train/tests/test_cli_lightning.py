@@ -117,3 +117,23 @@ def test_without_lightning_names_the_extra(
     monkeypatch.setitem(sys.modules, "lightning", None)
     line = one_line_error([*_SINUSOID, "--out", str(tmp_path / "run"), "--engine", "lightning"])
     assert line.endswith('needs PyTorch Lightning: pip install "meta-train[lightning]"'), line
+
+
+def test_skipped_updates_count_as_the_native_loop_counts_them(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, no_plots: None
+) -> None:
+    exploding = ["--iterations", "5", "--inner-lr", "1e6", "--on-nonfinite", "skip"]
+    histories = []
+    for engine in ("native", "lightning"):
+        out = tmp_path / engine
+        _run(capsys, out, *exploding, "--engine", engine)
+        histories.append(json.loads((out / "history.json").read_text()))
+        assert _checkpoint(out)["iteration"] == 5
+    assert histories[0]["skipped"] == histories[1]["skipped"] == [1, 3, 4]
+
+
+def test_a_nonfinite_update_stops_with_the_native_line(one_line_error, tmp_path: Path) -> None:
+    argv = [*_SINUSOID, "--inner-lr", "1e6", "--out", str(tmp_path / "run")]
+    line = one_line_error([*argv, "--engine", "lightning"])
+    assert "non-finite meta-loss at meta-iteration 1" in line, line
+    assert line.endswith("no checkpoint had been saved yet"), line

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import shutil
 import sys
 import time
@@ -60,6 +61,13 @@ def _refuse_unsupported(parser: argparse.ArgumentParser, args: argparse.Namespac
             parser,
             "--resume: --engine lightning cannot continue a run yet (its checkpoint.pt is "
             "meta-train's, for `meta-train evaluate`); start afresh with --overwrite",
+        )
+    device = torch.device(args.device)
+    if device.index is not None and args.devices is not None:
+        fail(
+            parser,
+            f"--device {args.device} names one device, so --devices {args.devices} does not "
+            f"apply; use --device {device.type} --devices {args.devices}",
         )
     if torch.distributed.is_available() and torch.distributed.is_torchelastic_launched():
         fail(
@@ -117,7 +125,8 @@ class _Recorder:
 
     Counts meta-updates (a skipped one too, as the native loop does), records the logged
     meta-loss, accuracy and evaluations in ``engine.history``, saves ``--checkpoint-every``
-    checkpoints, prints progress lines and stops between meta-updates on SIGINT/SIGTERM.
+    checkpoints, prints progress lines (after the evaluation that follows a meta-update, as
+    the native loop does) and stops between meta-updates on SIGINT/SIGTERM.
     """
 
     def __init__(
@@ -126,14 +135,25 @@ class _Recorder:
         args: argparse.Namespace,
         interrupts: Interrupts,
         checkpoint: Path,
+        *,
+        validates: bool,
     ) -> None:
         self.engine = engine
         self.args = args
         self.interrupts = interrupts
         self.checkpoint = checkpoint
-        #: Progress lines (set by the process that prints, when there is no progress bar).
+        self.validates = validates
+        self.eval_every: int = args.eval_every or max(1, args.iterations // 10)
         self.printer: ProgressPrinter | None = None
         self.steps = 0
+        #: Meta-updates made so far, a skipped one too (as the native loop counts them).
+        self.iteration = 0
+        self.loss = math.nan
+
+    def begin(self, trainer: Any) -> None:
+        """Start the progress lines on the printing process without a bar (``on_train_start``)."""
+        if trainer.is_global_zero and not trainer.progress_bar_callback:
+            self.printer = ProgressPrinter(self.args.iterations, self.history)
 
     @property
     def history(self) -> History:
@@ -143,18 +163,20 @@ class _Recorder:
     def after_update(self, trainer: Any) -> None:
         """Record the meta-update that just ended (``on_train_batch_end``)."""
         metrics = trainer.callback_metrics
-        self.engine.iteration += 1
-        loss = float(metrics["train/meta_loss"])
+        # The module sets engine.iteration to trainer.global_step, which skips do not advance.
+        self.iteration += 1
+        self.engine.iteration = self.iteration
+        self.loss = loss = float(metrics["train/meta_loss"])
         self.history.meta_loss.append(loss)
         if trainer.global_step == self.steps:
-            self.history.skipped.append(self.engine.iteration)
+            self.history.skipped.append(self.iteration)
         self.steps = trainer.global_step
         if "train/accuracy" in metrics:
             self.history.meta_accuracy.append(float(metrics["train/accuracy"]))
-        if self.printer is not None:
-            self.printer(self.engine.iteration, loss)
+        if self.iteration % self.eval_every != 0 or not self.validates:
+            self._print()
         every = self.args.checkpoint_every
-        if every is not None and self.engine.iteration % every == 0:
+        if every is not None and self.iteration % every == 0:
             self.engine.save_checkpoint(self.checkpoint)
         signum = agreed_signal(self.interrupts.signum, self.engine.device)
         if signum is not None:
@@ -163,12 +185,17 @@ class _Recorder:
     def after_validation(self, trainer: Any) -> None:
         """Record the periodic evaluation that just ended (``on_validation_end``)."""
         metrics = trainer.callback_metrics
-        iteration = self.engine.iteration
+        iteration = self.iteration
         if "validation/loss" not in metrics:
             return
         self.history.eval_loss.append((iteration, float(metrics["validation/loss"])))
         if "validation/accuracy" in metrics:
             self.history.eval_accuracy.append((iteration, float(metrics["validation/accuracy"])))
+        self._print()
+
+    def _print(self) -> None:
+        if self.printer is not None:
+            self.printer(self.iteration, self.loss)
 
 
 def _callback(recorder: _Recorder) -> lightning.Callback:
@@ -176,6 +203,11 @@ def _callback(recorder: _Recorder) -> lightning.Callback:
     import lightning
 
     class _Hooks(lightning.Callback):
+        def on_train_start(
+            self, trainer: lightning.Trainer, pl_module: lightning.LightningModule
+        ) -> None:
+            recorder.begin(trainer)
+
         def on_train_batch_end(self, trainer: lightning.Trainer, *_: Any) -> None:
             recorder.after_update(trainer)
 
@@ -201,9 +233,7 @@ def _loggers(out: Path) -> list[Any]:
     return loggers
 
 
-def _trainer(
-    args: argparse.Namespace, callbacks: list[lightning.Callback], remaining: int
-) -> lightning.Trainer:
+def _trainer(args: argparse.Namespace, recorder: _Recorder, remaining: int) -> lightning.Trainer:
     """``lightning.Trainer`` for ``remaining`` meta-updates with ``--devices`` and the rest."""
     import lightning
 
@@ -214,7 +244,7 @@ def _trainer(
         "precision": args.precision or "32-true",
         "max_steps": remaining,
         "max_epochs": 1,
-        "val_check_interval": args.eval_every or max(1, args.iterations // 10),
+        "val_check_interval": recorder.eval_every,
         "check_val_every_n_epoch": None,
         "num_sanity_val_steps": 0,
         "log_every_n_steps": 1,
@@ -222,7 +252,7 @@ def _trainer(
         "enable_checkpointing": False,
         "enable_progress_bar": not args.no_progress and sys.stderr.isatty(),
         "enable_model_summary": False,
-        "callbacks": callbacks,
+        "callbacks": [_callback(recorder)],
     }
     if args.strategy is not None:
         settings["strategy"] = args.strategy
@@ -275,11 +305,9 @@ def _run(
     engine.task_sampler = setup.train_sampler
     out: Path = args.out
     checkpoint = out / CHECKPOINT_NAME
-    recorder = _Recorder(engine, args, interrupts, checkpoint)
-    trainer = _trainer(args, [_callback(recorder)], args.iterations)
+    recorder = _Recorder(engine, args, interrupts, checkpoint, validates=bool(setup.validation))
+    trainer = _trainer(args, recorder, args.iterations)
     ranks = Ranks(rank=trainer.global_rank, world_size=trainer.world_size)
-    if ranks.writer and not trainer.progress_bar_callback:
-        recorder.printer = ProgressPrinter(args.iterations, engine.history)
     if args.meta_batch < ranks.world_size:
         fail(
             parser,
@@ -306,10 +334,12 @@ def _run(
             trainer.fit(module, _data_module(setup, args, ranks, args.iterations))
         # Lightning leaves the module where its teardown put it (the CPU after a GPU run).
         engine.device = next(module.parameters()).device
+        engine.iteration = recorder.iteration
         engine.save_checkpoint(checkpoint)
     except NonFiniteError as error:
         _fail_nonfinite(parser, error, checkpoint, ranks)
     except StopRequested as stop:
+        engine.iteration = recorder.iteration
         engine.save_checkpoint(checkpoint)
         if ranks.writer:
             engine.history.to_json(out / "history.json")
