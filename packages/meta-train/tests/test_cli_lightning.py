@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
 import tomllib
 from pathlib import Path
 
 import pytest
 import torch
-from meta_train.cli import main
+from meta_train.cli import _report, main
 
 pytest.importorskip("lightning")
 
@@ -137,3 +139,31 @@ def test_a_nonfinite_update_stops_with_the_native_line(one_line_error, tmp_path:
     line = one_line_error([*argv, "--engine", "lightning"])
     assert "non-finite meta-loss at meta-iteration 1" in line, line
     assert line.endswith("no checkpoint had been saved yet"), line
+
+
+def test_sigint_stops_after_the_update_and_saves_the_checkpoint(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    no_plots: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    report = _report.ProgressPrinter.__call__
+
+    def report_then_interrupt(self: _report.ProgressPrinter, at: int, meta_loss: float) -> None:
+        report(self, at, meta_loss)
+        if at == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(_report.ProgressPrinter, "__call__", report_then_interrupt)
+    out = tmp_path / "run"
+    assert main([*_SINUSOID, "--out", str(out), "--engine", "lightning"]) == 130
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert "stopped by SIGINT after iteration 2/4" in err
+    state = _checkpoint(out)
+    assert state["iteration"] == 2
+    assert len(state["history"]["meta_loss"]) == 2
+    assert state["history"]["eval_loss"][0][0] == 2
+    assert json.loads((out / "history.json").read_text())["meta_loss"] == pytest.approx(
+        state["history"]["meta_loss"]
+    )

@@ -174,28 +174,28 @@ class _Recorder:
         if "train/accuracy" in metrics:
             self.history.meta_accuracy.append(float(metrics["train/accuracy"]))
         if self.iteration % self.eval_every != 0 or not self.validates:
-            self._print()
+            self._finish_update()
+
+    def after_validation(self, trainer: Any) -> None:
+        """Record the periodic evaluation that just ended (``on_validation_end``)."""
+        metrics = trainer.callback_metrics
+        iteration = self.iteration
+        if "validation/loss" in metrics:
+            self.history.eval_loss.append((iteration, float(metrics["validation/loss"])))
+        if "validation/accuracy" in metrics:
+            self.history.eval_accuracy.append((iteration, float(metrics["validation/accuracy"])))
+        self._finish_update()
+
+    def _finish_update(self) -> None:
+        """After an update and its evaluation, as the native loop: print, checkpoint, stop."""
+        if self.printer is not None:
+            self.printer(self.iteration, self.loss)
         every = self.args.checkpoint_every
         if every is not None and self.iteration % every == 0:
             self.engine.save_checkpoint(self.checkpoint)
         signum = agreed_signal(self.interrupts.signum, self.engine.device)
         if signum is not None:
             raise StopRequested(signum)
-
-    def after_validation(self, trainer: Any) -> None:
-        """Record the periodic evaluation that just ended (``on_validation_end``)."""
-        metrics = trainer.callback_metrics
-        iteration = self.iteration
-        if "validation/loss" not in metrics:
-            return
-        self.history.eval_loss.append((iteration, float(metrics["validation/loss"])))
-        if "validation/accuracy" in metrics:
-            self.history.eval_accuracy.append((iteration, float(metrics["validation/accuracy"])))
-        self._print()
-
-    def _print(self) -> None:
-        if self.printer is not None:
-            self.printer(self.iteration, self.loss)
 
 
 def _callback(recorder: _Recorder) -> lightning.Callback:
@@ -346,7 +346,8 @@ def _run(
             engine.history.to_csv(out / "history.csv")
             print(
                 f"\nmeta-train: stopped by {stop} after iteration "
-                f"{engine.iteration}/{args.iterations}; checkpoint saved to {checkpoint}",
+                f"{engine.iteration}/{args.iterations}; checkpoint saved to {checkpoint} "
+                "(--engine lightning cannot --resume it yet)",
                 file=sys.stderr,
                 flush=True,
             )
