@@ -100,6 +100,15 @@ def test_zero_iterations_only_evaluate(
             "--strategy, --precision apply to --engine lightning only",
         ),
         (["--engine", "lightning", "--precision", "16-mixed"], "invalid choice: '16-mixed'"),
+        (["--engine", "lightning", "--strategy", "ddp_spawn"], "use --strategy ddp"),
+        (
+            ["--engine", "lightning", "--strategy", "bogus"],
+            "lightning.Trainer refused the settings: You selected an invalid strategy name",
+        ),
+        (
+            ["--engine", "lightning", "--device", "cpu:0", "--devices", "2"],
+            "--device cpu:0 names one device, so --devices 2 does not apply",
+        ),
     ],
 )
 def test_refusals_are_one_line(one_line_error, tmp_path: Path, extra: list[str], message: str):

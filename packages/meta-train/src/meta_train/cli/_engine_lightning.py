@@ -69,6 +69,12 @@ def _refuse_unsupported(parser: argparse.ArgumentParser, args: argparse.Namespac
             f"--device {args.device} names one device, so --devices {args.devices} does not "
             f"apply; use --device {device.type} --devices {args.devices}",
         )
+    if args.strategy is not None and ("spawn" in args.strategy or "fork" in args.strategy):
+        fail(
+            parser,
+            f"--strategy {args.strategy} trains in processes that hand back only the weights, "
+            "not the history this run records; use --strategy ddp",
+        )
     if torch.distributed.is_available() and torch.distributed.is_torchelastic_launched():
         fail(
             parser,
@@ -288,6 +294,8 @@ def _run(
     command: Command,
     interrupts: Interrupts,
 ) -> int:
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
     from meta_train.lightning import MetaLightningModule
 
     _seed_everything(args.seed)
@@ -306,7 +314,11 @@ def _run(
     out: Path = args.out
     checkpoint = out / CHECKPOINT_NAME
     recorder = _Recorder(engine, args, interrupts, checkpoint, validates=bool(setup.validation))
-    trainer = _trainer(args, recorder, args.iterations)
+    try:
+        trainer = _trainer(args, recorder, args.iterations)
+    except (ValueError, MisconfigurationException) as error:
+        # Lightning's own check of --devices, --strategy and --precision against the machine.
+        fail(parser, f"lightning.Trainer refused the settings: {str(error).splitlines()[0]}")
     ranks = Ranks(rank=trainer.global_rank, world_size=trainer.world_size)
     if args.meta_batch < ranks.world_size:
         fail(
