@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,52 @@ def test_vendoring_example_runs(tmp_path, monkeypatch):
     assert "otherlib._vendor.meta_functional" in sys.modules
     for name in [name for name in sys.modules if name.startswith("otherlib")]:
         monkeypatch.delitem(sys.modules, name)
+
+
+def printed_by(code: str, capsys: pytest.CaptureFixture[str]) -> str:
+    run(code)
+    return capsys.readouterr().out
+
+
+def test_meta_algos_guide_examples_run_and_print_what_the_page_says(capsys):
+    protonet, reptile, imaml, solver = python_blocks(ROOT / "docs" / "guides" / "meta-algos.md")
+    assert re.fullmatch(r"\(20, 5\) (\S+)\n", printed_by(protonet, capsys))
+    assert re.fullmatch(r"query MSE after 5 inner steps: \d+\.\d{3}\n", printed_by(reptile, capsys))
+    assert re.fullmatch(
+        r"query MSE after 10 proximal steps: \d+\.\d{3}\n", printed_by(imaml, capsys)
+    )
+    assert printed_by(solver, capsys) == "tensor([0.0909, 0.6364]) tensor([0.0909, 0.6364])\n"
+
+
+def lightning_notices_ignored() -> None:
+    """Lightning's own notices (pytree deprecation under new torch, "few batches")."""
+    from lightning.fabric.utilities.warnings import PossibleUserWarning
+
+    warnings.filterwarnings("ignore", ".*treespec.*", DeprecationWarning)
+    warnings.filterwarnings("ignore", ".*treespec.*", FutureWarning)
+    warnings.filterwarnings("ignore", category=PossibleUserWarning)
+
+
+def test_lightning_guide_runs(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("lightning")
+    monkeypatch.chdir(tmp_path)  # the examples write lightning_logs/ where they run
+    code = "\n".join(python_blocks(ROOT / "docs" / "guides" / "lightning.md"))
+    with warnings.catch_warnings():
+        lightning_notices_ignored()
+        # the page says so: the resumed Trainer logs into a new version directory
+        warnings.filterwarnings("ignore", "The dirpath has changed", UserWarning)
+        first, resumed = printed_by(code, capsys).splitlines()
+    assert re.fullmatch(r"10 \{'test/loss': \S+, 'test/pre_loss': \S+\}", first)
+    assert resumed == "15"
+
+
+def test_learn2learn_migration_lightning_script_runs(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("lightning")
+    monkeypatch.chdir(tmp_path)
+    blocks = python_blocks(ROOT / "docs" / "migration" / "learn2learn.md")
+    (script,) = [block for block in blocks if "LightningMAML" in block]
+    with warnings.catch_warnings():
+        lightning_notices_ignored()
+        printed = printed_by(script, capsys)
+    names = "'test/accuracy': \\S+, 'test/loss': \\S+, 'test/pre_accuracy': \\S+, 'test/pre_loss'"
+    assert re.fullmatch(f"20 \\{{{names}: \\S+\\}}\n", printed), printed
