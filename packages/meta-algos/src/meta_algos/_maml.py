@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
@@ -16,15 +19,35 @@ from meta_functional.checks import (
     check_scalar_loss,
 )
 from torch import Tensor, nn
-from torch.func import functional_call, vmap
+from torch.func import functional_call, grad
 
+from ._batching import TASK_FIELDS, map_over_tasks, stack_tasks
 from ._batchnorm import PrimitiveBatchNormMode
 from ._checks import check_batchable, check_task_stacks, resolve_adapt_names
+from ._compile import CompiledSteps, compile_options, layout
 from ._protocol import MetaGradient, TaskData, same_layout, task_list
 from ._typing import LossFn
 
 #: Inner-loop step sizes for one step: one float for every parameter or one tensor per name.
 StepRates = float | dict[str, Tensor]
+#: The differentiated inputs of a compiled meta-gradient: module ``"params"`` and ``"rates"``.
+_State = dict[str, dict[str, Tensor]]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What the Python-side schedules fix for one meta-gradient (static under compile).
+
+    Attributes:
+        steps: Number of inner steps.
+        first_order: Whether inner gradients are differentiated again.
+        counted: Which steps' query losses count (non-zero weights, and always the last
+            step), or ``None`` for the final query loss only.
+    """
+
+    steps: int
+    first_order: bool
+    counted: tuple[bool, ...] | None
 
 
 def has_tied_tensors(module: nn.Module) -> bool:
@@ -67,10 +90,15 @@ class MAML(nn.Module):
         allow_unused: If ``False``, an adapted parameter that the support loss does not depend
             on is an error in [`Learner.adapt`][meta_algos.Learner.adapt]; if ``True`` it is left
             unchanged.
+        compile: Compile [`meta_gradient`][meta_algos.MAML.meta_gradient] with
+            `torch.compile`: ``True``, or a dict of keyword arguments for `torch.compile`
+            (defaults ``dynamic=False, fullgraph=True``). See
+            [`set_compile`][meta_algos.MAML.set_compile] for what is compiled, the recompile
+            policy and the eager fallback.
 
     Raises:
         TypeError: If ``module`` is not a module, ``adapt_names`` is a string, ``inner_lr`` is
-            not a number, or a flag is not a bool.
+            not a number, a flag is not a bool, or ``compile`` is neither a bool nor a dict.
         ValueError: If ``inner_lr`` is negative or not finite, ``inner_steps`` is negative,
             ``module`` has no parameters or ``adapt_names`` is empty.
         KeyError: If ``adapt_names`` names something that is not a parameter of ``module``.
@@ -103,6 +131,7 @@ class MAML(nn.Module):
         first_order: bool = False,
         adapt_names: Iterable[str] | None = None,
         allow_unused: bool = True,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         super().__init__()
         self.module = check_module(module)
@@ -115,6 +144,67 @@ class MAML(nn.Module):
         self._tie_weights = has_tied_tensors(module)
         self.register_buffer("meta_iteration_count", torch.zeros((), dtype=torch.long))
         self._init_learned_state()
+        self._compiled: CompiledSteps | None = None
+        self.set_compile(compile)
+
+    def set_compile(self, compile: bool | dict[str, Any]) -> None:
+        """Switch compiling of [`meta_gradient`][meta_algos.MAML.meta_gradient] on or off.
+
+        When on, the whole meta-gradient of a batch of tasks (inner loop, query loss, outer
+        gradient) is one compiled pure `torch.func` function of (parameters, learned rates,
+        buffers, task tensors): `torch.func.grad` of the mean over `torch.func.vmap` of the
+        task objective (``batched=True``), or of one task's objective, called per task and
+        summed (the loop). It runs the same step rule as the eager path (meta-functional's
+        ``adapt_trajectory`` with ``grad_mode="func"``), so the result is the eager one up to
+        rounding. [`adapted_predictions`][meta_algos.MAML.adapted_predictions] (evaluation)
+        stays eager.
+
+        Recompile policy: a function is compiled with ``dynamic=False`` for every new input
+        layout (the shapes, dtypes and devices of the tasks' tensors, the number of inner
+        steps, the derivative order, which MAML++ query losses count, the modules' training
+        flags and the loss function); at most 8 layouts are compiled, and further ones run
+        eagerly with one warning, so a smaller last meta-batch costs one compile and never
+        an unbounded number. MAML++'s step weights are inputs, so annealing them does not
+        recompile.
+
+        Eager fallback: if compiling fails (no C++ compiler, an unsupported operation), the
+        meta-gradient is computed eagerly and compiling is switched off, with one
+        ``RuntimeWarning`` naming the cause. BatchNorm layers that update running statistics
+        (training mode with ``track_running_stats=True``) cannot run inside a pure function:
+        such calls run eagerly, with one warning. Also unlike the eager loop,
+        ``allow_unused=False`` is not checked on compiled calls, and a meta-parameter that
+        the objective does not use gets a zero ``.grad`` rather than none.
+        [`compile_seconds`][meta_algos.MAML.compile_seconds] records the compile time.
+
+        Args:
+            compile: ``False``, ``True``, or a dict of keyword arguments for `torch.compile`.
+
+        Raises:
+            TypeError: If ``compile`` is neither a bool nor a dict with string keys.
+
+        Examples:
+            >>> maml = MAML(torch.nn.Linear(1, 1))
+            >>> maml.set_compile({"mode": "reduce-overhead"})
+            >>> maml.compile_options
+            {'dynamic': False, 'fullgraph': True, 'mode': 'reduce-overhead'}
+        """
+        options = compile_options(compile)
+        self._compiled = None if options is None else CompiledSteps(options)
+        self._warned_running_stats = False
+
+    @property
+    def compile_options(self) -> dict[str, Any] | None:
+        """The `torch.compile` keyword arguments in use, or ``None`` when eager."""
+        return None if self._compiled is None else dict(self._compiled.options)
+
+    @property
+    def compile_seconds(self) -> float:
+        """Wall time of the first call of every compiled function so far (0.0 if none).
+
+        The first call of a compiled function compiles it and runs it once; later calls
+        only run it, so this is the compile time a run paid, in seconds.
+        """
+        return 0.0 if self._compiled is None else self._compiled.compile_seconds
 
     def _init_learned_state(self) -> None:
         """Create learnable inner-loop state (e.g. rates); a subclass hook, nothing in MAML."""
@@ -284,42 +374,83 @@ class MAML(nn.Module):
         steps: int | None,
         grad_mode: GradMode,
     ) -> tuple[Tensor, Tensor]:
-        """One task's meta-objective and final query prediction: the loop and batched paths.
+        """One task's meta-objective and final query prediction, from the live parameters."""
+        plan, weights = self._plan(steps)
+        return self._objective(
+            plan,
+            dict(self.module.named_parameters()),
+            self._learned_rates(),
+            weights,
+            loss_fn,
+            (support_x, support_y, query_x, query_y),
+            grad_mode=grad_mode,
+        )
 
-        A pure function of the module's parameters and the task's tensors, so the batched
-        path is exactly this function under ``torch.func.vmap`` (with ``grad_mode="func"``).
-        """
+    def _plan(self, steps: int | None) -> tuple[_Plan, list[float] | None]:
+        """The static plan of a meta-objective and its query-loss weights (per step)."""
         steps = self._resolve_steps(steps)
         weights = self.query_step_weights(steps)
+        counted = None
+        if weights is not None:
+            counted = tuple(w != 0.0 or step == steps - 1 for step, w in enumerate(weights))
+        return _Plan(steps, self.uses_first_order(), counted), weights
 
-        def support_loss(params: dict[str, Tensor]) -> Tensor:
+    def _learned_rates(self) -> dict[str, Tensor]:
+        """The learned inner rates by parameter name; none for [`MAML`][meta_algos.MAML]."""
+        return {}
+
+    def _rates_at(self, rates: Mapping[str, Tensor], step: int) -> StepRates:
+        """The step sizes of inner step ``step`` given the learned ``rates``."""
+        del rates, step
+        return self.inner_lr
+
+    def _objective(
+        self,
+        plan: _Plan,
+        params: dict[str, Tensor],
+        rates: Mapping[str, Tensor],
+        weights: Sequence[float | Tensor] | None,
+        loss_fn: LossFn,
+        task: Sequence[Tensor],
+        *,
+        grad_mode: GradMode,
+    ) -> tuple[Tensor, Tensor]:
+        """One task's meta-objective and final query prediction: every path's one home.
+
+        A pure function of ``params`` (parameters, and buffers if given), ``rates``,
+        ``weights`` and the task's tensors (``support_x, support_y, query_x, query_y``), so
+        the batched path is this function under ``torch.func.vmap`` and the compiled paths
+        are it under ``torch.func.grad`` (both with ``grad_mode="func"``).
+        """
+        support_x, support_y, query_x, query_y = task
+
+        def support_loss(step_params: dict[str, Tensor]) -> Tensor:
             return check_scalar_loss(
-                loss_fn(self._forward(params, support_x), support_y), "the support loss"
+                loss_fn(self._forward(step_params, support_x), support_y), "the support loss"
             )
 
-        def query(params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-            prediction = self._forward(params, query_x)
+        def query(step_params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+            prediction = self._forward(step_params, query_x)
             loss = check_scalar_loss(loss_fn(prediction, query_y), "the query loss")
             return loss.reshape(()), prediction
 
-        start: dict[str, Tensor] = dict(self.module.named_parameters())
         trajectory = adapt_trajectory(
-            start,
+            params,
             support_loss,
-            lr=[self.step_rates(step) for step in range(steps)],
-            inner_steps=steps,
-            first_order=self.uses_first_order(),
+            lr=[self._rates_at(rates, step) for step in range(plan.steps)],
+            inner_steps=plan.steps,
+            first_order=plan.first_order,
             adapt_names=self.adapt_names,
             allow_unused=self.allow_unused,
             grad_mode=grad_mode,
         )
-        if weights is None:
-            return query(trajectory[-1] if trajectory else start)
+        if weights is None or plan.counted is None:
+            return query(trajectory[-1] if trajectory else params)
         # the query loss of a zero-weight step is skipped; the last step always counts
         total: Tensor | float = 0.0
-        for step, (weight, params) in enumerate(zip(weights, trajectory, strict=True)):
-            if weight != 0.0 or step == steps - 1:
-                loss, prediction = query(params)
+        for weight, counted, step_params in zip(weights, plan.counted, trajectory, strict=True):
+            if counted:
+                loss, prediction = query(step_params)
                 total = total + weight * loss
         return torch.as_tensor(total), prediction
 
@@ -389,15 +520,13 @@ class MAML(nn.Module):
     ) -> tuple[Tensor, Tensor]:
         """``_task_objective`` of every task of the stacks at once, under ``vmap``."""
         check_task_stacks(support_x, support_y, query_x, query_y)
-        check_batchable(self.module)
 
         def one_task(sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> tuple[Tensor, Tensor]:
             return self._task_objective(loss_fn, sx, sy, qx, qy, steps=steps, grad_mode="func")
 
-        with PrimitiveBatchNormMode():
-            objectives: tuple[Tensor, Tensor] = vmap(one_task, randomness="different")(
-                support_x, support_y, query_x, query_y
-            )
+        objectives: tuple[Tensor, Tensor] = map_over_tasks(
+            self.module, one_task, support_x, support_y, query_x, query_y
+        )
         return objectives
 
     def meta_gradient(
@@ -438,30 +567,187 @@ class MAML(nn.Module):
             True
         """
         checked = task_list(tasks, "meta_gradient")
-        if batched and same_layout(checked):
-            stacks = [
-                torch.stack([getattr(task, field) for task in checked])
-                for field in ("support_x", "support_y", "query_x", "query_y")
-            ]
-            losses, predictions = self._batched_objectives(loss_fn, *stacks)
+        stackable = batched and same_layout(checked)
+        if self._compiled is None or not self._compilable():
+            return self._eager_meta_gradient(checked, loss_fn, stackable=stackable)
+        return self._compiled_meta_gradient(self._compiled, checked, loss_fn, stackable=stackable)
+
+    def _eager_meta_gradient(
+        self, tasks: list[TaskData], loss_fn: LossFn, *, stackable: bool
+    ) -> MetaGradient:
+        if stackable:
+            losses, predictions = self._batched_objectives(loss_fn, *stack_tasks(tasks))
             torch.autograd.backward(losses.mean())
             return MetaGradient(losses.detach(), list(predictions.detach().unbind(0)))
-        per_task: list[Tensor] = []
-        kept: list[Tensor] = []
-        for task in checked:
-            loss, prediction = self._task_objective(
-                loss_fn,
-                task.support_x,
-                task.support_y,
-                task.query_x,
-                task.query_y,
-                steps=None,
-                grad_mode="autograd",
+        results = [self._eager_task_step(task, loss_fn, len(tasks)) for task in tasks]
+        return MetaGradient(torch.stack([loss for loss, _ in results]), [p for _, p in results])
+
+    def _eager_task_step(
+        self, task: TaskData, loss_fn: LossFn, count: int
+    ) -> tuple[Tensor, Tensor]:
+        """One task's share of the eager loop: back-propagate its objective over ``count``."""
+        loss, prediction = self._task_objective(
+            loss_fn,
+            task.support_x,
+            task.support_y,
+            task.query_x,
+            task.query_y,
+            steps=None,
+            grad_mode="autograd",
+        )
+        torch.autograd.backward(loss / count)
+        return loss.detach(), prediction.detach()
+
+    def _compilable(self) -> bool:
+        """Whether a pure function can compute the meta-gradient (no running-stat updates)."""
+        try:
+            check_batchable(self.module)
+        except ValueError:
+            if not self._warned_running_stats:
+                self._warned_running_stats = True
+                warnings.warn(
+                    "meta_gradient runs eagerly while BatchNorm layers update running "
+                    "statistics (training mode, track_running_stats=True), which a compiled "
+                    "pure function cannot do; construct them with track_running_stats=False "
+                    "to compile",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            return False
+        return True
+
+    def _compiled_meta_gradient(
+        self, compiled: CompiledSteps, tasks: list[TaskData], loss_fn: LossFn, *, stackable: bool
+    ) -> MetaGradient:
+        plan, weights = self._plan(None)
+        trainable, fixed = self._compiled_inputs(plan)
+        reference = next(self.module.parameters())
+        weight_tensor = (
+            None
+            if weights is None
+            else torch.tensor(weights, dtype=reference.dtype, device=reference.device)
+        )
+        static = (
+            plan,
+            loss_fn,
+            tuple(module.training for module in self.module.modules()),
+            layout(*trainable["params"].values(), *trainable["rates"].values()),
+        )
+
+        def build() -> Callable[..., Any]:
+            return self._meta_step(plan, loss_fn, batched=stackable)
+
+        if stackable:
+            stacks = stack_tasks(tasks)
+            check_task_stacks(*stacks)
+
+            def finish_batch(output: tuple[_State, tuple[Tensor, Tensor]]) -> MetaGradient:
+                grads, (losses, predictions) = output
+                self._add_meta_gradient(grads, 1.0)
+                return MetaGradient(losses, list(predictions.unbind(0)))
+
+            return compiled.run(
+                (True, static, layout(*stacks)),
+                build,
+                (trainable, fixed, weight_tensor, *stacks),
+                finish=finish_batch,
+                eager=lambda: self._eager_meta_gradient(tasks, loss_fn, stackable=True),
             )
-            torch.autograd.backward(loss / len(checked))
-            per_task.append(loss.detach())
-            kept.append(prediction.detach())
-        return MetaGradient(torch.stack(per_task), kept)
+
+        def finish_task(output: tuple[_State, tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+            grads, (loss, prediction) = output
+            self._add_meta_gradient(grads, 1.0 / len(tasks))
+            return loss, prediction
+
+        results = []
+        for task in tasks:
+            fields = [getattr(task, field) for field in TASK_FIELDS]
+            results.append(
+                compiled.run(
+                    (False, static, layout(*fields)),
+                    build,
+                    (trainable, fixed, weight_tensor, *fields),
+                    finish=finish_task,
+                    eager=partial(self._eager_task_step, task, loss_fn, len(tasks)),
+                )
+            )
+        return MetaGradient(torch.stack([loss for loss, _ in results]), [p for _, p in results])
+
+    def _compiled_inputs(self, plan: _Plan) -> tuple[_State, _State]:
+        """``(trainable, fixed)``: what the meta-gradient differentiates, and the rest.
+
+        Parameters and learned rates that require grad are differentiated (rates only when
+        there are inner steps, so that unused rates get no ``.grad``, as in eager mode);
+        frozen ones and the module's buffers are fixed. All are detached.
+        """
+        trainable: _State = {"params": {}, "rates": {}}
+        fixed: _State = {"params": dict(self.module.named_buffers()), "rates": {}}
+        live: _State = {
+            "params": dict(self.module.named_parameters()),
+            "rates": self._learned_rates(),
+        }
+        for group, tensors in live.items():
+            for name, tensor in tensors.items():
+                differentiated = tensor.requires_grad and (group == "params" or plan.steps > 0)
+                (trainable if differentiated else fixed)[group][name] = tensor.detach()
+        return trainable, fixed
+
+    def _meta_step(self, plan: _Plan, loss_fn: LossFn, *, batched: bool) -> Callable[..., Any]:
+        """The pure function a compiled meta-gradient runs.
+
+        ``meta_step(trainable, fixed, weights, *task)`` returns the gradient of the mean
+        objective w.r.t. ``trainable`` and, as auxiliary outputs, the objectives and
+        predictions: of a stack of tasks (``batched``, under ``vmap``) or of one task.
+        """
+
+        def objective(
+            state: _State, fixed: _State, weights: Tensor | None, task: tuple[Tensor, ...]
+        ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+            # Under torch.compile, an input of torch.func.grad reports requires_grad=False
+            # (torch 2.13), which would make adapt_trajectory skip it; a copy reports True.
+            adapted = {name: tensor.clone() for name, tensor in state["params"].items()}
+            params = {**fixed["params"], **adapted}
+            rates = {**fixed["rates"], **state["rates"]}
+            step_weights = None if weights is None else list(weights.unbind(0))
+
+            def one_task(*tensors: Tensor) -> tuple[Tensor, Tensor]:
+                return self._objective(
+                    plan, params, rates, step_weights, loss_fn, tensors, grad_mode="func"
+                )
+
+            if not batched:
+                # compiled double backward through the fused batch norm is wrong upstream of
+                # it, as under vmap (see _batchnorm); the primitive-op one is right in both
+                with PrimitiveBatchNormMode():
+                    loss, prediction = one_task(*task)
+                return loss, (loss, prediction)
+            losses, predictions = map_over_tasks(self.module, one_task, *task)
+            return losses.mean(), (losses, predictions)
+
+        def meta_step(
+            trainable: _State, fixed: _State, weights: Tensor | None, *task: Tensor
+        ) -> tuple[_State, tuple[Tensor, Tensor]]:
+            result: tuple[_State, tuple[Tensor, Tensor]] = grad(objective, has_aux=True)(
+                trainable, fixed, weights, task
+            )
+            return result
+
+        return meta_step
+
+    def _add_meta_gradient(self, grads: _State, scale: float) -> None:
+        """Add ``scale`` times the compiled meta-gradient to the live tensors' ``.grad``."""
+        live: _State = {
+            "params": dict(self.module.named_parameters()),
+            "rates": self._learned_rates(),
+        }
+        for group, gradients in grads.items():
+            for name, gradient in gradients.items():
+                tensor = live[group][name]
+                share = gradient if scale == 1.0 else gradient * scale
+                if tensor.grad is None:
+                    tensor.grad = share
+                else:
+                    tensor.grad.add_(share)
 
     def adapted_predictions(
         self, task: TaskData, loss_fn: LossFn, *, steps: int | None = None
@@ -666,6 +952,9 @@ class _LearnedRates(MAML, ABC):
         """
         return {name: self.rates[key] for name, key in self._rate_keys.items()}
 
+    def _learned_rates(self) -> dict[str, Tensor]:
+        return self.inner_rates()
+
 
 class MetaSGD(_LearnedRates):
     """MAML with a learnable inner learning rate for every element of every adapted parameter.
@@ -684,6 +973,7 @@ class MetaSGD(_LearnedRates):
         first_order: See [`MAML`][meta_algos.MAML].
         adapt_names: Parameters to adapt and learn rates for; ``None`` means all.
         allow_unused: See [`MAML`][meta_algos.MAML].
+        compile: See [`MAML`][meta_algos.MAML].
 
     Raises:
         ValueError: As [`MAML`][meta_algos.MAML], or if two parameter names map to the same rate
@@ -713,8 +1003,11 @@ class MetaSGD(_LearnedRates):
         Returns:
             A mapping name -> rate tensor.
         """
+        return self._rates_at(self.inner_rates(), step)
+
+    def _rates_at(self, rates: Mapping[str, Tensor], step: int) -> StepRates:
         del step
-        return self.inner_rates()
+        return dict(rates)
 
 
 def head_names(module: nn.Module, head: nn.Module) -> list[str]:
@@ -773,8 +1066,8 @@ class ANIL(MAML):
         head: A submodule of ``module`` (matched by identity, see
             [`head_names`][meta_algos.head_names]).
         **kwargs: Forwarded to [`MAML`][meta_algos.MAML] (``inner_lr``, ``inner_steps``,
-            ``first_order``, ``allow_unused``); ``adapt_names`` is set from ``head`` and may not be
-            given.
+            ``first_order``, ``allow_unused``, ``compile``); ``adapt_names`` is set from
+            ``head`` and may not be given.
 
     Raises:
         TypeError: If ``adapt_names`` is passed.

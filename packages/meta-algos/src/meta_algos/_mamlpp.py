@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import torch
 from meta_functional.checks import check_non_negative_int
@@ -42,6 +43,7 @@ class MAMLpp(_LearnedRates):
         first_order_iterations: Meta-iterations that use first-order inner steps.
         adapt_names: Parameters to adapt (and learn rates for); ``None`` means all.
         allow_unused: See [`MAML`][meta_algos.MAML].
+        compile: See [`MAML`][meta_algos.MAML] and [`set_compile`][meta_algos.MAML.set_compile].
 
     Raises:
         ValueError: If ``inner_steps < 1``, an iteration count is negative, or for any error
@@ -73,6 +75,7 @@ class MAMLpp(_LearnedRates):
         first_order_iterations: int = 50,
         adapt_names: Iterable[str] | None = None,
         allow_unused: bool = True,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         check_non_negative_int(inner_steps, "inner_steps", minimum=1)
         super().__init__(
@@ -82,6 +85,7 @@ class MAMLpp(_LearnedRates):
             first_order=False,
             adapt_names=adapt_names,
             allow_unused=allow_unused,
+            compile=compile,
         )
         self.msl_iterations = check_non_negative_int(msl_iterations, "msl_iterations")
         self.first_order_iterations = check_non_negative_int(
@@ -116,7 +120,10 @@ class MAMLpp(_LearnedRates):
                 f"MAMLpp learned rates for inner steps 0..{self.inner_steps - 1}, but step "
                 f"{step} was requested; construct MAMLpp with inner_steps >= {step + 1}"
             )
-        return {name: self.rates[key][step] for name, key in self._rate_keys.items()}
+        return self._rates_at(self.inner_rates(), step)
+
+    def _rates_at(self, rates: Mapping[str, Tensor], step: int) -> StepRates:
+        return {name: rate[step] for name, rate in rates.items()}
 
     def _resolve_steps(self, steps: int | None) -> int:
         if steps is None:
