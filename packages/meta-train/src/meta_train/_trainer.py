@@ -305,12 +305,19 @@ class MetaTrainer(Generic[AlgorithmT]):
             meta-loss, accuracy and the last evaluation's loss and accuracy); ``None`` shows
             it only when stderr is a terminal.
         device: Device for the tasks; ``None`` uses the device of ``maml``'s parameters.
+        compile: ``True`` or a dict of `torch.compile` keyword arguments hands this to the
+            algorithm's ``set_compile`` (see [`MAML.set_compile`][meta_algos.MAML.set_compile]),
+            which compiles its meta-gradient; ``False`` leaves the algorithm's own setting
+            (its ``compile`` constructor argument). Recorded as ``compile``; the compile time
+            paid so far is [`compile_seconds`][meta_train.MetaTrainer.compile_seconds].
 
     Raises:
         TypeError: If ``maml`` does not implement [`MetaAlgorithm`][meta_algos.MetaAlgorithm]
             or is not a module, ``meta_optimizer`` is not a ``torch.optim.Optimizer``,
             ``loss_fn`` is not callable, ``task_sampler`` has no ``sample`` method, or
-            ``batched``/``progress`` is not a bool (``progress`` may be ``None``).
+            ``batched``/``progress`` is not a bool (``progress`` may be ``None``), or
+            ``compile`` is on for an algorithm without ``set_compile`` or is neither a bool
+            nor a dict.
         ValueError: If ``grad_clip`` is not positive or ``on_nonfinite`` is not ``"raise"``
             or ``"skip"``.
 
@@ -344,6 +351,7 @@ class MetaTrainer(Generic[AlgorithmT]):
         scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
         progress: bool | None = None,
         device: torch.device | str | None = None,
+        compile: bool | dict[str, Any] = False,
     ) -> None:
         if not isinstance(maml, MetaAlgorithm):
             raise TypeError(
@@ -387,6 +395,20 @@ class MetaTrainer(Generic[AlgorithmT]):
         self.device = torch.device(device)
         self.history = History()
         self.iteration = 0
+        self.compile = compile
+        if compile is not False:
+            set_compile = getattr(maml, "set_compile", None)
+            if not callable(set_compile):
+                raise TypeError(
+                    f"compile={compile!r} needs an algorithm with set_compile(compile) (e.g. a "
+                    f"meta_algos.MAML); {type(maml).__name__} has none - pass compile=False"
+                )
+            set_compile(compile)
+
+    @property
+    def compile_seconds(self) -> float:
+        """The algorithm's compile time so far (its ``compile_seconds``; 0.0 without one)."""
+        return float(getattr(self.maml, "compile_seconds", 0.0))
 
     # ------------------------------------------------------------------ helpers
     @property
