@@ -24,7 +24,6 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +32,18 @@ from meta_tasks import Task, TaskSampler
 
 from .._history import History
 from .._trainer import MetaTrainer, NonFiniteError
-from ._config import CONTROL_OPTIONS
 from ._distributed import Ranks, RankShare, agreed_signal, share_bounds
 from ._interrupt import Aborted, Interrupts, StopRequested, exit_status
-from ._report import ProgressPrinter, print_table, summary, write_outputs
+from ._report import ProgressPrinter
 from ._rundir import CHECKPOINT_NAME, fail, start
-from ._training import Command, Setup, _fail_nonfinite, _seed_everything, build_algorithm
+from ._training import (
+    Command,
+    Setup,
+    _fail_nonfinite,
+    _seed_everything,
+    build_algorithm,
+    report_run,
+)
 
 if TYPE_CHECKING:
     import lightning
@@ -368,48 +373,4 @@ def _run(
     train_seconds = time.perf_counter() - start_time
     if not ranks.writer:
         return 0
-    return _report(args, setup, engine, ranks, test_tasks, train_seconds)
-
-
-def _report(
-    args: argparse.Namespace,
-    setup: Setup,
-    engine: MetaTrainer,
-    ranks: Ranks,
-    test_tasks: list[Task],
-    train_seconds: float,
-) -> int:
-    """The native run's final evaluation, table, ``metrics.json``, history and plots."""
-    out: Path = args.out
-    history = engine.history
-    print(f"meta-training took {train_seconds:.1f} s", flush=True)
-    if history.skipped:
-        print(f"skipped {len(history.skipped)} non-finite meta-update(s) (--on-nonfinite skip)")
-    result = engine.evaluate_tasks(test_tasks, steps=args.eval_steps)
-    print_table(setup.title, result, setup.loss_name)
-    metrics: dict[str, Any] = {
-        "task": args.task,
-        "algo": args.algo,
-        "arguments": {
-            key: (str(value) if isinstance(value, Path) else value)
-            for key, value in sorted(vars(args).items())
-            if key not in CONTROL_OPTIONS
-        },
-        "train_seconds": train_seconds,
-        "iterations": engine.iteration,
-        "skipped_updates": len(history.skipped),
-        "world_size": ranks.world_size,
-        "eval_steps": args.eval_steps,
-        "test": summary(result),
-    }
-    if setup.report is not None:
-        setup.report(engine, metrics)
-    write_outputs(
-        out,
-        history,
-        metrics,
-        checkpoint=out / CHECKPOINT_NAME,
-        title=f"{args.task} / {args.algo}",
-        plots=[partial(plot, engine, out) for plot in setup.plots],
-    )
-    return 0
+    return report_run(args, setup, engine, ranks.world_size, test_tasks, train_seconds)

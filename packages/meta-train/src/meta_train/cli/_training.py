@@ -303,7 +303,7 @@ def _run(
     start_time = time.perf_counter()
     try:
         stop_if_asked()
-        history = trainer.fit(
+        trainer.fit(
             remaining,
             args.meta_batch,
             eval_every=eval_every,
@@ -338,10 +338,31 @@ def _run(
     _close(board)
     if not ranks.writer:
         return 0  # rank 0 evaluates and reports; the others wait for it to leave the group
+    return report_run(args, setup, trainer, ranks.world_size, test_tasks, train_seconds)
+
+
+def report_run(
+    args: argparse.Namespace,
+    setup: Setup,
+    trainer: MetaTrainer,
+    world_size: int,
+    test_tasks: Sequence[Task],
+    train_seconds: float,
+) -> int:
+    """After training (either engine): the final evaluation, its table, the outputs.
+
+    Prints the training time and skipped updates, evaluates ``test_tasks``, prints the table
+    and the command's own reports, and writes ``metrics.json``, the history and the plots
+    into ``--out``.
+
+    Returns:
+        0, the run's exit status.
+    """
+    out: Path = args.out
+    history = trainer.history
     print(f"meta-training took {train_seconds:.1f} s", flush=True)
     if history.skipped:
         print(f"skipped {len(history.skipped)} non-finite meta-update(s) (--on-nonfinite skip)")
-
     result = trainer.evaluate_tasks(test_tasks, steps=args.eval_steps)
     print_table(setup.title, result, setup.loss_name)
     metrics: dict[str, Any] = {
@@ -355,7 +376,7 @@ def _run(
         "train_seconds": train_seconds,
         "iterations": trainer.iteration,
         "skipped_updates": len(history.skipped),
-        "world_size": ranks.world_size,
+        "world_size": world_size,
         "eval_steps": args.eval_steps,
         "test": summary(result),
     }
@@ -365,7 +386,7 @@ def _run(
         out,
         history,
         metrics,
-        checkpoint=checkpoint,
+        checkpoint=out / CHECKPOINT_NAME,
         title=f"{args.task} / {args.algo}",
         plots=[partial(plot, trainer, out) for plot in setup.plots],
     )
