@@ -197,9 +197,12 @@ def test_learn2learn_style_omniglot_script_runs_with_only_its_import_changed(
 
 def test_without_lightning_the_names_say_which_extra_to_install(monkeypatch) -> None:
     for name in list(sys.modules):
-        if name.startswith("meta_train.lightning") or name.endswith("learn2learn._lightning"):
+        if name.startswith("meta_train.lightning") or name.endswith(
+            ("learn2learn._lightning", "learn2learn.utils.lightning")
+        ):
             monkeypatch.delitem(sys.modules, name)
     monkeypatch.delattr(l2l, "_lightning", raising=False)
+    monkeypatch.delattr(l2l.utils, "lightning", raising=False)
     monkeypatch.setitem(sys.modules, "lightning", None)
     for access in (lambda: l2l.algorithms.LightningMAML, lambda: l2l.utils.lightning):
         with pytest.raises(ImportError, match=r'pip install "meta-train\[lightning\]"'):
@@ -213,3 +216,9 @@ def test_importing_the_compat_layer_does_not_import_lightning() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_episodic_batcher_imports_by_learn2learn_s_module_path():
+    from meta_all.compat.learn2learn.utils.lightning import EpisodicBatcher
+
+    assert EpisodicBatcher is l2l.utils.lightning.EpisodicBatcher

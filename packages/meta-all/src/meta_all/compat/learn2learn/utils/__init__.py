@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 from meta_functional import clone_module as clone_module
@@ -48,7 +49,5 @@ def accuracy(predictions: Tensor, targets: Tensor) -> Tensor:
 def __getattr__(name: str) -> Any:
     """``utils.lightning`` (``EpisodicBatcher``), imported on first use (needs lightning)."""
     if name == "lightning":
-        from . import _lightning
-
-        return _lightning
+        return importlib.import_module(f"{__name__}.lightning")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
