@@ -211,6 +211,14 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch) -> No
     assert compiled.compile_seconds == 0.0
 
 
+def test_unknown_compile_options_fall_back_to_eager_with_one_warning() -> None:
+    eager, compiled = _pair("maml-2nd-1step", torch.float64)
+    compiled.set_compile({"mode": "no-such-mode"})
+    with pytest.warns(RuntimeWarning, match="torch.compile of the meta-gradient failed"):
+        _assert_same(eager, compiled, _tasks(torch.float64), True, torch.float64)
+    assert compiled._compiled.disabled is not None
+
+
 def test_user_errors_surface_as_in_eager_mode(monkeypatch) -> None:
     """A failing compiled call whose eager rerun raises re-raises that error, no warning."""
     monkeypatch.setattr(compile_module.torch, "compile", _failing_compile)

@@ -122,13 +122,13 @@ class CompiledSteps:
             return eager()
         function = self._functions.get(key)
         first_call = function is None
-        if function is None:
-            if len(self._functions) >= MAX_COMPILED_LAYOUTS:
-                self._warn_full()
-                return eager()
-            function = torch.compile(build(), **self.options)
         start = time.perf_counter()
+        if function is None and len(self._functions) >= MAX_COMPILED_LAYOUTS:
+            self._warn_full()
+            return eager()
         try:
+            if function is None:  # unknown options raise here
+                function = torch.compile(build(), **self.options)
             # functions of several algorithms share code objects: lift dynamo's per-code bound
             with torch._dynamo.config.patch(recompile_limit=_recompile_limit()):
                 output = function(*args)
