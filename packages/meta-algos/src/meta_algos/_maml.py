@@ -21,7 +21,7 @@ from meta_functional.checks import (
 from torch import Tensor, nn
 from torch.func import functional_call, grad
 
-from ._batching import TASK_FIELDS, map_over_tasks, stack_tasks
+from ._batching import TASK_FIELDS, map_over_tasks, stack_tasks, task_by_task
 from ._batchnorm import PrimitiveBatchNormMode
 from ._checks import check_batchable, check_task_stacks, resolve_adapt_names
 from ._compile import CompiledSteps, compile_options, layout
@@ -579,8 +579,7 @@ class MAML(nn.Module):
             losses, predictions = self._batched_objectives(loss_fn, *stack_tasks(tasks))
             torch.autograd.backward(losses.mean())
             return MetaGradient(losses.detach(), list(predictions.detach().unbind(0)))
-        results = [self._eager_task_step(task, loss_fn, len(tasks)) for task in tasks]
-        return MetaGradient(torch.stack([loss for loss, _ in results]), [p for _, p in results])
+        return task_by_task(tasks, lambda task, _: self._eager_task_step(task, loss_fn, len(tasks)))
 
     def _eager_task_step(
         self, task: TaskData, loss_fn: LossFn, count: int
@@ -659,19 +658,17 @@ class MAML(nn.Module):
             self._add_meta_gradient(grads, 1.0 / len(tasks))
             return loss, prediction
 
-        results = []
-        for task in tasks:
+        def task_step(task: TaskData, _: float) -> tuple[Tensor, Tensor]:
             fields = [getattr(task, field) for field in TASK_FIELDS]
-            results.append(
-                compiled.run(
-                    (False, static, layout(*fields)),
-                    build,
-                    (trainable, fixed, weight_tensor, *fields),
-                    finish=finish_task,
-                    eager=partial(self._eager_task_step, task, loss_fn, len(tasks)),
-                )
+            return compiled.run(
+                (False, static, layout(*fields)),
+                build,
+                (trainable, fixed, weight_tensor, *fields),
+                finish=finish_task,
+                eager=partial(self._eager_task_step, task, loss_fn, len(tasks)),
             )
-        return MetaGradient(torch.stack([loss for loss, _ in results]), [p for _, p in results])
+
+        return task_by_task(tasks, task_step)
 
     def _compiled_inputs(self, plan: _Plan) -> tuple[_State, _State]:
         """``(trainable, fixed)``: what the meta-gradient differentiates, and the rest.
