@@ -713,8 +713,8 @@ class MAML(nn.Module):
                 )
 
             if not batched:
-                # compiled double backward through the fused batch norm is wrong upstream of
-                # it, as under vmap (see _batchnorm); the primitive-op one is right in both
+                # the same primitive-op batch norm as the batched path (see _batchnorm): the
+                # fused kernel's double backward is wrong under vmap and unverified compiled
                 with PrimitiveBatchNormMode():
                     loss, prediction = one_task(*task)
                 return loss, (loss, prediction)
