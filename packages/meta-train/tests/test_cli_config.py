@@ -58,7 +58,8 @@ def test_omniglot_config_may_name_the_root(capsys, tmp_path):
     [
         ("learning-rate = 0.1\n", "unknown key 'learning-rate'; `meta-train sinusoid` takes"),
         # the recorded-only keys are named among those it takes
-        ("learning-rate = 0.1\n", "takes algo, batched, cg-steps, checkpoint-every, command, device,"),
+        ("learning-rate = 0.1\n", "takes algo, batched, cg-steps, checkpoint-every, command,"),
+        ("learning-rate = 0.1\n", ", command, compile, device, devices,"),
         ("learning-rate = 0.1\n", ", shots, strategy, world-size"),
         ("batched = 1\n", "batched must be true or false, got 1"),
         ("eval-tasks = [1, 2]\n", "eval-tasks must be a single value, got [1, 2]"),

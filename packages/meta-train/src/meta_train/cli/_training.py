@@ -116,6 +116,7 @@ def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoN
         "inner_lr": args.inner_lr,
         "inner_steps": args.inner_steps,
         "first_order": args.first_order,
+        "compile": args.compile,
     }
     if args.algo == "maml":
         return MAML(model, **common)
@@ -136,6 +137,7 @@ def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoN
         args.inner_steps,
         msl_iterations=msl,
         first_order_iterations=first,
+        compile=args.compile,
     )
 
 
@@ -361,6 +363,8 @@ def report_run(
     out: Path = args.out
     history = trainer.history
     print(f"meta-training took {train_seconds:.1f} s", flush=True)
+    if args.compile:
+        print(f"of which compiling the meta-gradient took {trainer.compile_seconds:.1f} s")
     if history.skipped:
         print(f"skipped {len(history.skipped)} non-finite meta-update(s) (--on-nonfinite skip)")
     result = trainer.evaluate_tasks(test_tasks, steps=args.eval_steps)
@@ -374,6 +378,7 @@ def report_run(
             if key not in CONTROL_OPTIONS
         },
         "train_seconds": train_seconds,
+        "compile_seconds": trainer.compile_seconds,
         "iterations": trainer.iteration,
         "skipped_updates": len(history.skipped),
         "world_size": world_size,
