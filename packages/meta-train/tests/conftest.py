@@ -6,10 +6,19 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
 from meta_train.cli import main
+
+#: The real Omniglot archives: ``META_OMNIGLOT_ROOT``, else ``../shared/data/omniglot``.
+OMNIGLOT_ROOT = Path(
+    os.environ.get(
+        "META_OMNIGLOT_ROOT",
+        Path(__file__).resolve().parents[3].parent / "shared" / "data" / "omniglot",
+    )
+)
 
 
 @pytest.fixture
@@ -47,3 +56,27 @@ def one_line_error(capsys: pytest.CaptureFixture[str]) -> Callable[[list[str]], 
         return lines[0]
 
     return error_line
+
+
+@pytest.fixture(scope="session")
+def omniglot_archives() -> Callable[..., Path]:
+    """``link(folder, *names)``: ``folder/root`` holding only the named real Omniglot archives.
+
+    The test is skipped when an archive is missing (set ``META_OMNIGLOT_ROOT``) or Pillow,
+    which decodes the images, is not installed.
+    """
+
+    def link(folder: Path, *names: str) -> Path:
+        missing = [name for name in names if not (OMNIGLOT_ROOT / name).is_file()]
+        if missing:
+            pytest.skip(
+                f"{', '.join(missing)} not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)"
+            )
+        pytest.importorskip("PIL", reason="Omniglot decoding needs Pillow (meta-tasks[images])")
+        root = folder / "root"
+        root.mkdir(exist_ok=True)
+        for name in names:
+            (root / name).symlink_to(OMNIGLOT_ROOT / name)
+        return root
+
+    return link

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tomllib
 from pathlib import Path
 
@@ -12,24 +11,9 @@ import pytest
 import torch
 from meta_train.cli import main
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
-OMNIGLOT_ROOT = Path(
-    os.environ.get("META_OMNIGLOT_ROOT", REPO_ROOT.parent / "shared" / "data" / "omniglot")
-)
 SMALL1 = "images_background_small1.zip"
 
 pytestmark = pytest.mark.usefixtures("no_plots")
-
-
-def _omniglot_root(tmp_path: Path) -> Path:
-    """A root holding only the small archive (no Lake runs), or skip without the data."""
-    if not (OMNIGLOT_ROOT / SMALL1).is_file():
-        pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")
-    pytest.importorskip("PIL", reason="Omniglot decoding needs Pillow (meta-tasks[images])")
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / SMALL1).symlink_to(OMNIGLOT_ROOT / SMALL1)
-    return root
 
 
 def _omniglot(root: Path, out: Path, algo: str, *extra: str) -> list[str]:
@@ -73,8 +57,8 @@ def _omniglot(root: Path, out: Path, algo: str, *extra: str) -> list[str]:
     ],
     ids=["protonet", "reptile-loop", "reptile-batched", "imaml"],
 )
-def test_omniglot_run_evaluate_and_resume(capsys, tmp_path, algo, extra):
-    root = _omniglot_root(tmp_path)
+def test_omniglot_run_evaluate_and_resume(capsys, tmp_path, omniglot_archives, algo, extra):
+    root = omniglot_archives(tmp_path, SMALL1)
     out = tmp_path / "run"
     assert main(_omniglot(root, out, algo, *extra)) == 0
     printed = capsys.readouterr().out

@@ -5,11 +5,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -18,11 +17,7 @@ from meta_nn import MLP
 from meta_train import MetaTrainer
 from meta_train.cli import TOOLS, build_parser, main
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 README = Path(__file__).resolve().parents[1] / "README.md"
-OMNIGLOT_ROOT = Path(
-    os.environ.get("META_OMNIGLOT_ROOT", REPO_ROOT.parent / "shared" / "data" / "omniglot")
-)
 SMALL1 = "images_background_small1.zip"
 RUNS = "all_runs.zip"
 _SINUSOID = ["sinusoid", "--iterations", "5", "--meta-batch", "2", "--eval-tasks", "6"]
@@ -284,15 +279,12 @@ def test_an_unusable_device_is_refused_in_one_line(run_a, one_line_error):
 
 
 @pytest.fixture(scope="module")
-def omniglot_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path | str]:
+def omniglot_run(
+    tmp_path_factory: pytest.TempPathFactory, omniglot_archives: Callable[..., Path]
+) -> dict[str, Path | str]:
     """A one-iteration 3-way Omniglot run on one archive (no Lake runs while training)."""
-    if not (OMNIGLOT_ROOT / SMALL1).is_file():
-        pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")
-    pytest.importorskip("PIL", reason="Omniglot decoding needs Pillow (meta-tasks[images])")
     base = tmp_path_factory.mktemp("omniglot")
-    root = base / "root"
-    root.mkdir()
-    (root / SMALL1).symlink_to(OMNIGLOT_ROOT / SMALL1)
+    root = omniglot_archives(base, SMALL1)
     argv = ["omniglot", "--root", str(root), "--subset", "background_small1", "--ways", "3"]
     argv += ["--shots", "1", "--query-shots", "1", "--iterations", "1", "--meta-batch", "1"]
     printed = _train([*argv, "--eval-tasks", "2", "--out", str(base / "run")])
@@ -332,13 +324,8 @@ def test_omniglot_evaluate_refuses_a_missing_or_empty_root(omniglot_run, tmp_pat
 
 @pytest.mark.data
 @pytest.mark.slow
-def test_omniglot_evaluate_lake_runs(capsys, omniglot_run, tmp_path):
-    if not (OMNIGLOT_ROOT / RUNS).is_file():
-        pytest.skip(f"{RUNS} not found in {OMNIGLOT_ROOT}")
-    root = tmp_path / "root"
-    root.mkdir()
-    for name in (SMALL1, RUNS):
-        (root / name).symlink_to(OMNIGLOT_ROOT / name)
+def test_omniglot_evaluate_lake_runs(capsys, omniglot_run, omniglot_archives, tmp_path):
+    root = omniglot_archives(tmp_path, SMALL1, RUNS)
     run = tmp_path / "run"
     shutil.copytree(omniglot_run["run"], run)
     config = run / "config.toml"
