@@ -8,10 +8,12 @@ from typing import Any, TypeVar
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad
+from torch.utils.checkpoint import checkpoint
 
 from ._typing import BuildLoss, GradMode, LearningRate, Params, UpdateRule
 from .checks import (
     check_adapt_names,
+    check_flag,
     check_lr_shape,
     check_non_negative_int,
     check_params_match,
@@ -244,6 +246,7 @@ def adapt_trajectory(
     allow_unused: bool = True,
     update: UpdateRule | None = None,
     grad_mode: GradMode = "autograd",
+    checkpoint_steps: bool = False,
 ) -> list[dict[str, Tensor]]:
     """Run the inner loop and return the parameters after every step: the one inner loop.
 
@@ -265,13 +268,24 @@ def adapt_trajectory(
         grad_mode: ``"autograd"`` (``torch.autograd.grad``, eager; the loss may update
             BatchNorm running statistics) or ``"func"`` (``torch.func.grad``, transformable;
             the loss must not mutate tensors it captures).
+        checkpoint_steps: Run each step under `torch.utils.checkpoint.checkpoint`
+            (``use_reentrant=False``): a step keeps only its input parameters for the
+            backward pass and recomputes its support loss and gradient there, so the memory
+            of the activations no longer grows with the number of steps (about one more
+            forward and backward per step in time). The result and its derivatives, second
+            order included, are unchanged. Needs ``grad_mode="autograd"``: `torch.func.grad`
+            (and so ``vmap`` over it and ``torch.compile``) does not support the saved-tensor
+            hooks that checkpointing uses. A loss that mutates state (BatchNorm running
+            statistics) is recomputed too, so it mutates it twice.
 
     Returns:
         ``inner_steps`` parameter mappings, the one after step ``i`` at index ``i - 1``.
 
     Raises:
         ValueError: If ``inner_steps`` is negative or disagrees with a per-step list,
-            ``grad_mode`` is unknown, or as [`inner_step`][meta_functional.inner_step].
+            ``grad_mode`` is unknown, ``checkpoint_steps`` is combined with
+            ``grad_mode="func"``, or as [`inner_step`][meta_functional.inner_step].
+        TypeError: If ``checkpoint_steps`` is not a bool.
         KeyError: As [`inner_step`][meta_functional.inner_step].
 
     Examples:
@@ -284,34 +298,48 @@ def adapt_trajectory(
     """
     if grad_mode not in ("autograd", "func"):
         raise ValueError(f"grad_mode must be 'autograd' or 'func', got {grad_mode!r}")
+    if check_flag(checkpoint_steps, "checkpoint_steps") and grad_mode == "func":
+        raise ValueError(
+            "checkpoint_steps=True needs grad_mode='autograd': torch.func.grad (and vmap or "
+            "torch.compile over it) does not support the saved-tensor hooks of "
+            "torch.utils.checkpoint; use grad_mode='autograd' or checkpoint_steps=False"
+        )
     if inner_steps is None:
         inner_steps = len(build_loss) if isinstance(build_loss, list | tuple) else 1
     steps = check_non_negative_int(inner_steps, "inner_steps")
     losses: list[BuildLoss] = _per_step(build_loss, steps, "build_loss")
     rates: list[LearningRate] = _per_step(lr, steps, "lr")
     names = _differentiable_names(adapt_names, params)
+
+    def one_step(
+        current: dict[str, Tensor], step: int, support_loss: BuildLoss, rate: LearningRate
+    ) -> dict[str, Tensor]:
+        if grad_mode == "func":
+            grads = _func_gradients(support_loss, current, names, first_order=first_order)
+        else:
+            grads = _autograd_gradients(
+                support_loss(current),
+                current,
+                names,
+                first_order=first_order,
+                allow_unused=allow_unused,
+            )
+        if update is None:
+            return sgd_update(current, grads, rate)
+        dense = {n: torch.zeros_like(current[n]) if g is None else g for n, g in grads.items()}
+        return update(current, dense, step)
+
     current = dict(params)
     trajectory: list[dict[str, Tensor]] = []
     # the inner loop needs gradients even where the caller evaluates under torch.no_grad()
     with torch.enable_grad():
         for step, (support_loss, rate) in enumerate(zip(losses, rates, strict=True)):
-            if grad_mode == "func":
-                grads = _func_gradients(support_loss, current, names, first_order=first_order)
-            else:
-                grads = _autograd_gradients(
-                    support_loss(current),
-                    current,
-                    names,
-                    first_order=first_order,
-                    allow_unused=allow_unused,
+            if checkpoint_steps:
+                current = checkpoint(
+                    one_step, current, step, support_loss, rate, use_reentrant=False
                 )
-            if update is None:
-                current = sgd_update(current, grads, rate)
             else:
-                dense = {
-                    n: torch.zeros_like(current[n]) if g is None else g for n, g in grads.items()
-                }
-                current = update(current, dense, step)
+                current = one_step(current, step, support_loss, rate)
             trajectory.append(current)
     return trajectory
 
