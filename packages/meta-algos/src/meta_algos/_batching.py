@@ -17,14 +17,45 @@ from ._protocol import MetaGradient, TaskData
 TASK_FIELDS = ("support_x", "support_y", "query_x", "query_y")
 
 
+def chunk_by_chunk(
+    tasks: Sequence[TaskData],
+    size: int,
+    step: Callable[[Sequence[TaskData], float], tuple[Tensor, Sequence[Tensor]]],
+) -> MetaGradient:
+    """A meta-gradient in chunks of ``size`` tasks: ``step(chunk, len(chunk) / len(tasks))``.
+
+    ``step`` adds the chunk's share of the meta-gradient (the mean of its objectives weighted
+    by the given factor, so that the shares sum to the mean over all tasks) to ``.grad``
+    before the next chunk starts, so one chunk's graph is alive at a time, and returns the
+    chunk's objectives (one per task) and query predictions. The last chunk holds the
+    remaining tasks and may be smaller.
+
+    Args:
+        tasks: The tasks of one meta-update (at least one).
+        size: Tasks per chunk (``>= 1``).
+        step: ``step(chunk, share) -> (objectives, predictions)``.
+
+    Returns:
+        The objectives and predictions, detached, in task order.
+    """
+    losses: list[Tensor] = []
+    predictions: list[Tensor] = []
+    for start in range(0, len(tasks), size):
+        chunk = tasks[start : start + size]
+        chunk_losses, chunk_predictions = step(chunk, len(chunk) / len(tasks))
+        losses.append(chunk_losses.detach())
+        predictions.extend(prediction.detach() for prediction in chunk_predictions)
+    return MetaGradient(torch.cat(losses), predictions)
+
+
 def task_by_task(
     tasks: Sequence[TaskData], step: Callable[[TaskData, float], tuple[Tensor, Tensor]]
 ) -> MetaGradient:
     """The per-task path of a meta-gradient: ``step(task, 1 / len(tasks))`` for each task.
 
-    ``step`` adds the task's share of the meta-gradient (its objective weighted by the
-    given factor) to ``.grad`` before the next task starts, so one task's graph is alive at a
-    time, and returns the task's objective and query prediction.
+    [`chunk_by_chunk`][] with chunks of one task: ``step`` adds the task's share of the
+    meta-gradient (its objective weighted by the given factor) to ``.grad`` before the next
+    task starts, and returns the task's objective and query prediction.
 
     Args:
         tasks: The tasks of one meta-update (at least one).
@@ -33,14 +64,12 @@ def task_by_task(
     Returns:
         The objectives and predictions, detached, in task order.
     """
-    weight = 1.0 / len(tasks)
-    losses: list[Tensor] = []
-    predictions: list[Tensor] = []
-    for task in tasks:
-        loss, prediction = step(task, weight)
-        losses.append(loss.detach())
-        predictions.append(prediction.detach())
-    return MetaGradient(torch.stack(losses), predictions)
+
+    def one_task(chunk: Sequence[TaskData], share: float) -> tuple[Tensor, list[Tensor]]:
+        loss, prediction = step(chunk[0], share)
+        return loss.unsqueeze(0), [prediction]
+
+    return chunk_by_chunk(tasks, 1, one_task)
 
 
 def stack_tasks(tasks: Sequence[TaskData]) -> list[Tensor]:
