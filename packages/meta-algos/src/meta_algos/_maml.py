@@ -21,7 +21,7 @@ from meta_functional.checks import (
 from torch import Tensor, nn
 from torch.func import functional_call, grad
 
-from ._batching import TASK_FIELDS, map_over_tasks, stack_tasks, task_by_task
+from ._batching import TASK_FIELDS, chunk_by_chunk, map_over_tasks, stack_tasks, task_by_task
 from ._batchnorm import PrimitiveBatchNormMode
 from ._checks import check_batchable, check_task_stacks, resolve_adapt_names
 from ._compile import CompiledSteps, compile_options, layout
@@ -32,6 +32,12 @@ from ._typing import LossFn
 StepRates = float | dict[str, Tensor]
 #: The differentiated inputs of a compiled meta-gradient: module ``"params"`` and ``"rates"``.
 _State = dict[str, dict[str, Tensor]]
+
+_CHECKPOINT_COMPILE = (
+    "checkpoint_inner=True cannot be compiled: the compiled meta-gradient takes its inner "
+    "gradients with torch.func.grad, which does not support torch.utils.checkpoint's "
+    "saved-tensor hooks; use compile=False or checkpoint_inner=False"
+)
 
 
 @dataclass(frozen=True)
@@ -95,12 +101,18 @@ class MAML(nn.Module):
             (defaults ``dynamic=False, fullgraph=True``). See
             [`set_compile`][meta_algos.MAML.set_compile] for what is compiled, the recompile
             policy and the eager fallback.
+        task_chunk: Tasks per vectorised pass of
+            [`meta_gradient`][meta_algos.MAML.meta_gradient] with ``batched=True``; ``None``
+            puts all tasks in one pass. See [`task_chunk`][meta_algos.MAML.task_chunk].
+        checkpoint_inner: Recompute each inner step in the backward pass instead of keeping
+            its activations. See [`checkpoint_inner`][meta_algos.MAML.checkpoint_inner].
 
     Raises:
         TypeError: If ``module`` is not a module, ``adapt_names`` is a string, ``inner_lr`` is
             not a number, a flag is not a bool, or ``compile`` is neither a bool nor a dict.
         ValueError: If ``inner_lr`` is negative or not finite, ``inner_steps`` is negative,
-            ``module`` has no parameters or ``adapt_names`` is empty.
+            ``module`` has no parameters, ``adapt_names`` is empty, ``task_chunk`` is not a
+            positive int or ``None``, or ``checkpoint_inner`` is combined with ``compile``.
         KeyError: If ``adapt_names`` names something that is not a parameter of ``module``.
 
     Examples:
@@ -132,6 +144,8 @@ class MAML(nn.Module):
         adapt_names: Iterable[str] | None = None,
         allow_unused: bool = True,
         compile: bool | dict[str, Any] = False,
+        task_chunk: int | None = None,
+        checkpoint_inner: bool = False,
     ) -> None:
         super().__init__()
         self.module = check_module(module)
@@ -145,7 +159,76 @@ class MAML(nn.Module):
         self.register_buffer("meta_iteration_count", torch.zeros((), dtype=torch.long))
         self._init_learned_state()
         self._compiled: CompiledSteps | None = None
+        self.task_chunk = task_chunk
+        self.checkpoint_inner = checkpoint_inner
         self.set_compile(compile)
+
+    @property
+    def task_chunk(self) -> int | None:
+        """Tasks per vectorised pass of ``meta_gradient(..., batched=True)``, or ``None`` for all.
+
+        With a chunk size ``k``, [`meta_gradient`][meta_algos.MAML.meta_gradient] adapts the
+        tasks ``k`` at a time under `torch.func.vmap` and back-propagates each chunk before
+        the next starts (the last chunk holds the remaining tasks), so only one chunk's graph
+        is alive: peak memory scales with ``k`` rather than with the meta-batch. The
+        meta-gradient is that of the mean over all tasks, the same as without chunks and as
+        the per-task loop (up to rounding). Compiled (``compile=``), each chunk is one call
+        of the compiled function, so a smaller last chunk compiles one more layout.
+        [`batched_query_loss`][meta_algos.MAML.batched_query_loss] returns one loss for the
+        caller's backward, so it always adapts all its tasks in one pass.
+
+        Raises:
+            ValueError: If set to something other than a positive int or ``None``.
+
+        Examples:
+            >>> maml = MAML(torch.nn.Linear(1, 1), task_chunk=4)
+            >>> maml.task_chunk
+            4
+        """
+        return self._task_chunk
+
+    @task_chunk.setter
+    def task_chunk(self, value: int | None) -> None:
+        self._task_chunk = (
+            None if value is None else check_non_negative_int(value, "task_chunk", minimum=1)
+        )
+
+    @property
+    def checkpoint_inner(self) -> bool:
+        """Whether each inner step runs under `torch.utils.checkpoint` (per-task loop only).
+
+        When ``True``, [`query_loss`][meta_algos.MAML.query_loss] and the per-task loop of
+        [`meta_gradient`][meta_algos.MAML.meta_gradient] run every inner step under
+        `torch.utils.checkpoint.checkpoint` (``use_reentrant=False``, via meta-functional's
+        ``adapt_trajectory(checkpoint_steps=True)``): a step keeps only its input parameters
+        and recomputes its support forward and gradient during the backward pass, so the
+        memory of the activations stops growing with the number of inner steps, for about
+        one more support forward and backward per step. The meta-gradient, second order
+        included, is unchanged.
+
+        Not available where inner gradients come from `torch.func.grad`, which does not
+        support the saved-tensor hooks of checkpointing: ``meta_gradient(..., batched=True)``
+        and [`batched_query_loss`][meta_algos.MAML.batched_query_loss] raise ``ValueError``,
+        and compiling ([`set_compile`][meta_algos.MAML.set_compile]) is refused. BatchNorm
+        layers that update running statistics are refused too (recomputing a step would
+        update them twice). [`Learner.adapt`][meta_algos.Learner.adapt], which steps from a
+        loss the caller already computed, does not checkpoint.
+
+        Raises:
+            TypeError: If set to something other than a bool.
+            ValueError: If set to ``True`` while compiling is on.
+
+        Examples:
+            >>> MAML(torch.nn.Linear(1, 1), checkpoint_inner=True).checkpoint_inner
+            True
+        """
+        return self._checkpoint_inner
+
+    @checkpoint_inner.setter
+    def checkpoint_inner(self, value: bool) -> None:
+        if check_flag(value, "checkpoint_inner") and self._compiled is not None:
+            raise ValueError(_CHECKPOINT_COMPILE)
+        self._checkpoint_inner = value
 
     def set_compile(self, compile: bool | dict[str, Any]) -> None:
         """Switch compiling of [`meta_gradient`][meta_algos.MAML.meta_gradient] on or off.
@@ -181,6 +264,8 @@ class MAML(nn.Module):
 
         Raises:
             TypeError: If ``compile`` is neither a bool nor a dict with string keys.
+            ValueError: If compiling is asked for while
+                [`checkpoint_inner`][meta_algos.MAML.checkpoint_inner] is on.
 
         Examples:
             >>> maml = MAML(torch.nn.Linear(1, 1))
@@ -189,6 +274,8 @@ class MAML(nn.Module):
             {'dynamic': False, 'fullgraph': True, 'mode': 'reduce-overhead'}
         """
         options = compile_options(compile)
+        if options is not None and self.checkpoint_inner:
+            raise ValueError(_CHECKPOINT_COMPILE)
         self._compiled = None if options is None else CompiledSteps(options)
         self._warned_running_stats = False
 
@@ -375,6 +462,8 @@ class MAML(nn.Module):
         grad_mode: GradMode,
     ) -> tuple[Tensor, Tensor]:
         """One task's meta-objective and final query prediction, from the live parameters."""
+        if self.checkpoint_inner:
+            self._check_recomputable()
         plan, weights = self._plan(steps)
         return self._objective(
             plan,
@@ -443,6 +532,7 @@ class MAML(nn.Module):
             adapt_names=self.adapt_names,
             allow_unused=self.allow_unused,
             grad_mode=grad_mode,
+            checkpoint_steps=self.checkpoint_inner,
         )
         if weights is None or plan.counted is None:
             return query(trajectory[-1] if trajectory else params)
@@ -479,7 +569,10 @@ class MAML(nn.Module):
         parameter that the support loss does not use gets a zero gradient (the
         ``allow_unused=True`` behaviour; ``allow_unused=False`` is not checked here).
         Under ``torch.no_grad()`` the inner gradients are still computed
-        (`torch.func.grad` ignores the outer mode) and the result carries no graph.
+        (`torch.func.grad` ignores the outer mode) and the result carries no graph. All tasks
+        go through one pass: [`task_chunk`][meta_algos.MAML.task_chunk] applies to
+        [`meta_gradient`][meta_algos.MAML.meta_gradient], which back-propagates each chunk
+        itself.
 
         Args:
             loss_fn: ``loss_fn(prediction, target) -> scalar tensor``.
@@ -494,8 +587,9 @@ class MAML(nn.Module):
 
         Raises:
             ValueError: If the stacks hold different numbers of tasks, a loss is not a
-                scalar, ``steps`` is invalid, or a BatchNorm layer is in training mode with
-                running statistics.
+                scalar, ``steps`` is invalid, a BatchNorm layer is in training mode with
+                running statistics, or [`checkpoint_inner`][meta_algos.MAML.checkpoint_inner]
+                is on.
 
         Examples:
             >>> import torch.nn.functional as F
@@ -519,6 +613,13 @@ class MAML(nn.Module):
         steps: int | None = None,
     ) -> tuple[Tensor, Tensor]:
         """``_task_objective`` of every task of the stacks at once, under ``vmap``."""
+        if self.checkpoint_inner:
+            raise ValueError(
+                "checkpoint_inner=True applies to the per-task loop only: the batched path "
+                "takes its inner gradients with torch.func.grad under vmap, which does not "
+                "support torch.utils.checkpoint's saved-tensor hooks; use batched=False (or "
+                "query_loss per task), or task_chunk to bound the batched path's memory"
+            )
         check_task_stacks(support_x, support_y, query_x, query_y)
 
         def one_task(sx: Tensor, sy: Tensor, qx: Tensor, qy: Tensor) -> tuple[Tensor, Tensor]:
@@ -538,8 +639,10 @@ class MAML(nn.Module):
         ``backward()`` on the mean of [`query_loss`][meta_algos.MAML.query_loss] over the
         tasks (existing ``.grad`` values are added to, not replaced). With ``batched=True``
         and tasks whose tensors all share shapes, dtypes and devices, every task is adapted
-        in one vectorised pass ([`batched_query_loss`][meta_algos.MAML.batched_query_loss]);
-        otherwise task by task, back-propagating each before the next to bound memory.
+        in vectorised passes of [`task_chunk`][meta_algos.MAML.task_chunk] tasks (all at
+        once by default, as [`batched_query_loss`][meta_algos.MAML.batched_query_loss]),
+        back-propagating each chunk before the next; otherwise task by task,
+        back-propagating each before the next to bound memory.
 
         Args:
             tasks: The tasks of this meta-update (objects with ``support_x``, ``support_y``,
@@ -552,8 +655,9 @@ class MAML(nn.Module):
 
         Raises:
             TypeError: If ``tasks`` is not a sequence of tasks.
-            ValueError: If ``tasks`` is empty, or for any error of
-                [`query_loss`][meta_algos.MAML.query_loss].
+            ValueError: If ``tasks`` is empty, ``batched`` is combined with
+                [`checkpoint_inner`][meta_algos.MAML.checkpoint_inner] for tasks that stack,
+                or for any error of [`query_loss`][meta_algos.MAML.query_loss].
 
         Examples:
             >>> import torch.nn.functional as F
@@ -576,10 +680,33 @@ class MAML(nn.Module):
         self, tasks: list[TaskData], loss_fn: LossFn, *, stackable: bool
     ) -> MetaGradient:
         if stackable:
-            losses, predictions = self._batched_objectives(loss_fn, *stack_tasks(tasks))
-            torch.autograd.backward(losses.mean())
-            return MetaGradient(losses.detach(), list(predictions.detach().unbind(0)))
+            return chunk_by_chunk(
+                tasks, self._chunk_size(tasks), partial(self._eager_chunk_step, loss_fn=loss_fn)
+            )
         return task_by_task(tasks, lambda task, _: self._eager_task_step(task, loss_fn, len(tasks)))
+
+    def _chunk_size(self, tasks: Sequence[TaskData]) -> int:
+        return len(tasks) if self.task_chunk is None else self.task_chunk
+
+    def _eager_chunk_step(
+        self, chunk: Sequence[TaskData], share: float, *, loss_fn: LossFn
+    ) -> tuple[Tensor, list[Tensor]]:
+        """One chunk of the eager batched path: back-propagate ``share`` times its mean."""
+        losses, predictions = self._batched_objectives(loss_fn, *stack_tasks(chunk))
+        torch.autograd.backward(losses.mean() if share == 1.0 else losses.mean() * share)
+        return losses.detach(), list(predictions.detach().unbind(0))
+
+    def _check_recomputable(self) -> None:
+        """Raise if a checkpointed inner step would update BatchNorm running stats twice."""
+        try:
+            check_batchable(self.module)
+        except ValueError as error:
+            raise ValueError(
+                "checkpoint_inner=True recomputes every inner step in the backward pass, which "
+                "would update BatchNorm running statistics twice; construct the BatchNorm "
+                "layers with track_running_stats=False, call .eval(), or use "
+                "checkpoint_inner=False"
+            ) from error
 
     def _eager_task_step(
         self, task: TaskData, loss_fn: LossFn, count: int
@@ -637,21 +764,27 @@ class MAML(nn.Module):
             return self._meta_step(plan, loss_fn, batched=stackable)
 
         if stackable:
-            stacks = stack_tasks(tasks)
-            check_task_stacks(*stacks)
 
-            def finish_batch(output: tuple[_State, tuple[Tensor, Tensor]]) -> MetaGradient:
-                grads, (losses, predictions) = output
-                self._add_meta_gradient(grads, 1.0)
-                return MetaGradient(losses, list(predictions.unbind(0)))
+            def chunk_step(chunk: Sequence[TaskData], share: float) -> tuple[Tensor, list[Tensor]]:
+                stacks = stack_tasks(chunk)
+                check_task_stacks(*stacks)
 
-            return compiled.run(
-                (True, static, layout(*stacks)),
-                build,
-                (trainable, fixed, weight_tensor, *stacks),
-                finish=finish_batch,
-                eager=lambda: self._eager_meta_gradient(tasks, loss_fn, stackable=True),
-            )
+                def finish_batch(
+                    output: tuple[_State, tuple[Tensor, Tensor]],
+                ) -> tuple[Tensor, list[Tensor]]:
+                    grads, (losses, predictions) = output
+                    self._add_meta_gradient(grads, share)
+                    return losses, list(predictions.unbind(0))
+
+                return compiled.run(
+                    (True, static, layout(*stacks)),
+                    build,
+                    (trainable, fixed, weight_tensor, *stacks),
+                    finish=finish_batch,
+                    eager=partial(self._eager_chunk_step, chunk, share, loss_fn=loss_fn),
+                )
+
+            return chunk_by_chunk(tasks, self._chunk_size(tasks), chunk_step)
 
         def finish_task(output: tuple[_State, tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
             grads, (loss, prediction) = output
