@@ -310,6 +310,11 @@ class MetaTrainer(Generic[AlgorithmT]):
             which compiles its meta-gradient; ``False`` leaves the algorithm's own setting
             (its ``compile`` constructor argument). Recorded as ``compile``; the compile time
             paid so far is [`compile_seconds`][meta_train.MetaTrainer.compile_seconds].
+        task_chunk: With ``batched=True``, sets the algorithm's ``task_chunk`` (see
+            [`MAML.task_chunk`][meta_algos.MAML.task_chunk]): the tasks of a meta-update are
+            vectorised and back-propagated this many at a time, which bounds the memory of
+            the batched path; ``None`` leaves the algorithm's own setting. Recorded as
+            ``task_chunk``.
 
     Raises:
         TypeError: If ``maml`` does not implement [`MetaAlgorithm`][meta_algos.MetaAlgorithm]
@@ -317,9 +322,10 @@ class MetaTrainer(Generic[AlgorithmT]):
             ``loss_fn`` is not callable, ``task_sampler`` has no ``sample`` method, or
             ``batched``/``progress`` is not a bool (``progress`` may be ``None``), or
             ``compile`` is on for an algorithm without ``set_compile`` or is neither a bool
-            nor a dict.
-        ValueError: If ``grad_clip`` is not positive or ``on_nonfinite`` is not ``"raise"``
-            or ``"skip"``.
+            nor a dict, or ``task_chunk`` is given for an algorithm without ``task_chunk``.
+        ValueError: If ``grad_clip`` is not positive, ``on_nonfinite`` is not ``"raise"``
+            or ``"skip"``, or ``task_chunk`` is given without ``batched=True`` or is not a
+            positive int.
 
     Examples:
         >>> import torch, torch.nn.functional as F
@@ -352,6 +358,7 @@ class MetaTrainer(Generic[AlgorithmT]):
         progress: bool | None = None,
         device: torch.device | str | None = None,
         compile: bool | dict[str, Any] = False,
+        task_chunk: int | None = None,
     ) -> None:
         if not isinstance(maml, MetaAlgorithm):
             raise TypeError(
@@ -404,6 +411,22 @@ class MetaTrainer(Generic[AlgorithmT]):
                     f"meta_algos.MAML); {type(maml).__name__} has none - pass compile=False"
                 )
             set_compile(compile)
+        self.task_chunk = task_chunk
+        if task_chunk is not None:
+            self._set_task_chunk(task_chunk)
+
+    def _set_task_chunk(self, task_chunk: int) -> None:
+        if not self.batched:
+            raise ValueError(
+                f"task_chunk={task_chunk!r} chunks the batched path; pass batched=True as well "
+                "(the per-task loop already back-propagates one task at a time)"
+            )
+        if not hasattr(self.maml, "task_chunk"):
+            raise TypeError(
+                f"task_chunk={task_chunk!r} needs an algorithm with a task_chunk attribute (e.g. "
+                f"a meta_algos.MAML); {type(self.maml).__name__} has none - pass task_chunk=None"
+            )
+        self.maml.task_chunk = task_chunk
 
     @property
     def compile_seconds(self) -> float:
