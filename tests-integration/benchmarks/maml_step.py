@@ -19,6 +19,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib
 import json
 import os
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 import types
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +53,12 @@ TABLE_INTRO = [
     "peak RSS of a fresh process during meta-steps (conv workloads only).",
 ]
 PLAIN = "plain training step"
+BATCHED_COMPILED = "meta-* batched, compiled"
+LOOP_COMPILED = "meta-* loop, compiled"
+COMPILED = (BATCHED_COMPILED, LOOP_COMPILED)
+CONV = ("B", "C")  # compiled per task here would compile for minutes more: batched only
+# meta_algos' warnings when a compiled algorithm runs eagerly instead
+EAGER_FALLBACK = r"(torch\.compile of the meta-gradient failed|meta_gradient has compiled)"
 
 
 @dataclass
@@ -215,6 +223,52 @@ def meta_batched(model: nn.Module, w: Workload) -> MetaGradient:
     return run
 
 
+class CompiledMetaStep:
+    """meta-* with ``compile=True``: one compiled pure function per meta-gradient.
+
+    ``batched``: the whole batch of tasks in one compiled ``vmap`` call; otherwise one
+    compiled call per task (a backward per task). The first call compiles.
+    """
+
+    def __init__(self, model: nn.Module, w: Workload, *, batched: bool) -> None:
+        self.maml = meta_algos.MAML(
+            model, inner_lr=w.inner_lr, inner_steps=w.inner_steps, compile=True
+        )
+        self.tasks = [
+            types.SimpleNamespace(
+                support_x=w.support_x[t],
+                support_y=w.support_y[t],
+                query_x=w.query_x[t],
+                query_y=w.query_y[t],
+            )
+            for t in range(w.num_tasks)
+        ]
+        self.loss_fn = w.loss_fn
+        self.batched = batched
+
+    def __call__(self) -> float:
+        with warnings.catch_warnings():
+            # a compiled row that quietly ran eagerly would be mislabelled: make it fail
+            warnings.filterwarnings("error", message=EAGER_FALLBACK, category=RuntimeWarning)
+            result = self.maml.meta_gradient(self.tasks, self.loss_fn, batched=self.batched)
+        return float(result.losses.mean())
+
+    @property
+    def compile_seconds(self) -> float:
+        """Wall time of the compiling first calls (compile plus one run), in seconds."""
+        return self.maml.compile_seconds
+
+
+def meta_batched_compiled(model: nn.Module, w: Workload) -> MetaGradient:
+    """meta-* task-batched path under ``torch.compile`` (``MAML(..., compile=True)``)."""
+    return CompiledMetaStep(model, w, batched=True)
+
+
+def meta_loop_compiled(model: nn.Module, w: Workload) -> MetaGradient:
+    """meta-* per-task path under ``torch.compile``: one compiled call per task."""
+    return CompiledMetaStep(model, w, batched=False)
+
+
 def higher_loop(model: nn.Module, w: Workload) -> MetaGradient:
     import higher
 
@@ -329,6 +383,8 @@ IMPLEMENTATIONS: dict[str, tuple[Implementation, str | None]] = {
     "meta-* loop": (meta_loop, None),
     "meta-* loop, backward per task": (meta_loop_per_task_backward, None),
     "meta-* batched": (meta_batched, None),
+    BATCHED_COMPILED: (meta_batched_compiled, None),
+    LOOP_COMPILED: (meta_loop_compiled, None),
     "higher": (higher_loop, "higher"),
     "torchopt": (torchopt_loop, "torchopt"),
     "learn2learn": (learn2learn_loop, "learn2learn"),
@@ -364,14 +420,48 @@ def available_implementations() -> tuple[dict[str, Implementation], dict[str, st
     return usable, missing
 
 
-def meta_gradient_of(implementation: Implementation, w: Workload, seed: int) -> list[Tensor]:
+def meta_gradient_of(
+    implementation: Implementation, w: Workload, seed: int, dtype: torch.dtype = torch.float64
+) -> list[Tensor]:
     torch.manual_seed(seed)
-    model = w.make_model().double()
-    implementation(model, w.to(torch.float64))()
+    model = w.make_model().to(dtype)
+    implementation(model, w.to(dtype))()
+    return gradients(model)
+
+
+def gradients(model: nn.Module) -> list[Tensor]:
     return [
         p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
         for p in model.parameters()
     ]
+
+
+def relative_error(grads: list[Tensor], reference: list[Tensor]) -> float:
+    """Largest deviation from ``reference``, relative to its largest entry."""
+    scale = max(r.abs().max().item() for r in reference)
+    error = max((g - r).abs().max().item() for g, r in zip(grads, reference, strict=True))
+    return error / max(scale, 1e-12)
+
+
+def check_compiled_first_call(
+    run: CompiledMetaStep, model: nn.Module, w: Workload, seed: int
+) -> str | None:
+    """Compile ``run`` by calling it once and check its float32 meta-gradient, or say why not.
+
+    Compiling once more in float64 would double the longest part of the run (minutes per conv
+    workload), so a compiled row is checked in float32 against the float32 ``torch.func``
+    loop on the same initial weights, to 1e-4 of the largest entry (issue 19's float32
+    tolerance; its unit tests check float64 to 1e-10).
+    """
+    reference = meta_gradient_of(IMPLEMENTATIONS[REFERENCE][0], w, seed, torch.float32)
+    try:
+        run()
+    except Exception as error:  # a compile failure is reported, not fatal
+        return f"raised {type(error).__name__}: {error}"[:200]
+    error = relative_error(gradients(model), reference)
+    if error > 1e-4:
+        return f"float32 meta-gradient differs from torch.func (error {error:.1e} of the largest)"
+    return None
 
 
 def check_meta_gradients(
@@ -382,14 +472,14 @@ def check_meta_gradients(
     for w in workloads:
         reference = meta_gradient_of(implementations[REFERENCE], w, seed)
         for name, implementation in implementations.items():
+            if name in COMPILED:
+                continue  # checked on their compiling first call: check_compiled_first_call
             try:
                 grads = meta_gradient_of(implementation, w, seed)
             except Exception as error:  # a peer that breaks on a workload is reported, not fatal
                 failures[f"{w.name}/{name}"] = f"raised {type(error).__name__}: {error}"[:200]
                 continue
-            scale = max(r.abs().max().item() for r in reference)
-            error = max((g - r).abs().max().item() for g, r in zip(grads, reference, strict=True))
-            error /= max(scale, 1e-12)
+            error = relative_error(grads, reference)
             if error > 1e-6:
                 failures[f"{w.name}/{name}"] = (
                     f"meta-gradient differs from torch.func (error {error:.1e} of the largest)"
@@ -412,29 +502,41 @@ def benchmark(
     repeats: dict[str, int],
     warmup: int,
     seed: int,
-    skip: set[str],
-) -> dict[tuple[str, str], list[float]]:
+    failures: dict[str, str],
+) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], float]]:
+    """Step times per (workload, implementation), and compile times in seconds.
+
+    Implementations in ``failures`` (``"workload/name"``) are left out; a compiled one that
+    fails its check on its compiling first call is added there.
+    """
+    skip = set(failures)
     runners: dict[tuple[str, str], tuple[MetaGradient, nn.Module, torch.optim.Optimizer]] = {}
     for w in workloads:
         for name, implementation in {**implementations, PLAIN: plain_step}.items():
-            if f"{w.name}/{name}" in skip:
+            if f"{w.name}/{name}" in skip or (name == LOOP_COMPILED and w.name in CONV):
                 continue
             torch.manual_seed(seed)
             model = w.make_model()
-            runners[(w.name, name)] = (
-                implementation(model, w),
-                model,
-                torch.optim.Adam(model.parameters(), lr=1e-3),
-            )
-    for run, model, optimizer in runners.values():
+            run = implementation(model, w)
+            if isinstance(run, CompiledMetaStep):
+                failure = check_compiled_first_call(run, model, w, seed)
+                if failure is not None:
+                    skip.add(f"{w.name}/{name}")
+                    failures[f"{w.name}/{name}"] = failure
+                    continue
+            runners[(w.name, name)] = (run, model, torch.optim.Adam(model.parameters(), lr=1e-3))
+    compile_seconds: dict[tuple[str, str], float] = {}
+    for key, (run, model, optimizer) in runners.items():
         for _ in range(warmup):
             timed_step(run, model, optimizer)
+        if isinstance(run, CompiledMetaStep):
+            compile_seconds[key] = run.compile_seconds
     times: dict[tuple[str, str], list[float]] = {key: [] for key in runners}
     for round_index in range(max(repeats.values())):
         for key, (run, model, optimizer) in runners.items():
             if round_index < repeats[key[0]]:
                 times[key].append(timed_step(run, model, optimizer))
-    return times
+    return times, compile_seconds
 
 
 def peak_memory_mb(workload: str, implementation: str, steps: int) -> float | None:
@@ -458,6 +560,11 @@ def measure_memory_child(workload_name: str, implementation_name: str, steps: in
         for _ in range(steps):
             timed_step(run, model, optimizer)
 
+    if isinstance(run, CompiledMetaStep):
+        # Compiling peaks far above the meta-steps (the compile table reports it): measure
+        # the steps of the compiled function, after handing the compiler's freed memory back.
+        timed_step(run, model, optimizer)
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
     print(peak_rss_growth_bytes(meta_steps) / 2**20)
 
 
@@ -472,7 +579,9 @@ def make_workloads(names: list[str]) -> list[Workload]:
 
 
 def summarise(
-    times: dict[tuple[str, str], list[float]], memory: dict[tuple[str, str], float | None]
+    times: dict[tuple[str, str], list[float]],
+    memory: dict[tuple[str, str], float | None],
+    compile_seconds: dict[tuple[str, str], float],
 ) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for (workload, name), samples in times.items():
@@ -488,6 +597,7 @@ def summarise(
                 "ratio_to_torch_func": round(median / reference, 3),
                 "ratio_to_plain_step": round(median / plain, 3),
                 "peak_mb": memory.get((workload, name)),
+                "compile_s": compile_seconds.get((workload, name)),
             }
         )
     return rows
@@ -547,6 +657,89 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def compiled_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Compiled against eager: compile time, speed-up, break-even, and issue 19's targets."""
+    by_key = {(row["workload"], row["implementation"]): row for row in rows}
+    workloads = dict.fromkeys(row["workload"] for row in rows)
+    lines = [
+        "Compiled (`MAML(..., compile=True)`): the meta-gradient of a batch of tasks is one",
+        "`torch.compile`d pure `torch.func` function (batched: one call over all tasks; loop: one",
+        "call per task, run on A only, since per task it compiles for minutes longer on conv4).",
+        "Compile s: wall time of the compiling first call (compile plus one run), from an empty",
+        "inductor cache. That call's float32 meta-gradient is checked against the float32",
+        "`torch.func` loop (to 1e-4 of the largest entry; the unit tests check float64 to 1e-10).",
+        "Break-even: meta-steps after which compiling has paid for itself against our best eager",
+        "path. Peak MB of a compiled row is that of its meta-steps after compiling (compiling",
+        "itself peaks higher). Targets (issue 19): A1 compiled at most the plain training step",
+        "and at least 50x faster than the fastest peer; conv4 (B, C) compiled at least 1.5x",
+        "faster than our best eager path and every peer at no more than that path's peak memory.",
+        "",
+        "| workload | compiled path | compile s | ms | best eager path | ms | speed-up "
+        "| break-even steps | fastest peer / compiled | met |",
+        "|---|---|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for workload in workloads:
+        compiled = [by_key[(workload, name)] for name in COMPILED if (workload, name) in by_key]
+        eager = [
+            row
+            for (w, name), row in by_key.items()
+            if w == workload and name.startswith("meta-*") and name not in COMPILED
+        ]
+        peers = [row for (w, name), row in by_key.items() if w == workload and name in PEERS]
+        if not compiled or not eager:
+            continue
+        best = min(eager, key=lambda row: row["median_ms"])
+        fastest = min(peers, key=lambda row: row["median_ms"]) if peers else None
+        plain = by_key.get((workload, PLAIN))
+        for row in sorted(compiled, key=lambda row: row["median_ms"]):
+            ms, saved = row["median_ms"], best["median_ms"] - row["median_ms"]
+            break_even = (
+                f"{row['compile_s'] * 1000.0 / saved:.0f}"
+                if saved > 0 and row["compile_s"] is not None
+                else "never"
+            )
+            peer_ratio = "" if fastest is None else f"{fastest['median_ms'] / ms:.1f}x"
+            compile_s = "" if row["compile_s"] is None else f"{row['compile_s']:.0f}"
+            lines.append(
+                f"| {workload} | {row['implementation']} "
+                f"| {compile_s} | {ms:.2f} "
+                f"| {best['implementation']} | {best['median_ms']:.2f} "
+                f"| {best['median_ms'] / ms:.2f}x | {break_even} | {peer_ratio} "
+                f"| {_target_met(workload, row, best, fastest, plain)} |"
+            )
+    return lines
+
+
+def _target_met(
+    workload: str,
+    compiled: dict[str, Any],
+    best: dict[str, Any],
+    fastest: dict[str, Any] | None,
+    plain: dict[str, Any] | None,
+) -> str:
+    """Whether a compiled row meets issue 19's target for its workload, and by how much not."""
+    ms = compiled["median_ms"]
+    if workload == "A1":
+        misses = []
+        if plain is not None and ms > plain["median_ms"]:
+            misses.append(f"{ms / plain['median_ms']:.2f}x the plain step")
+        if fastest is not None and fastest["median_ms"] / ms < 50:
+            speedup = fastest["median_ms"] / ms
+            misses.append(f"{speedup:.0f}x faster than {fastest['implementation']}")
+        return "yes" if not misses else "no: " + ", ".join(misses)
+    if workload not in {"B", "C"}:
+        return ""
+    misses = []
+    if best["median_ms"] / ms < 1.5:
+        misses.append(f"{best['median_ms'] / ms:.2f}x faster than our best eager")
+    if fastest is not None and fastest["median_ms"] / ms < 1.5:
+        misses.append(f"{fastest['median_ms'] / ms:.2f}x faster than {fastest['implementation']}")
+    peak, best_peak = compiled["peak_mb"], best["peak_mb"]
+    if peak is not None and best_peak is not None and peak > best_peak:
+        misses.append(f"{peak:.0f} MB > {best_peak:.0f} MB")
+    return "yes" if not misses else "no: " + ", ".join(misses)
+
+
 def markdown(
     rows: list[dict[str, Any]],
     workloads: dict[str, str],
@@ -579,6 +772,8 @@ def markdown(
             f"| {'' if peak is None else f'{peak:.0f}'} |"
         )
     lines += ["", *target_lines(rows)]
+    if any(row["implementation"] in COMPILED for row in rows):
+        lines += ["", "## Compiled meta-steps", "", *compiled_lines(rows)]
     if missing:
         lines += ["", "Peers not benchmarked:", ""]
         lines += [f"- {name}: {reason}" for name, reason in sorted(missing.items())]
@@ -646,19 +841,19 @@ def main(argv: list[str] | None = None) -> int:
         peer, _, reason = failure.partition(": ")
         missing[peer] = reason  # pip's error says more than the ImportError that follows
     failures = check_meta_gradients(implementations, workloads, args.seed)
-    times = benchmark(
+    times, compile_seconds = benchmark(
         implementations,
         workloads,
         repeats=repeats,
         warmup=warmup,
         seed=args.seed,
-        skip=set(failures),
+        failures=failures,
     )
     memory: dict[tuple[str, str], float | None] = {}
     for workload, name in times:
         if workload in {"B", "C"} and not (args.quick and workload == "B"):
             memory[(workload, name)] = peak_memory_mb(workload, name, steps=2 if args.quick else 3)
-    rows = summarise(times, memory)
+    rows = summarise(times, memory, compile_seconds)
     settings = (
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads, timed repeats per workload "
