@@ -58,9 +58,12 @@ def test_omniglot_config_may_name_the_root(capsys, tmp_path):
     [
         ("learning-rate = 0.1\n", "unknown key 'learning-rate'; `meta-train sinusoid` takes"),
         # the recorded-only keys are named among those it takes
-        ("learning-rate = 0.1\n", "takes algo, batched, cg-steps, checkpoint-every, command,"),
+        (
+            "learning-rate = 0.1\n",
+            "takes algo, batched, cg-steps, checkpoint-every, checkpoint-inner, command,",
+        ),
         ("learning-rate = 0.1\n", ", command, compile, device, devices,"),
-        ("learning-rate = 0.1\n", ", shots, strategy, world-size"),
+        ("learning-rate = 0.1\n", ", shots, strategy, task-chunk, world-size"),
         ("batched = 1\n", "batched must be true or false, got 1"),
         ("eval-tasks = [1, 2]\n", "eval-tasks must be a single value, got [1, 2]"),
         ('command = "omniglot"\n', "is a configuration of `meta-train omniglot`, not of"),
@@ -104,6 +107,7 @@ def test_run_directory_records_every_option(capsys, tmp_path, monkeypatch):
     unset = {"eval-every", "checkpoint-every", "msl-iterations", "first-order-iterations"}
     unset |= {"proximal-strength", "cg-steps"}  # --algo imaml only
     unset |= {"devices", "strategy", "precision"}  # --engine lightning only
+    unset |= {"task-chunk"}  # --batched only
     assert set(table) == (keys - unset) | {"command", "world-size"}
     assert table["grad-clip"] == 1.5
     assert table["eval-steps"] == 1

@@ -266,6 +266,22 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
             "--batched", "adapt all tasks of a meta-batch at once with torch.func.vmap", switch=True
         ),
         Option(
+            "--task-chunk",
+            "with --batched: adapt and back-propagate the tasks of a meta-batch N at a time, so "
+            "the memory of the batched path grows with N rather than the meta-batch; the "
+            "meta-gradient is the same (maml, metasgd, anil, mamlpp; default: all at once)",
+            type=positive_int,
+            metavar="N",
+        ),
+        Option(
+            "--checkpoint-inner",
+            "recompute each inner step in the backward pass (torch.utils.checkpoint), so memory "
+            "stops growing with --inner-steps, for about one more support pass per step; the "
+            "meta-gradient is the same (maml, metasgd, anil, mamlpp; the per-task loop: not "
+            "with --batched or --compile)",
+            switch=True,
+        ),
+        Option(
             "--compile",
             "compute each meta-gradient with one torch.compile'd pure function (maml, metasgd, "
             "anil, mamlpp; compiling takes seconds to minutes once, then every meta-update is "
@@ -410,6 +426,7 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             f"--compile applies to maml, metasgd, anil and mamlpp, got --algo {args.algo} "
             "(its meta-gradient is not one pure function yet)"
         )
+    _check_memory_options(parser, args)
     if args.algo in ("protonet", "reptile", "imaml") and args.first_order:
         why = {
             "protonet": "has no inner loop",
@@ -431,6 +448,33 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         torch.device(args.device)
     except RuntimeError:
         parser.error(f"--device {args.device!r} is not a torch device; use e.g. cpu or cuda")
+
+
+def _check_memory_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Check ``--task-chunk`` and ``--checkpoint-inner`` against the algorithm and the path."""
+    given = [
+        flag
+        for flag, value in (
+            ("--task-chunk", args.task_chunk is not None),
+            ("--checkpoint-inner", args.checkpoint_inner),
+        )
+        if value
+    ]
+    if given and args.algo in ("protonet", "reptile", "imaml"):
+        parser.error(
+            f"{' and '.join(given)} apply to maml, metasgd, anil and mamlpp, got --algo {args.algo}"
+        )
+    if args.task_chunk is not None and not args.batched:
+        parser.error(
+            "--task-chunk applies to --batched only (the per-task loop already back-propagates "
+            "one task at a time); add --batched or leave --task-chunk out"
+        )
+    if args.checkpoint_inner and (args.batched or args.compile):
+        path = "--batched" if args.batched else "--compile"
+        parser.error(
+            f"--checkpoint-inner applies to the per-task loop only, got {path} (its inner "
+            "gradients come from torch.func.grad, which cannot checkpoint); leave one out"
+        )
 
 
 def resolve_out(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:

@@ -117,6 +117,8 @@ def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoN
         "inner_steps": args.inner_steps,
         "first_order": args.first_order,
         "compile": args.compile,
+        "task_chunk": args.task_chunk,
+        "checkpoint_inner": args.checkpoint_inner,
     }
     if args.algo == "maml":
         return MAML(model, **common)
@@ -131,7 +133,7 @@ def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoN
         if args.first_order_iterations is not None
         else args.iterations // 20
     )
-    return MAMLpp(
+    mamlpp = MAMLpp(
         model,
         args.inner_lr,
         args.inner_steps,
@@ -139,6 +141,10 @@ def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoN
         first_order_iterations=first,
         compile=args.compile,
     )
+    # MAMLpp's constructor does not take the memory options; they are attributes of MAML
+    mamlpp.task_chunk = args.task_chunk
+    mamlpp.checkpoint_inner = args.checkpoint_inner
+    return mamlpp
 
 
 def build_trainer(args: argparse.Namespace, setup: Setup, *, progress: bool) -> MetaTrainer:
