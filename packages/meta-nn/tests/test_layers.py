@@ -47,6 +47,7 @@ def test_public_names_sorted_and_importable():
         "PrototypicalClassifier",
         "ResNet12",
         "ResNet12Backbone",
+        "SVClassifier",
         "Scale",
         "SubDict",
         "WRN28",

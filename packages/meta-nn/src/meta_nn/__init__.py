@@ -2,6 +2,7 @@
 
 Meta-learning layers (`Lambda`, `Flatten`, `Scale`, `KroneckerLinear`, `KroneckerRNN`,
 `KroneckerLSTM`, `DropBlock`), the Prototypical Networks head (`PrototypicalClassifier`),
+MetaOptNet's SVM head (`SVClassifier`, with the `svm` extra),
 standard few-shot backbones (`MLP`, `ConvNet4`/`OmniglotCNN`, `MiniImagenetCNN`), learn2learn's
 vision models (`OmniglotFC`, `CNN4`, `CNN4Backbone`, `ResNet12`, `ResNet12Backbone`, `WRN28`,
 `WRN28Backbone`) and MetaNN's module machinery (`DependentModule`, `ProtoModule` and the
@@ -20,6 +21,7 @@ from ._layers import Flatten, Lambda, Scale
 from ._proto import ProtoModule
 from ._prototypical import PrototypicalClassifier
 from ._resnets import WRN28, DropBlock, ResNet12, ResNet12Backbone, WRN28Backbone
+from ._svm import SVClassifier
 
 __all__ = [
     "CNN4",
@@ -43,6 +45,7 @@ __all__ = [
     "PrototypicalClassifier",
     "ResNet12",
     "ResNet12Backbone",
+    "SVClassifier",
     "Scale",
     "SubDict",
     "WRN28Backbone",
