@@ -488,6 +488,18 @@ class MAML(nn.Module):
         """The learned inner rates by parameter name; none for [`MAML`][meta_algos.MAML]."""
         return {}
 
+    def _at_step(
+        self, params: dict[str, Tensor], learned: Mapping[str, Tensor], state: int
+    ) -> dict[str, Tensor]:
+        """The tensors the module runs with after ``state`` inner steps from ``params``.
+
+        ``params`` itself for [`MAML`][meta_algos.MAML]; the hook through which
+        [`MAMLpp`][meta_algos.MAMLpp] swaps in its per-step BatchNorm tensors, given the
+        learned tensors ``learned`` (as `_learned_rates` names them).
+        """
+        del learned, state
+        return params
+
     def _rates_at(self, rates: Mapping[str, Tensor], step: int) -> StepRates:
         """The step sizes of inner step ``step`` given the learned ``rates``."""
         del rates, step
@@ -513,19 +525,18 @@ class MAML(nn.Module):
         """
         support_x, support_y, query_x, query_y = task
 
-        def support_loss(step_params: dict[str, Tensor]) -> Tensor:
-            return check_scalar_loss(
-                loss_fn(self._forward(step_params, support_x), support_y), "the support loss"
-            )
+        def support_loss(state: int, step_params: dict[str, Tensor]) -> Tensor:
+            prediction = self._forward(self._at_step(step_params, rates, state), support_x)
+            return check_scalar_loss(loss_fn(prediction, support_y), "the support loss")
 
-        def query(step_params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-            prediction = self._forward(step_params, query_x)
+        def query(state: int, step_params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
+            prediction = self._forward(self._at_step(step_params, rates, state), query_x)
             loss = check_scalar_loss(loss_fn(prediction, query_y), "the query loss")
             return loss.reshape(()), prediction
 
         trajectory = adapt_trajectory(
             params,
-            support_loss,
+            [partial(support_loss, state) for state in range(plan.steps)],
             lr=[self._rates_at(rates, step) for step in range(plan.steps)],
             inner_steps=plan.steps,
             first_order=plan.first_order,
@@ -535,12 +546,15 @@ class MAML(nn.Module):
             checkpoint_steps=self.checkpoint_inner,
         )
         if weights is None or plan.counted is None:
-            return query(trajectory[-1] if trajectory else params)
+            return query(len(trajectory), trajectory[-1] if trajectory else params)
         # the query loss of a zero-weight step is skipped; the last step always counts
         total: Tensor | float = 0.0
-        for weight, counted, step_params in zip(weights, plan.counted, trajectory, strict=True):
+        states = range(1, plan.steps + 1)
+        for weight, counted, state, step_params in zip(
+            weights, plan.counted, states, trajectory, strict=True
+        ):
             if counted:
-                loss, prediction = query(step_params)
+                loss, prediction = query(state, step_params)
                 total = total + weight * loss
         return torch.as_tensor(total), prediction
 
@@ -965,8 +979,9 @@ class Learner:
         Returns:
             Whatever the module returns.
         """
+        params = self._maml._at_step(self._params, self._maml._learned_rates(), self._steps_taken)
         return functional_call(
-            self._module, self._params, args, kwargs, tie_weights=self._tie_weights, strict=False
+            self._module, params, args, kwargs, tie_weights=self._tie_weights, strict=False
         )
 
     def adapt(self, support_loss: Tensor) -> Learner:
