@@ -154,12 +154,18 @@ METANN_SPEC = "metann==0.3.2"
 
 @nox.session(python=PYTHON)
 def peers(session: nox.Session) -> None:
-    """Differential tests: meta_all.compat.metann against MetaNN 0.3.2 itself."""
+    """Differential tests: our compat packages against MetaNN 0.3.2 and learn2learn 0.2.0."""
     _install_everything(session)
     session.install("pytest", "numpy")  # MetaNN's metann.meta imports NumPy
     # Without its dependencies: it asks only for torch, installed above. It still imports
     # torch._six (gone since torch 2.0), which tests-integration/peers/conftest.py stands in for.
     session.install("--no-deps", METANN_SPEC)
+    with tempfile.TemporaryDirectory() as work:
+        failure = _build_learn2learn(Path(session.virtualenv.bin) / "python", Path(work))
+    # Its import check fails here for want of torchvision (PyPI's does not load beside the CPU
+    # torch wheel): the conftest stands one in, and the tests fail if learn2learn still cannot load.
+    if failure is not None and not failure.startswith("learn2learn: import failed"):
+        session.error(failure)
     session.run(
         "pytest",
         str(ROOT / "tests-integration" / "peers"),

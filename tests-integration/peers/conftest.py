@@ -1,19 +1,28 @@
-"""Fixtures of the differential suite: MetaNN 0.3.2 itself beside ``meta_all.compat.metann``.
+"""Fixtures of the differential suite: MetaNN 0.3.2 and learn2learn 0.2.0 beside our compat.
 
 MetaNN 0.3.2 imports ``torch._six`` (removed in torch 2.0) for one name, ``string_classes``;
 the stand-in below provides it here, in the tests, never in the library. ``nox -s peers``
-installs MetaNN (``pip install --no-deps metann==0.3.2``) and sets ``META_PEERS_REQUIRED=1``,
-so a missing MetaNN fails there instead of skipping; elsewhere (the plain integration run)
-these tests skip.
+installs MetaNN (``pip install --no-deps metann==0.3.2``) and learn2learn 0.2.0 (built from its
+sdist) and sets ``META_PEERS_REQUIRED=1``, so a missing peer fails there instead of skipping;
+elsewhere (the plain integration run) these tests skip.
+
+learn2learn imports ``torchvision`` at package import time, and PyPI's torchvision does not load
+beside the CPU torch wheel (``../shared/pitfalls``); when it does not import, a stand-in package
+provides the names learn2learn imports, each a class that raises when used (none of the tested
+names calls torchvision).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.machinery
 import importlib.metadata
 import os
 import sys
 import types
+import warnings
+from typing import Any
 
 import pytest
 import torch
@@ -66,3 +75,90 @@ def compat() -> types.ModuleType:
 def either(request: pytest.FixtureRequest) -> types.ModuleType:
     """Each library in turn, for checks that must hold for both."""
     return request.getfixturevalue(request.param)
+
+
+LEARN2LEARN_VERSION = "0.2.0"
+TORCHVISION_MODULES = [
+    "torchvision",
+    "torchvision.datasets",
+    "torchvision.datasets.folder",
+    "torchvision.datasets.omniglot",
+    "torchvision.transforms",
+]
+
+
+def _unavailable(module: str, name: str) -> type:
+    """A class standing in for ``module.name`` that raises as soon as it is used."""
+
+    def fail(self: object, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError(f"{module}.{name} is a test stand-in: torchvision is not installed")
+
+    return type(name, (), {"__init__": fail, "__module__": module})
+
+
+def _stand_in_module(name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
+
+    def attribute(attr: str) -> object:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        return _unavailable(name, attr)
+
+    module.__getattr__ = attribute  # type: ignore[method-assign]
+    return module
+
+
+def _drop_torchvision() -> None:
+    for name in [name for name in sys.modules if name.split(".")[0] == "torchvision"]:
+        del sys.modules[name]
+
+
+def _import_with_torchvision(name: str) -> types.ModuleType:
+    """Import ``name`` with the real torchvision, or with a stand-in while it imports.
+
+    The stand-in leaves ``sys.modules`` afterwards, and Lightning (which checks for torchvision
+    once and caches the answer) is imported before it, so no other library takes it for the
+    real one.
+    """
+    try:
+        importlib.import_module("torchvision")
+    except (ImportError, RuntimeError):  # not installed, or its compiled ops do not load
+        _drop_torchvision()
+    else:
+        return importlib.import_module(name)
+    for optional in ("lightning", "pytorch_lightning"):
+        with contextlib.suppress(ImportError):
+            importlib.import_module(optional)
+    _register_torchvision_stand_in()
+    try:
+        return importlib.import_module(name)
+    finally:
+        _drop_torchvision()
+
+
+def _register_torchvision_stand_in() -> None:
+    for name in TORCHVISION_MODULES:
+        sys.modules[name] = _stand_in_module(name)
+        parent, _, child = name.rpartition(".")
+        if parent:
+            setattr(sys.modules[parent], child, sys.modules[name])
+    sys.modules["torchvision"].__version__ = "0.0.0+stand-in"  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def learn2learn() -> types.ModuleType:
+    """learn2learn 0.2.0 (with a torchvision stand-in where the real one does not load)."""
+    try:
+        version = importlib.metadata.version("learn2learn")
+    except importlib.metadata.PackageNotFoundError:
+        if os.environ.get("META_PEERS_REQUIRED") == "1":
+            raise
+        pytest.skip("learn2learn is not installed; `nox -s peers` builds learn2learn==0.2.0")
+    assert version == LEARN2LEARN_VERSION, (
+        f"the suite compares with learn2learn {LEARN2LEARN_VERSION}"
+    )
+    with warnings.catch_warnings():
+        # its gym and Lightning imports warn about their own deprecations
+        warnings.simplefilter("ignore")
+        return _import_with_torchvision("learn2learn")

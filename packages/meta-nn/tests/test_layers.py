@@ -39,10 +39,12 @@ def test_public_names_sorted_and_importable():
         "KroneckerRNN",
         "Lambda",
         "MLP",
+        "MetaModule",
         "MiniImagenetCNN",
         "MultipleList",
         "OmniglotCNN",
         "OmniglotFC",
+        "ParameterTransform",
         "ProtoModule",
         "PrototypicalClassifier",
         "ResNet12",
@@ -53,6 +55,9 @@ def test_public_names_sorted_and_importable():
         "WRN28",
         "WRN28Backbone",
         "__version__",
+        "freeze",
+        "kronecker_addmm",
+        "unfreeze",
     }
     for name in meta_nn.__all__:
         assert hasattr(meta_nn, name)

@@ -7,6 +7,12 @@ from __future__ import annotations
 
 from . import checks
 from .__about__ import __version__
+from ._cloning import (
+    clone_distribution,
+    clone_named_parameters,
+    clone_parameters,
+    detach_distribution,
+)
 from ._functional import (
     adapt,
     adapt_trajectory,
@@ -37,9 +43,13 @@ __all__ = [
     "adapt",
     "adapt_trajectory",
     "checks",
+    "clone_distribution",
     "clone_module",
+    "clone_named_parameters",
+    "clone_parameters",
     "conjugate_gradient",
     "descend_module",
+    "detach_distribution",
     "detach_module",
     "functional_forward",
     "inner_step",

@@ -16,8 +16,9 @@ from ._backbones import MLP, ConvNet4, MiniImagenetCNN, OmniglotCNN
 from ._cnn4 import CNN4, CNN4Backbone, OmniglotFC
 from ._containers import DefaultList, MultipleList, SubDict
 from ._dependent import DependentModule
-from ._kronecker import KroneckerLinear, KroneckerLSTM, KroneckerRNN
+from ._kronecker import KroneckerLinear, KroneckerLSTM, KroneckerRNN, kronecker_addmm
 from ._layers import Flatten, Lambda, Scale
+from ._metalayers import MetaModule, ParameterTransform, freeze, unfreeze
 from ._proto import ProtoModule
 from ._prototypical import PrototypicalClassifier
 from ._resnets import WRN28, DropBlock, ResNet12, ResNet12Backbone, WRN28Backbone
@@ -37,10 +38,12 @@ __all__ = [
     "KroneckerLinear",
     "KroneckerRNN",
     "Lambda",
+    "MetaModule",
     "MiniImagenetCNN",
     "MultipleList",
     "OmniglotCNN",
     "OmniglotFC",
+    "ParameterTransform",
     "ProtoModule",
     "PrototypicalClassifier",
     "ResNet12",
@@ -50,4 +53,7 @@ __all__ = [
     "SubDict",
     "WRN28Backbone",
     "__version__",
+    "freeze",
+    "kronecker_addmm",
+    "unfreeze",
 ]

@@ -12,6 +12,43 @@ from ._layers import check_positive_int, check_tensor
 Activation = Callable[[Tensor], Tensor]
 
 
+def kronecker_addmm(
+    mat1: Tensor,
+    mat2: Tensor,
+    mat3: Tensor,
+    bias: Tensor | None = None,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+) -> Tensor:
+    """Return ``alpha * mat1 @ mat3 @ mat2 + beta * bias``: a Kronecker product times a vector.
+
+    With column-major ``vec``, ``vec(mat1 @ mat3 @ mat2) = kron(mat2.T, mat1) @ vec(mat3)``, so
+    this applies the Kronecker product of two small factors without forming it (learn2learn's
+    ``kronecker_addmm``; [`KroneckerLinear`][meta_nn.KroneckerLinear] is built on it).
+
+    Args:
+        mat1: Left factor ``(n, n)``.
+        mat2: Right factor ``(m, m)``.
+        mat3: The matrix (or batch of matrices) ``(..., n, m)``.
+        bias: Optional tensor broadcasting to the result, added after scaling.
+        alpha: Factor on the product.
+        beta: Factor on ``bias``.
+
+    Returns:
+        The result, of ``mat3``'s shape.
+
+    Examples:
+        >>> import torch
+        >>> left, right = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.eye(1)
+        >>> kronecker_addmm(left, right, torch.ones(2, 1), torch.ones(2, 1), alpha=0.5).tolist()
+        [[2.0], [1.5]]
+    """
+    result = alpha * torch.matmul(torch.matmul(mat1, mat3), mat2)
+    if bias is not None:
+        result = result + beta * bias
+    return result
+
+
 def _layout(x: object, n: int, m: int, *, owner: str, name: str) -> tuple[Tensor, bool]:
     """Return ``(x, is_matrix)``: matrix input is ``(..., n, m)``, flat input ``(..., n*m)``.
 
@@ -184,14 +221,11 @@ class KroneckerLinear(nn.Module):
         """
         x, matrix = _layout(x, self.n, self.m, owner="KroneckerLinear", name="input")
         left, right = self.factors()
+        bias = None if self.bias is None else self.bias.view(self.n, self.m)
         if matrix:
-            out = torch.matmul(torch.matmul(left, x), right)
-        else:
-            grid = x.reshape(*x.shape[:-1], self.n, self.m)
-            out = torch.matmul(torch.matmul(left, grid), right.mT).reshape(x.shape)
-        if self.bias is not None:
-            out = out + (self.bias.view(self.n, self.m) if matrix else self.bias)
-        return out
+            return kronecker_addmm(left, right, x, bias)
+        grid = x.reshape(*x.shape[:-1], self.n, self.m)
+        return kronecker_addmm(left, right.mT, grid, bias).reshape(x.shape)
 
     def extra_repr(self) -> str:
         """Summarise the configuration in ``repr``."""

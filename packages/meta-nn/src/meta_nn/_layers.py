@@ -125,7 +125,8 @@ class Scale(nn.Module):
     rates).
 
     Args:
-        shape: The shape of the scaling parameter (an int or a sequence of ints).
+        shape: The shape of the scaling parameter (an int or a sequence of ints); ``None``
+            (the default, as in learn2learn) gives shape ``(1,)``, one scalar factor.
         alpha: Initial value of every entry of the scaling parameter.
 
     Raises:
@@ -139,10 +140,13 @@ class Scale(nn.Module):
         >>> scale = Scale(x.shape, alpha=0.5)
         >>> scale(x)
         tensor([0.5000, 0.5000, 0.5000], grad_fn=<MulBackward0>)
+        >>> Scale().alpha.shape  # no shape: one scalar factor
+        torch.Size([1])
     """
 
-    def __init__(self, shape: int | Sequence[int], alpha: float = 1.0) -> None:
+    def __init__(self, shape: int | Sequence[int] | None = None, alpha: float = 1.0) -> None:
         super().__init__()
+        shape = 1 if shape is None else shape
         dims = (shape,) if isinstance(shape, int) and not isinstance(shape, bool) else shape
         if not isinstance(dims, Sequence) or not all(
             isinstance(d, int) and not isinstance(d, bool) for d in dims

@@ -8,8 +8,10 @@ meta-nn.
 from __future__ import annotations
 
 from .__about__ import __version__
+from ._dictionary import TransformDictionary
 from ._functional import AdamState, RMSpropState, SgdState, adam, apply_updates, rmsprop, sgd
 from ._learnable import DifferentiableSGD, LearnableOptimizer, ParameterUpdate
+from ._reshaped import ReshapedTransform
 from ._transforms import KroneckerTransform, MetaCurvatureTransform, ModuleTransform, kronecker_dims
 from ._typing import GradientTransformation, InitFn, UpdateFn
 
@@ -24,7 +26,9 @@ __all__ = [
     "ModuleTransform",
     "ParameterUpdate",
     "RMSpropState",
+    "ReshapedTransform",
     "SgdState",
+    "TransformDictionary",
     "UpdateFn",
     "__version__",
     "adam",

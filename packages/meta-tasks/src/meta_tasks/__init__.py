@@ -22,6 +22,7 @@ from ._omniglot import (
     OmniglotOneShotRuns,
     download_omniglot,
 )
+from ._ondevice import OnDeviceDataset
 from ._sinusoid import SinusoidParams, SinusoidTaskSampler
 from ._task import Task, TaskBatch, TaskSampler, stack_tasks
 from ._taskdataset import (
@@ -67,6 +68,7 @@ __all__ = [
     "NWays",
     "Omniglot",
     "OmniglotOneShotRuns",
+    "OnDeviceDataset",
     "RandomClassRotation",
     "RemapLabels",
     "RotatedClasses",

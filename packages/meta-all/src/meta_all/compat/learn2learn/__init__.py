@@ -9,8 +9,10 @@ Code written for learn2learn changes only its import::
     learner.adapt(loss_fn(learner(support_x), support_y))
     loss_fn(learner(query_x), query_y).backward()
 
-Provided: ``clone_module``, ``detach_module``, ``update_module``, ``magic_box`` (also under
-``utils``, with ``utils.accuracy``), ``nn`` (with ``PrototypicalClassifier``), ``optim`` (with
+Provided: ``clone_module``, ``detach_module``, ``update_module``, ``magic_box``,
+``clone_parameters``, ``clone_named_parameters``, ``clone_distribution``,
+``detach_distribution``, ``accuracy``, ``flatten_config``, ``warn_once`` (also under
+``utils``), ``nn`` (with ``PrototypicalClassifier``, ``MetaModule``), ``optim`` (with
 ``optim.transforms``), ``data`` (``MetaDataset``, ``UnionMetaDataset``, ``FilteredMetaDataset``,
 ``TaskDataset``/``Taskset``, ``data.transforms``, ``partition_task``, ``InfiniteIterator``),
 ``vision`` (``models``, ``datasets.FullOmniglot``, ``transforms.RandomClassRotation``,
@@ -42,16 +44,30 @@ from . import nn as nn
 from . import optim as optim
 from . import utils as utils
 from . import vision as vision
+from .utils import accuracy as accuracy
+from .utils import clone_distribution as clone_distribution
+from .utils import clone_named_parameters as clone_named_parameters
+from .utils import clone_parameters as clone_parameters
+from .utils import detach_distribution as detach_distribution
+from .utils import flatten_config as flatten_config
+from .utils import warn_once as warn_once
 
 __all__ = [
+    "accuracy",
     "algorithms",
+    "clone_distribution",
     "clone_module",
+    "clone_named_parameters",
+    "clone_parameters",
     "data",
+    "detach_distribution",
     "detach_module",
+    "flatten_config",
     "magic_box",
     "nn",
     "optim",
     "update_module",
     "utils",
     "vision",
+    "warn_once",
 ]

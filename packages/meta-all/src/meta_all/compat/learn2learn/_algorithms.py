@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import torch
-from meta_functional import clone_module, descend_module
+from meta_functional import clone_module, descend_module, update_module
 from meta_functional.checks import (
     check_finite_rate,
     check_lr_shape,
@@ -517,3 +517,108 @@ class GBML(_FlaggedLearner["GBML"]):
             **flags._asdict(),
         )
         return learner
+
+
+def maml_update(
+    model: nn.Module, lr: float | Tensor, grads: Sequence[Tensor | None] | None = None
+) -> nn.Module:
+    """learn2learn's ``maml_update``: one differentiable step ``p - lr * g`` on ``model``.
+
+    The parameter slots of ``model`` are replaced (the model object is updated in place, its
+    old tensors are not), through [`descend_module`][meta_functional.descend_module], meta-*'s
+    one update rule, exactly as ``MAML.adapt`` steps. As in learn2learn, ``grads=None`` applies
+    the ``update`` attribute that each parameter or buffer may carry
+    ([`update_module`][meta_functional.update_module]'s protocol) and ignores ``.grad``.
+
+    Args:
+        model: The model to update, usually a learner's clone.
+        lr: The step size (a float or a scalar tensor).
+        grads: One gradient (or ``None`` to leave that parameter) per tensor of
+            ``model.parameters()``, in order.
+
+    Returns:
+        ``model``, updated.
+
+    Raises:
+        ValueError: If ``grads`` does not hold one entry per parameter (learn2learn prints a
+            warning and updates the leading parameters instead) or a shape differs.
+        TypeError: If an entry of ``grads`` is neither a tensor nor ``None``.
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Linear(1, 1, bias=False)
+        >>> with torch.no_grad():
+        ...     _ = model.weight.fill_(1.0)
+        >>> maml_update(model, 0.5, [torch.ones(1, 1)]).weight.item()
+        0.5
+    """
+    if grads is None:
+        return update_module(model)
+    return descend_module(model, list(grads), lr)
+
+
+def _attribute(param: Tensor, name: str) -> Any:
+    """An attribute set on a tensor by learn2learn's protocols (``update``, ``_lr``)."""
+    return getattr(param, name)
+
+
+def _rate_tensor(rate: Tensor | float, param: Tensor) -> Tensor:
+    """A rate as a tensor in ``param``'s dtype (the value a float rate has in the step)."""
+    return torch.as_tensor(rate, dtype=param.dtype, device=param.device)
+
+
+def meta_sgd_update(
+    model: nn.Module,
+    lrs: Sequence[Tensor | float] | None = None,
+    grads: Sequence[Tensor | None] | None = None,
+) -> nn.Module:
+    """learn2learn's ``meta_sgd_update``: one step ``p - lrs[i] * grads[i]`` per parameter.
+
+    The step is [`descend_module`][meta_functional.descend_module] with one rate per
+    parameter, the same rule as ``MetaSGD.adapt``; ``model``'s parameter slots are replaced.
+    When ``lrs`` or ``grads`` is ``None``, learn2learn's attribute protocol applies: each
+    parameter whose ``.grad`` is set steps by its ``_lr`` attribute, and both attributes are
+    then cleared (learn2learn also steps buffers that carry them; this does not).
+
+    Args:
+        model: The model to update, usually a learner's clone.
+        lrs: One rate per tensor of ``model.parameters()``: a float, a scalar tensor or a
+            tensor of the parameter's shape.
+        grads: One gradient (or ``None``) per tensor of ``model.parameters()``.
+
+    Returns:
+        ``model``, updated.
+
+    Raises:
+        ValueError: If ``lrs`` or ``grads`` does not hold one entry per parameter, or a shape
+            differs.
+        TypeError: If a gradient is neither a tensor nor ``None``.
+        AttributeError: In the attribute protocol, if a parameter has ``.grad`` but no
+            ``_lr``.
+
+    Examples:
+        >>> import torch
+        >>> model = torch.nn.Linear(2, 1, bias=False)
+        >>> with torch.no_grad():
+        ...     _ = model.weight.fill_(1.0)
+        >>> rates = [torch.tensor([[0.5, 0.25]])]
+        >>> meta_sgd_update(model, rates, [torch.ones(1, 2)]).weight.tolist()
+        [[0.5, 0.75]]
+    """
+    named = list(model.named_parameters())
+    if lrs is not None and grads is not None:
+        given = list(lrs)
+        check_one_per_parameter(model, len(given), "meta_sgd_update", "lrs")
+        rates = {
+            name: _rate_tensor(rate, param)
+            for (name, param), rate in zip(named, given, strict=True)
+        }
+        return descend_module(model, list(grads), rates)
+    gradients = [param.grad for _, param in named]
+    stepped = [(name, param) for name, param in named if param.grad is not None]
+    rates = {name: _rate_tensor(_attribute(param, "_lr"), param) for name, param in stepped}
+    descend_module(model, gradients, rates)
+    for _, param in stepped:  # learn2learn clears both attributes of what it stepped
+        param.grad = None
+        param._lr = None  # type: ignore[attr-defined]  # learn2learn's attribute protocol
+    return model

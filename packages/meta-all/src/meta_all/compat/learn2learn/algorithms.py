@@ -1,6 +1,7 @@
 """learn2learn's ``l2l.algorithms``: ``MAML``, ``MetaSGD`` and ``GBML`` wrappers.
 
-They keep learn2learn's signatures and ``clone()``/``adapt()`` semantics; see
+They keep learn2learn's signatures and ``clone()``/``adapt()`` semantics; ``maml_update`` and
+``meta_sgd_update`` are their steps as functions over a module. See
 [`meta_all.compat.learn2learn`][meta_all.compat.learn2learn] for the differences from learn2learn.
 ``LightningEpisodicModule``, ``LightningMAML``, ``LightningANIL`` and
 ``LightningPrototypicalNetworks`` (Lightning 2, over ``meta_train.lightning``) are imported on
@@ -15,8 +16,10 @@ from ._algorithms import GBML as GBML
 from ._algorithms import MAML as MAML
 from ._algorithms import BaseLearner as BaseLearner
 from ._algorithms import MetaSGD as MetaSGD
+from ._algorithms import maml_update as maml_update
+from ._algorithms import meta_sgd_update as meta_sgd_update
 
-__all__ = ["GBML", "MAML", "BaseLearner", "MetaSGD"]
+__all__ = ["GBML", "MAML", "BaseLearner", "MetaSGD", "maml_update", "meta_sgd_update"]
 
 
 _LIGHTNING = (

@@ -2,13 +2,17 @@
 
 ``Lambda``, ``Flatten``, ``Scale``, ``KroneckerLinear``, ``KroneckerRNN`` and ``KroneckerLSTM``
 are [`meta_nn`][meta_nn]'s classes, which keep learn2learn's constructor signatures (the
-Kronecker layers take learn2learn's matrix input ``(..., n, m)`` as well as flat input).
+Kronecker layers take learn2learn's matrix input ``(..., n, m)`` as well as flat input;
+``Scale()`` without a shape is one scalar factor). ``kronecker_addmm``, ``freeze``,
+``unfreeze``, ``MetaModule`` and ``ParameterTransform`` are meta-nn's too; the last two are also
+under ``nn.metalayers``, as in learn2learn (``import ...learn2learn.nn.metalayers as ml``).
 ``PrototypicalClassifier`` is [`meta_nn.PrototypicalClassifier`][meta_nn.PrototypicalClassifier]
 with learn2learn's positional arguments.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import meta_nn
@@ -17,8 +21,19 @@ from meta_nn import KroneckerLinear as KroneckerLinear
 from meta_nn import KroneckerLSTM as KroneckerLSTM
 from meta_nn import KroneckerRNN as KroneckerRNN
 from meta_nn import Lambda as Lambda
+from meta_nn import MetaModule as MetaModule
+from meta_nn import ParameterTransform as ParameterTransform
 from meta_nn import Scale as Scale
+from meta_nn import freeze as freeze
+from meta_nn import kronecker_addmm as kronecker_addmm
+from meta_nn import unfreeze as unfreeze
 from torch import Tensor
+
+from . import _metalayers as metalayers
+
+# learn2learn's nn is a package with a metalayers submodule; this module stays one file, so
+# the submodule is registered under its learn2learn path (as os registers os.path).
+sys.modules[f"{__name__}.metalayers"] = metalayers
 
 __all__ = [
     "Flatten",
@@ -26,8 +41,14 @@ __all__ = [
     "KroneckerLinear",
     "KroneckerRNN",
     "Lambda",
+    "MetaModule",
+    "ParameterTransform",
     "PrototypicalClassifier",
     "Scale",
+    "freeze",
+    "kronecker_addmm",
+    "metalayers",
+    "unfreeze",
 ]
 
 

@@ -3,7 +3,8 @@
 Shells over [`meta_tasks`][meta_tasks]' episodic-data API with learn2learn's names and argument
 order: ``MetaDataset``, ``UnionMetaDataset``, ``FilteredMetaDataset`` (meta-tasks' classes),
 ``TaskDataset``/``Taskset``, ``DataDescription`` (meta-tasks' ``ItemDescription``),
-``partition_task``, ``InfiniteIterator`` and the ``transforms`` module.
+``OnDeviceDataset`` (meta-tasks'), ``partition_task``, ``InfiniteIterator`` and the
+``transforms`` module.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from meta_tasks import FilteredMetaDataset as FilteredMetaDataset
 from meta_tasks import ItemDescription, TaskDescription, TaskTransform
 from meta_tasks import MetaDataset as MetaDataset
+from meta_tasks import OnDeviceDataset as OnDeviceDataset
 from meta_tasks import UnionMetaDataset as UnionMetaDataset
 
 from . import transforms as transforms
@@ -32,6 +34,7 @@ __all__ = [
     "FilteredMetaDataset",
     "InfiniteIterator",
     "MetaDataset",
+    "OnDeviceDataset",
     "TaskDataset",
     "Taskset",
     "UnionMetaDataset",

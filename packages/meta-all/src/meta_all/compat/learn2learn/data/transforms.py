@@ -6,7 +6,10 @@ defaults: ``NWays(dataset, n=2)``, ``KShots(dataset, k=1, replacement=False)``,
 ``FilterLabels(dataset, labels)`` and ``FusedNWaysKShots(dataset, n=2, k=1, replacement=False,
 filter_labels=None)``. Inside a [`TaskDataset`][meta_all.compat.learn2learn.data.TaskDataset]
 their random choices come from the task set's generator; called directly with one argument
-(``NWays(dataset)(None)``) they draw from torch's global generator.
+(``NWays(dataset)(None)``) they draw from torch's global generator. learn2learn's
+``CythonNWays``, ``CythonKShots``, ``CythonFilterLabels`` and ``CythonFusedNWaysKShots`` (the
+compiled bases of its pure-Python classes, with the same arguments and behaviour) are other
+names for ``NWays``, ``KShots``, ``FilterLabels`` and ``FusedNWaysKShots`` here.
 """
 
 from __future__ import annotations
@@ -22,6 +25,10 @@ from meta_tasks import TaskTransform as TaskTransform
 
 __all__ = [
     "ConsecutiveLabels",
+    "CythonFilterLabels",
+    "CythonFusedNWaysKShots",
+    "CythonKShots",
+    "CythonNWays",
     "FilterLabels",
     "FusedNWaysKShots",
     "KShots",
@@ -75,3 +82,16 @@ class FusedNWaysKShots(meta_tasks.FusedNWaysKShots):
         filter_labels: Iterable[Label] | None = None,
     ) -> None:
         super().__init__(dataset, n, k, replacement=replacement, filter_labels=filter_labels)
+
+
+CythonNWays = NWays
+"""learn2learn's compiled ``NWays``: the same class here (pure Python)."""
+
+CythonKShots = KShots
+"""learn2learn's compiled ``KShots``: the same class here (pure Python)."""
+
+CythonFilterLabels = FilterLabels
+"""learn2learn's compiled ``FilterLabels``: the same class here (pure Python)."""
+
+CythonFusedNWaysKShots = FusedNWaysKShots
+"""learn2learn's compiled ``FusedNWaysKShots``: the same class here (pure Python)."""

@@ -2,8 +2,9 @@
 
 ``LearnableOptimizer``, ``ParameterUpdate`` and ``DifferentiableSGD`` are
 [`meta_optim`][meta_optim]'s classes, with learn2learn's signatures. The transforms
-(``ModuleTransform``, ``KroneckerTransform``, ``MetaCurvatureTransform``) are available here
-and under ``transforms``, as in learn2learn.
+(``ModuleTransform``, ``KroneckerTransform``, ``MetaCurvatureTransform``) and the helpers
+``ReshapedTransform`` and ``TransformDictionary`` are available here and under ``transforms``,
+as in learn2learn.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from meta_optim import LearnableOptimizer as LearnableOptimizer
 from meta_optim import MetaCurvatureTransform as MetaCurvatureTransform
 from meta_optim import ModuleTransform as ModuleTransform
 from meta_optim import ParameterUpdate as ParameterUpdate
+from meta_optim import ReshapedTransform as ReshapedTransform
+from meta_optim import TransformDictionary as TransformDictionary
 
 from . import transforms as transforms
 
@@ -24,5 +27,7 @@ __all__ = [
     "MetaCurvatureTransform",
     "ModuleTransform",
     "ParameterUpdate",
+    "ReshapedTransform",
+    "TransformDictionary",
     "transforms",
 ]

@@ -1,22 +1,45 @@
-"""learn2learn's ``l2l.utils``: differentiable module utilities and ``accuracy``.
+"""learn2learn's ``l2l.utils``: differentiable module utilities, ``accuracy`` and helpers.
 
-``clone_module``, ``detach_module``, ``update_module`` and ``magic_box`` are
-[`meta_functional`][meta_functional]'s functions (also available as ``l2l.clone_module`` etc.).
-``utils.lightning.EpisodicBatcher`` is imported on first use (needs ``meta-train[lightning]``).
+``clone_module``, ``detach_module``, ``update_module``, ``magic_box``, ``clone_parameters``,
+``clone_named_parameters``, ``clone_distribution`` and ``detach_distribution`` are
+[`meta_functional`][meta_functional]'s functions; ``accuracy``, ``flatten_config`` and
+``warn_once`` are defined here. All are also available at the top level (``l2l.clone_module``
+etc.), as in learn2learn. ``utils.lightning.EpisodicBatcher`` is imported on first use (needs
+``meta-train[lightning]``).
 """
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import importlib
+import warnings
+from collections.abc import Mapping
 from typing import Any
 
+from meta_functional import clone_distribution as clone_distribution
 from meta_functional import clone_module as clone_module
+from meta_functional import clone_named_parameters as clone_named_parameters
+from meta_functional import clone_parameters as clone_parameters
+from meta_functional import detach_distribution as detach_distribution
 from meta_functional import detach_module as detach_module
 from meta_functional import magic_box as magic_box
 from meta_functional import update_module as update_module
 from torch import Tensor
 
-__all__ = ["accuracy", "clone_module", "detach_module", "magic_box", "update_module"]
+__all__ = [
+    "accuracy",
+    "clone_distribution",
+    "clone_module",
+    "clone_named_parameters",
+    "clone_parameters",
+    "detach_distribution",
+    "detach_module",
+    "flatten_config",
+    "magic_box",
+    "update_module",
+    "warn_once",
+]
 
 
 def accuracy(predictions: Tensor, targets: Tensor) -> Tensor:
@@ -44,6 +67,82 @@ def accuracy(predictions: Tensor, targets: Tensor) -> Tensor:
         )
     hits = predictions.argmax(dim=1).view(targets.shape) == targets
     return hits.sum().float() / targets.numel()
+
+
+def _config_items(args: object) -> Mapping[str, Any] | None:
+    """The fields of a config (``Namespace``, dataclass instance or dict); ``None`` for a leaf."""
+    if isinstance(args, argparse.Namespace):
+        return vars(args)
+    if dataclasses.is_dataclass(args) and not isinstance(args, type):
+        return {field.name: getattr(args, field.name) for field in dataclasses.fields(args)}
+    if isinstance(args, dict):
+        return args
+    return None
+
+
+def flatten_config(args: object, prefix: str | None = None) -> dict[str | None, Any]:
+    """Flatten a nested config into one dict with dotted keys, e.g. for experiment loggers.
+
+    ``Namespace`` objects, dataclass instances and dicts are containers; anything else is a
+    value. learn2learn's version means this but loses every value (its inner getter returns
+    ``None``) and fails on nested containers; this one returns the values.
+
+    Args:
+        args: The config.
+        prefix: Key of ``args`` itself (``None`` at the top).
+
+    Returns:
+        ``{"outer.inner": value}`` for every leaf value; a leaf ``args`` gives ``{prefix: args}``.
+
+    Examples:
+        >>> flatten_config({"lr": 0.1, "model": {"hidden": 32, "layers": 2}})
+        {'lr': 0.1, 'model.hidden': 32, 'model.layers': 2}
+    """
+    items = _config_items(args)
+    if items is None:
+        return {prefix: args}
+    flat: dict[str | None, Any] = {}
+    for key, value in items.items():
+        child = str(key) if prefix is None else f"{prefix}.{key}"
+        flat.update(flatten_config(value, prefix=child))
+    return flat
+
+
+class _WarnOnce:
+    """learn2learn's ``warn_once``: ``warnings.warn`` each distinct message only once."""
+
+    categories: Mapping[str, type[Warning]] = {
+        "default": UserWarning,
+        "deprecation": DeprecationWarning,
+    }
+
+    def __init__(self) -> None:
+        self.warned_messages: list[str] = []
+
+    def __call__(self, message: str, severity: str | type[Warning] | None = None) -> None:
+        """Warn with ``message`` unless it was already given.
+
+        Args:
+            message: The warning text.
+            severity: ``"default"`` (``UserWarning``, also for ``None``), ``"deprecation"``,
+                ``"error"`` (raise ``RuntimeError``) or a warning class.
+
+        Raises:
+            RuntimeError: If ``severity`` is ``"error"`` (the message is not remembered).
+            KeyError: If ``severity`` is a string other than those above.
+        """
+        if message in self.warned_messages:
+            return
+        if severity == "error":
+            raise RuntimeError(message)
+        if severity is None or isinstance(severity, str):
+            severity = self.categories[severity or "default"]
+        warnings.warn(message, category=severity, stacklevel=2)
+        self.warned_messages.append(message)
+
+
+warn_once = _WarnOnce()
+"""Warn once per distinct message: ``warn_once("...", severity="deprecation")``."""
 
 
 def __getattr__(name: str) -> Any:
