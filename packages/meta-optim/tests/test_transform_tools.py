@@ -32,7 +32,8 @@ def test_reshaped_transform_views_the_gradient_and_back() -> None:
 
 def test_reshaped_transform_rejects_an_output_of_another_size() -> None:
     transform = ReshapedTransform(torch.nn.Linear(4, 3), (1, 4))
-    with pytest.raises(ValueError, match=r"viewed as \(1, 4\) to \(1, 3\); expected 4 elements"):
+    message = r"of shape \(1, 4\) to \(1, 3\); expected 4 elements to reshape to the gradient's"
+    with pytest.raises(ValueError, match=message):
         transform(torch.ones(2, 2))
 
 

@@ -7,6 +7,45 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 
+def reshaped_call(
+    module: nn.Module,
+    grad: Tensor,
+    in_shape: tuple[int, ...],
+    out_shape: Sequence[int],
+    *,
+    owner: str,
+    target: str,
+) -> Tensor:
+    """``module(grad.reshape(in_shape)).reshape(out_shape)``, checking the output's size.
+
+    The one reshape-apply-reshape step of the reshaping transforms (this module's and those
+    that [`ModuleTransform`][meta_optim.ModuleTransform] builds).
+
+    Args:
+        module: The module applied to the reshaped gradient.
+        grad: The gradient.
+        in_shape: The shape ``module`` sees.
+        out_shape: The shape of the returned update.
+        owner: Who applies the module, for the error message.
+        target: Whose shape ``out_shape`` is, for the error message.
+
+    Returns:
+        The update, of shape ``out_shape``.
+
+    Raises:
+        ValueError: If the module's output is not a tensor of ``grad``'s number of elements
+            (the message names ``owner`` and ``target``, whose shape ``out_shape`` is).
+    """
+    out = module(grad.reshape(in_shape))
+    if not isinstance(out, Tensor) or out.numel() != grad.numel():
+        got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+        raise ValueError(
+            f"{owner} maps gradients of shape {in_shape} to {got}; expected "
+            f"{grad.numel()} elements to reshape to {target} shape {tuple(out_shape)}"
+        )
+    return out.reshape(out_shape)
+
+
 class ReshapedTransform(nn.Module):
     """View the gradient as ``shape``, apply ``transform``, view the result as the gradient.
 
@@ -43,16 +82,10 @@ class ReshapedTransform(nn.Module):
             ``transform(grad.view(shape))`` viewed in ``grad``'s shape.
 
         Raises:
-            ValueError: If ``grad`` or the transform's output has another number of elements
-                than ``shape``.
+            ValueError: If the transform's output has another number of elements than
+                ``grad``.
         """
-        out_shape = grad.shape
-        update = self.transform(grad.reshape(self.in_shape))
-        if not isinstance(update, Tensor) or update.numel() != grad.numel():
-            got = tuple(update.shape) if isinstance(update, Tensor) else type(update).__name__
-            raise ValueError(
-                f"ReshapedTransform: {type(self.transform).__name__} mapped a gradient viewed "
-                f"as {self.in_shape} to {got}; expected {grad.numel()} elements to view as "
-                f"{tuple(out_shape)}"
-            )
-        return update.reshape(out_shape)
+        owner = f"ReshapedTransform({type(self.transform).__name__})"
+        return reshaped_call(
+            self.transform, grad, self.in_shape, grad.shape, owner=owner, target="the gradient's"
+        )

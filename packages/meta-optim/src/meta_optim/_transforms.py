@@ -19,6 +19,8 @@ import torch
 from meta_functional.checks import check_finite_rate
 from torch import Tensor, nn
 
+from ._reshaped import reshaped_call
+
 
 def _check_factory(factory: object, owner: str, signature: str) -> None:
     if not callable(factory):
@@ -93,14 +95,9 @@ class _ReshapedTransform(nn.Module):
         """
         owner = f"transform({type(self.module).__name__})"
         grad = _check_gradient(grad, self.shape, owner)
-        out = self.module(grad.reshape(self.in_shape))
-        if not isinstance(out, Tensor) or out.numel() != grad.numel():
-            got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
-            raise ValueError(
-                f"{owner} maps gradients of shape {self.in_shape} to {got}; expected "
-                f"{grad.numel()} elements to reshape to the parameter's shape {tuple(self.shape)}"
-            )
-        return out.reshape(self.shape)
+        return reshaped_call(
+            self.module, grad, self.in_shape, self.shape, owner=owner, target="the parameter's"
+        )
 
     def extra_repr(self) -> str:
         """Summarise the reshaping in ``repr``."""
