@@ -10,6 +10,7 @@ from .__about__ import __version__
 from ._imaml import IMAML
 from ._maml import ANIL, MAML, Learner, MetaSGD, head_names
 from ._mamlpp import MAMLpp
+from ._metaoptnet import MetaOptNet
 from ._protocol import MetaAlgorithm, MetaGradient, TaskData
 from ._protonet import ProtoDistance, ProtoNet
 from ._reptile import Reptile
@@ -24,6 +25,7 @@ __all__ = [
     "MAMLpp",
     "MetaAlgorithm",
     "MetaGradient",
+    "MetaOptNet",
     "MetaSGD",
     "ProtoDistance",
     "ProtoNet",
