@@ -1,8 +1,9 @@
 """``meta-train sinusoid|omniglot ... --engine lightning``: the same run on ``lightning.Trainer``.
 
-The command's setup, the ``--algo`` meta-learner (`build_algorithm`), Adam at ``--meta-lr``,
-``--grad-clip``, ``--on-nonfinite`` and the seeds are the native run's; Lightning owns the loop
-through [`MetaLightningModule`][meta_train.lightning.MetaLightningModule], whose training step
+The command's setup, the ``--algo`` meta-learner (`build_algorithm`), Adam at ``--meta-lr``
+with its ``--meta-lr-schedule`` (`build_meta_lr_schedule`), ``--grad-clip``,
+``--on-nonfinite`` and the seeds are the native run's; Lightning owns the loop through
+[`MetaLightningModule`][meta_train.lightning.MetaLightningModule], whose training step
 is [`MetaTrainer`][meta_train.MetaTrainer]'s meta-update. The meta-batches are drawn from the
 command's sampler in the native order (each process draws the whole meta-batch and keeps its
 share, as under ``torchrun``), so on the CPU both engines make the same updates. The run
@@ -24,6 +25,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +44,7 @@ from ._training import (
     _fail_nonfinite,
     _seed_everything,
     build_algorithm,
+    build_meta_lr_schedule,
     report_run,
 )
 
@@ -309,6 +312,7 @@ def _run(
         build_algorithm(args, setup.model),
         setup.loss_fn,
         meta_lr=args.meta_lr,
+        scheduler=partial(build_meta_lr_schedule, args),
         batched=args.batched,
         grad_clip=args.grad_clip,
         on_nonfinite=args.on_nonfinite,

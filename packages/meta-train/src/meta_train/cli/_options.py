@@ -81,6 +81,12 @@ step_size = _number_between(
     "a positive number",
     f"a positive number that float32 holds (at most {torch.finfo(torch.float32).max:.3g})",
 )
+non_negative_float = _number_type(
+    float,
+    lambda value: 0.0 <= value < math.inf,
+    expected="a number >= 0",
+    expected_value="a finite number >= 0",
+)
 fraction = _number_between(0.0, 1.0, "a number in (0, 1)", "a number strictly between 0 and 1")
 
 
@@ -154,6 +160,9 @@ class Option:
         container.add_argument(self.flag, **settings)
 
 
+META_LR_SCHEDULES = ("constant", "cosine")
+"""The values of ``--meta-lr-schedule`` (see ``_training.build_meta_lr_schedule``)."""
+
 ON_NONFINITE = ("raise", "skip")
 """The values of ``--on-nonfinite`` (``MetaTrainer(on_nonfinite=...)``)."""
 
@@ -226,6 +235,19 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
             type=step_size,
             default=0.001,
         ),
+        Option(
+            "--meta-lr-schedule",
+            "how the meta learning rate changes: constant, or cosine (annealed from --meta-lr "
+            "to --min-meta-lr over --iterations meta-updates, as MAML++) (default: %(default)s)",
+            default="constant",
+            choices=META_LR_SCHEDULES,
+        ),
+        Option(
+            "--min-meta-lr",
+            "cosine schedule: the meta learning rate at the end of the run (default: %(default)s)",
+            type=non_negative_float,
+            default=0.0,
+        ),
         Option("--first-order", "drop second-order terms (FOMAML)", switch=True),
         Option(
             "--msl-iterations",
@@ -236,6 +258,12 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
             "--first-order-iterations",
             "mamlpp: first-order meta-updates at the start (default: a twentieth of --iterations)",
             type=non_negative_int,
+        ),
+        Option(
+            "--per-step-bn-weights",
+            "mamlpp: learn a BatchNorm weight and bias per inner step (MAML++ BNWB) instead of "
+            "adapting them",
+            switch=True,
         ),
         Option(
             "--proximal-strength",
@@ -406,6 +434,23 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error(
             f"--msl-iterations and --first-order-iterations apply to --algo mamlpp only, "
             f"got --algo {args.algo}"
+        )
+    if args.algo != "mamlpp" and args.per_step_bn_weights:
+        parser.error(f"--per-step-bn-weights applies to --algo mamlpp only, got --algo {args.algo}")
+    if args.per_step_bn_weights and args.task == "sinusoid":
+        parser.error(
+            "--per-step-bn-weights learns BatchNorm weights per step, but the sinusoid model "
+            "has no BatchNorm layer"
+        )
+    if args.min_meta_lr != 0.0 and args.meta_lr_schedule != "cosine":
+        parser.error(
+            f"--min-meta-lr applies to --meta-lr-schedule cosine only, got --meta-lr-schedule "
+            f"{args.meta_lr_schedule}"
+        )
+    if args.min_meta_lr > args.meta_lr:
+        parser.error(
+            f"--min-meta-lr {args.min_meta_lr} exceeds --meta-lr {args.meta_lr}; the cosine "
+            f"schedule anneals from --meta-lr down to --min-meta-lr"
         )
     if args.algo == "mamlpp" and args.first_order:
         parser.error(

@@ -140,11 +140,36 @@ def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoN
         msl_iterations=msl,
         first_order_iterations=first,
         compile=args.compile,
+        per_step_bn_weights=args.per_step_bn_weights,
     )
     # MAMLpp's constructor does not take the memory options; they are attributes of MAML
     mamlpp.task_chunk = args.task_chunk
     mamlpp.checkpoint_inner = args.checkpoint_inner
     return mamlpp
+
+
+def build_meta_lr_schedule(
+    args: argparse.Namespace, optimizer: torch.optim.Optimizer
+) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The ``--meta-lr-schedule`` of ``optimizer``, stepped once per meta-update.
+
+    ``constant`` is no scheduler; ``cosine`` anneals the rate from ``--meta-lr`` to
+    ``--min-meta-lr`` over the run's ``--iterations`` meta-updates
+    (`torch.optim.lr_scheduler.CosineAnnealingLR`), as MAML++ does. The one builder of both
+    engines: the native trainer and the Lightning module's ``configure_optimizers``.
+
+    Args:
+        args: The run's resolved arguments.
+        optimizer: The meta-optimizer, at ``--meta-lr``.
+
+    Returns:
+        The scheduler, or ``None`` for a constant rate.
+    """
+    if args.meta_lr_schedule == "constant":
+        return None
+    return torch.optim.lr_scheduler.CosineAnnealingLR(
+        optimizer, T_max=max(args.iterations, 1), eta_min=args.min_meta_lr
+    )
 
 
 def build_trainer(args: argparse.Namespace, setup: Setup, *, progress: bool) -> MetaTrainer:
@@ -167,6 +192,7 @@ def build_trainer(args: argparse.Namespace, setup: Setup, *, progress: bool) -> 
         optimizer,
         setup.loss_fn,
         setup.train_sampler,
+        scheduler=build_meta_lr_schedule(args, optimizer),
         batched=args.batched,
         grad_clip=args.grad_clip,
         on_nonfinite=args.on_nonfinite,

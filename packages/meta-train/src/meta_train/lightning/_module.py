@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import lightning as L
@@ -13,6 +13,9 @@ from meta_tasks import Task, TaskSampler
 from torch import nn
 
 from .._trainer import MetaTrainer, OnNonFinite, TaskEvaluation
+
+#: Builds a learning-rate schedule of the meta-optimizer, or ``None`` for a constant rate.
+ScheduleBuilder = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler | None]
 
 #: The names the metrics are logged under; ``meta-train``'s TensorBoard logs use the same.
 TRAIN_LOSS = "train/meta_loss"
@@ -90,6 +93,9 @@ class MetaLightningModule(L.LightningModule):
         scheduler_step: If set, multiply the learning rate by ``scheduler_decay`` every
             ``scheduler_step`` meta-updates (``torch.optim.lr_scheduler.StepLR``).
         scheduler_decay: The factor of that schedule.
+        scheduler: Instead of ``scheduler_step``, a function that builds the schedule from
+            the Adam optimizer (``meta-train``'s ``--meta-lr-schedule`` passes its builder,
+            the one the native engine uses), stepped after every meta-update.
         batched: Adapt all tasks of a meta-update in one ``vmap`` pass (see
             [`MetaTrainer`][meta_train.MetaTrainer]).
         grad_clip: Clip the meta-gradient to this L2 norm before each step.
@@ -107,8 +113,9 @@ class MetaLightningModule(L.LightningModule):
     Raises:
         TypeError: If ``algorithm`` is not an ``nn.Module`` implementing the protocol, or
             another argument has the wrong type (see ``MetaTrainer``).
-        ValueError: If ``meta_lr`` is not positive, a count is not a positive int, or
-            ``scheduler_decay`` is not positive.
+        ValueError: If ``meta_lr`` is not positive, a count is not a positive int,
+            ``scheduler_decay`` is not positive, or both ``scheduler_step`` and
+            ``scheduler`` are given.
 
     Examples:
         >>> import lightning as L, torch, torch.nn.functional as F
@@ -134,6 +141,7 @@ class MetaLightningModule(L.LightningModule):
         meta_lr: float = 1e-3,
         scheduler_step: int | None = None,
         scheduler_decay: float = 1.0,
+        scheduler: ScheduleBuilder | None = None,
         batched: bool = False,
         grad_clip: float | None = None,
         on_nonfinite: OnNonFinite = "raise",
@@ -154,7 +162,16 @@ class MetaLightningModule(L.LightningModule):
             None if eval_steps is None else check_non_negative_int(eval_steps, "eval_steps")
         )
         self._optimizer = torch.optim.Adam(algorithm.parameters(), lr=float(meta_lr))
-        self._scheduler = _step_schedule(self._optimizer, scheduler_step, scheduler_decay)
+        self._scheduler: torch.optim.lr_scheduler.LRScheduler | None = _step_schedule(
+            self._optimizer, scheduler_step, scheduler_decay
+        )
+        if scheduler is not None:
+            if self._scheduler is not None:
+                raise ValueError(
+                    f"give scheduler_step ({scheduler_step}) or scheduler, not both: the meta "
+                    f"learning rate follows one schedule"
+                )
+            self._scheduler = scheduler(self._optimizer)
         feeds: TaskSampler = _LightningFeeds()
         self.engine: MetaTrainer[MetaAlgorithm] = MetaTrainer(
             algorithm,
@@ -170,7 +187,7 @@ class MetaLightningModule(L.LightningModule):
 
     # ---------------------------------------------------------------- optimizers
     def configure_optimizers(self) -> Any:
-        """Adam over the algorithm's parameters, and the ``StepLR`` schedule if any.
+        """Adam over the algorithm's parameters, and its schedule if any.
 
         Returns:
             The optimizer, or ``{"optimizer", "lr_scheduler"}``; Lightning checkpoints both.
