@@ -1,7 +1,7 @@
 """learn2learn's Lightning names on Lightning 2, as shells over `meta_train.lightning`.
 
-``LightningEpisodicModule``, ``LightningMAML``, ``LightningANIL`` and
-``LightningPrototypicalNetworks`` (``l2l.algorithms``) and
+``LightningEpisodicModule``, ``LightningMAML``, ``LightningANIL``,
+``LightningPrototypicalNetworks`` and ``LightningMetaOptNet`` (``l2l.algorithms``) and
 ``EpisodicBatcher`` (``l2l.utils.lightning``) keep learn2learn's constructor arguments and
 defaults; the loop is [`MetaLightningModule`][meta_train.lightning.MetaLightningModule]'s, so
 a training step is one meta-update through [`MetaTrainer`][meta_train.MetaTrainer]'s own
@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import lightning as L
-from meta_algos import ANIL, MAML, MetaAlgorithm, ProtoNet
+from meta_algos import ANIL, MAML, MetaAlgorithm, MetaOptNet, ProtoNet
 from meta_functional.checks import check_non_negative_int
 from meta_tasks import Task, split_by_shots
 from torch import Tensor, nn
@@ -42,6 +42,9 @@ EPISODIC_DEFAULTS: Mapping[str, Any] = {
     "scheduler_step": 20,
     "scheduler_decay": 1.0,
 }
+
+#: ``LightningMetaOptNet``'s SVM settings and their defaults (``SVClassifier``'s).
+SVM_DEFAULTS: Mapping[str, Any] = {"svm_C_reg": 0.1, "svm_max_iters": 15}
 
 #: ``LightningMAML``'s and ``LightningANIL``'s adaptation settings and their defaults.
 ADAPTATION_DEFAULTS: Mapping[str, Any] = {"adaptation_steps": 1, "adaptation_lr": 0.1}
@@ -259,6 +262,48 @@ class LightningPrototypicalNetworks(LightningEpisodicModule):
         super().__init__(ProtoNet(features, distance=distance), loss, **kwargs)
         self.features = features
         self.distance_metric: str = distance
+
+
+class LightningMetaOptNet(LightningEpisodicModule):
+    """learn2learn's ``LightningMetaOptNet``: [`MetaOptNet`][meta_algos.MetaOptNet] on Lightning.
+
+    The embedding ``features`` is meta-learned through the differentiable SVM head
+    ([`SVClassifier`][meta_nn.SVClassifier]) fitted to each task's support set. Needs qpth
+    (``pip install "meta-nn[svm]"``) besides the lightning extra.
+
+    Args:
+        features: The embedding network.
+        loss: The loss; default ``nn.CrossEntropyLoss()``.
+        **kwargs: ``svm_C_reg=0.1`` and ``svm_max_iters=15`` (the SVM's regularisation weight
+            and the QP solver's iteration limit) and the settings of
+            ``LightningEpisodicModule``; ``train_ways`` and ``test_ways`` may differ.
+
+    Attributes:
+        features: As given.
+        svm_C_reg: As given.
+        svm_max_iters: As given.
+
+    Raises:
+        ImportError: If qpth is not installed.
+        ValueError: If ``svm_C_reg`` or ``svm_max_iters`` is not positive.
+
+    Example:
+        ```python
+        metaoptnet = l2l.algorithms.LightningMetaOptNet(model.features, svm_C_reg=0.1)
+        L.Trainer(max_epochs=10).fit(metaoptnet, batcher)
+        ```
+
+    References:
+        Lee et al. 2019, "Meta-Learning with Differentiable Convex Optimization".
+    """
+
+    def __init__(self, features: nn.Module, loss: nn.Module | None = None, **kwargs: Any) -> None:
+        svm = {name: kwargs.get(name, default) for name, default in SVM_DEFAULTS.items()}
+        algorithm = MetaOptNet(features, C_reg=svm["svm_C_reg"], max_iters=svm["svm_max_iters"])
+        super().__init__(algorithm, loss, **kwargs)
+        self.features = features
+        self.svm_C_reg: float = svm["svm_C_reg"]
+        self.svm_max_iters: int = svm["svm_max_iters"]
 
 
 class _Episodes:

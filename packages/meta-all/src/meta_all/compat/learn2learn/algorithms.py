@@ -3,9 +3,10 @@
 They keep learn2learn's signatures and ``clone()``/``adapt()`` semantics; ``maml_update`` and
 ``meta_sgd_update`` are their steps as functions over a module. See
 [`meta_all.compat.learn2learn`][meta_all.compat.learn2learn] for the differences from learn2learn.
-``LightningEpisodicModule``, ``LightningMAML``, ``LightningANIL`` and
-``LightningPrototypicalNetworks`` (Lightning 2, over ``meta_train.lightning``) are imported on
-first use; they need ``meta-train[lightning]``.
+``LightningEpisodicModule``, ``LightningMAML``, ``LightningANIL``,
+``LightningPrototypicalNetworks`` and ``LightningMetaOptNet`` (Lightning 2, over
+``meta_train.lightning``) are imported on first use; they need ``meta-train[lightning]``
+(``LightningMetaOptNet`` also ``meta-nn[svm]``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _LIGHTNING = (
     "LightningANIL",
     "LightningEpisodicModule",
     "LightningMAML",
+    "LightningMetaOptNet",
     "LightningPrototypicalNetworks",
 )
 
