@@ -31,11 +31,8 @@ MODULES = [
 
 COMPAT = "meta_all.compat.learn2learn"
 
-# Names still to come (issue 17): the vision data sets, benchmarks and backbone helpers, and
-# MetaOptNet's head and Lightning module (another change brings SVClassifier / MetaOptNet).
+# Names still to come (issue 17): the vision data sets, benchmarks and backbone helpers.
 KNOWN_MISSING = {
-    "algorithms.LightningMetaOptNet",
-    "nn.SVClassifier",
     "vision.benchmarks.cifarfs_tasksets",
     "vision.benchmarks.fc100_tasksets",
     "vision.benchmarks.mini_imagenet_tasksets",

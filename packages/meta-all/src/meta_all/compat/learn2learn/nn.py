@@ -7,7 +7,8 @@ Kronecker layers take learn2learn's matrix input ``(..., n, m)`` as well as flat
 ``unfreeze``, ``MetaModule`` and ``ParameterTransform`` are meta-nn's too; the last two are also
 under ``nn.metalayers``, as in learn2learn (``import ...learn2learn.nn.metalayers as ml``).
 ``PrototypicalClassifier`` is [`meta_nn.PrototypicalClassifier`][meta_nn.PrototypicalClassifier]
-with learn2learn's positional arguments.
+with learn2learn's positional arguments. ``SVClassifier`` (MetaOptNet's SVM head) is
+[`meta_nn.SVClassifier`][meta_nn.SVClassifier]; it needs ``pip install "meta-nn[svm]"``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from meta_nn import Lambda as Lambda
 from meta_nn import MetaModule as MetaModule
 from meta_nn import ParameterTransform as ParameterTransform
 from meta_nn import Scale as Scale
+from meta_nn import SVClassifier as SVClassifier
 from meta_nn import freeze as freeze
 from meta_nn import kronecker_addmm as kronecker_addmm
 from meta_nn import unfreeze as unfreeze
@@ -44,6 +46,7 @@ __all__ = [
     "MetaModule",
     "ParameterTransform",
     "PrototypicalClassifier",
+    "SVClassifier",
     "Scale",
     "freeze",
     "kronecker_addmm",
