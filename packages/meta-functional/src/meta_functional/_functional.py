@@ -273,9 +273,10 @@ def adapt_trajectory(
             kept for the backward pass but recomputed there, which slows the growth of
             memory with the number of steps (measured on an MLP: about a third less per
             step, for a fixed overhead and about twice the time). The result and its
-            derivatives, second order included, are unchanged. Needs ``grad_mode="autograd"``: `torch.func.grad`
-            (and so ``vmap`` over it and ``torch.compile``) does not support the saved-tensor
-            hooks that checkpointing uses. A loss that mutates state (BatchNorm running
+            derivatives, second order included, are unchanged. Needs
+            ``grad_mode="autograd"``: `torch.func.grad` (and so ``vmap`` over it and
+            ``torch.compile``) does not support the saved-tensor hooks that checkpointing
+            uses. A loss that mutates state (BatchNorm running
             statistics) is recomputed too, so it mutates it twice.
 
     Returns:
