@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._layers import check_positive_int, check_tensor
-
-EPSILON = 1e-8
+from ._prototypical import EPSILON
 
 QPSolver = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
 
