@@ -303,10 +303,10 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
         ),
         Option(
             "--checkpoint-inner",
-            "recompute each inner step in the backward pass (torch.utils.checkpoint), so memory "
-            "stops growing with --inner-steps, for about one more support pass per step; the "
-            "meta-gradient is the same (maml, metasgd, anil, mamlpp; the per-task loop: not "
-            "with --batched or --compile)",
+            "recompute each inner step in the backward pass (torch.utils.checkpoint): memory "
+            "grows more slowly with --inner-steps, for a fixed overhead and about twice the "
+            "time, so it pays for long inner loops only; the meta-gradient is the same (maml, "
+            "metasgd, anil, mamlpp; the per-task loop: not with --batched or --compile)",
             switch=True,
         ),
         Option(
