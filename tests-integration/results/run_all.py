@@ -181,13 +181,20 @@ class OmniglotRow:
     twin: str = ""
 
 
+# Budgets from per-task costs on 2 idle cores: second-order MAML on the per-task loop takes
+# 0.97 s per meta-iteration of 16 5-way tasks with 15 queries (about 60 ms a task; the earlier
+# results page); compiling the batched path is 1.5-2x faster after about a minute of compiling
+# (issue 19). Probes on the loaded machine (5 iterations each, 2026-12-06) put a ProtoNet
+# 5-way task at a sixth of a second-order MAML task and a 20-way ProtoNet task (5 queries) at
+# 1.5-3.5x a 5-way one; the minutes below leave room for those ratios to be off by 2x.
+# 20-way tasks have 20 x (1 + 5) images against 5 x (1 + 15) for 5-way ones.
 MAML_FLAGS = ("--algo", "maml", "--inner-steps", "1", "--eval-steps", "3", "--inner-lr", "0.4")
 PROTONET_5WAY = OmniglotRow(
     "omniglot protonet 5-way",
     ("--algo", "protonet"),
     5,
     15,
-    3000,
+    5000,
     4,
     8.0,
     Paper("98.8%", None, None, "Snell et al. 2017: 60-way episodes, trained to convergence"),
@@ -199,7 +206,7 @@ OMNIGLOT_ROWS = (
         ("--algo", "protonet"),
         20,
         5,
-        3000,
+        4000,
         4,
         11.0,
         Paper("96.0%", None, None, "Snell et al. 2017: 60-way episodes, trained to convergence"),
