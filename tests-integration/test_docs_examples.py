@@ -108,13 +108,18 @@ def printed_by(code: str, capsys: pytest.CaptureFixture[str]) -> str:
 
 
 def test_meta_algos_guide_examples_run_and_print_what_the_page_says(capsys):
-    protonet, reptile, imaml, solver = python_blocks(ROOT / "docs" / "guides" / "meta-algos.md")
+    blocks = python_blocks(ROOT / "docs" / "guides" / "meta-algos.md")
+    mamlpp, protonet, reptile, imaml, solver, memory = blocks
+    assert printed_by(mamlpp, capsys) == (
+        "('0.weight', '0.bias', '3.weight', '3.bias') torch.Size([4, 32])\n"
+    )
     assert re.fullmatch(r"\(20, 5\) (\S+)\n", printed_by(protonet, capsys))
     assert re.fullmatch(r"query MSE after 5 inner steps: \d+\.\d{3}\n", printed_by(reptile, capsys))
     assert re.fullmatch(
         r"query MSE after 10 proximal steps: \d+\.\d{3}\n", printed_by(imaml, capsys)
     )
     assert printed_by(solver, capsys) == "tensor([0.0909, 0.6364]) tensor([0.0909, 0.6364])\n"
+    assert printed_by(memory, capsys) == "torch.Size([6])\n"
 
 
 def lightning_notices_ignored() -> None:
@@ -149,3 +154,8 @@ def test_learn2learn_migration_lightning_script_runs(tmp_path, monkeypatch, caps
         printed = printed_by(script, capsys)
     names = "'test/accuracy': \\S+, 'test/loss': \\S+, 'test/pre_accuracy': \\S+, 'test/pre_loss'"
     assert re.fullmatch(f"20 \\{{{names}: \\S+\\}}\n", printed), printed
+
+
+def test_speed_guide_example_compiles_and_reports_the_compile_time(capsys):
+    (block,) = python_blocks(ROOT / "docs" / "guides" / "speed.md")
+    assert re.fullmatch(r"compiled in \d+ s\n", printed_by(block, capsys))
