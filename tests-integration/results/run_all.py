@@ -184,9 +184,11 @@ class OmniglotRow:
 # Budgets from per-task costs on 2 idle cores: second-order MAML on the per-task loop takes
 # 0.97 s per meta-iteration of 16 5-way tasks with 15 queries (about 60 ms a task; the earlier
 # results page); compiling the batched path is 1.5-2x faster after about a minute of compiling
-# (issue 19). Probes on the loaded machine (5 iterations each, 2026-12-06) put a ProtoNet
-# 5-way task at a sixth of a second-order MAML task and a 20-way ProtoNet task (5 queries) at
-# 1.5-3.5x a 5-way one; the minutes below leave room for those ratios to be off by 2x.
+# (issue 19), and 4-5x on the loaded machine (10.5 s against 50 s an iteration; 20-way with a
+# meta-batch of 8 costs the same as 5-way with 16). Probes on the loaded machine (5 iterations
+# each, 2026-12-06) put a ProtoNet 5-way task at a sixth of a second-order MAML task and a
+# 20-way ProtoNet task (5 queries) at 1.5-3.5x a 5-way one; the minutes below leave room for
+# those ratios to be off by 2x.
 # 20-way tasks have 20 x (1 + 5) images against 5 x (1 + 15) for 5-way ones.
 MAML_FLAGS = ("--algo", "maml", "--inner-steps", "1", "--eval-steps", "3", "--inner-lr", "0.4")
 PROTONET_5WAY = OmniglotRow(
@@ -216,7 +218,7 @@ OMNIGLOT_ROWS = (
         MAML_FLAGS,
         5,
         15,
-        1200,
+        2000,
         16,
         15.0,
         Paper("98.7% ± 0.4%", 60000, 32, "Finn et al. 2017"),
@@ -227,7 +229,7 @@ OMNIGLOT_ROWS = (
         MAML_FLAGS,
         20,
         5,
-        1000,
+        1600,
         8,
         15.0,
         Paper("95.8% ± 0.3%", 60000, 16, "Finn et al. 2017"),
