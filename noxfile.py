@@ -348,6 +348,7 @@ def bench(session: nox.Session) -> None:
         )
     sections = {
         "engines.py": "Lightning against the native loop",
+        "inner_steps.py": "Memory against inner steps: checkpointing the inner loop",
         "sinusoid_batched.py": "Batched against per-task adaptation (sinusoid)",
         "kronecker.py": "KroneckerLinear against a dense layer",
         "episodes.py": "Few-shot episode sampling",

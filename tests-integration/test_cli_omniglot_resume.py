@@ -6,7 +6,6 @@ the resumed run's parameters, Adam state and history equal those of a run never 
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -16,42 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-OMNIGLOT_ROOT = Path(
-    os.environ.get("META_OMNIGLOT_ROOT", ROOT.parent / "shared" / "data" / "omniglot")
-)
 ITERATIONS = 30
-
-
-def _argv(out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "meta_train",
-        "omniglot",
-        "--root",
-        str(OMNIGLOT_ROOT),
-        "--subset",
-        "background_small1",
-        "--ways",
-        "3",
-        "--shots",
-        "1",
-        "--query-shots",
-        "1",
-        "--meta-batch",
-        "2",
-        "--iterations",
-        str(ITERATIONS),
-        "--eval-every",
-        "4",
-        "--eval-tasks",
-        "2",
-        "--no-progress",
-        "--out",
-        str(out),
-        *extra,
-    ]
 
 
 def _run(argv: list[str]) -> None:
@@ -91,10 +55,10 @@ def _assert_equal(a: object, b: object, where: str) -> None:
 
 
 @pytest.mark.slow
-def test_omniglot_loop_resumes_bit_for_bit_after_kill_9(tmp_path):
-    if not (OMNIGLOT_ROOT / "images_background_small1.zip").is_file():
-        pytest.skip(f"Omniglot archives not found in {OMNIGLOT_ROOT} (set META_OMNIGLOT_ROOT)")
-    pytest.importorskip("PIL", reason="Omniglot decoding needs Pillow (meta-tasks[images])")
+def test_omniglot_loop_resumes_bit_for_bit_after_kill_9(tmp_path, omniglot_argv):
+    def _argv(out: Path, *extra: str) -> list[str]:
+        return omniglot_argv(out, "--eval-every", "4", *extra, iterations=ITERATIONS)
+
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     _run(_argv(straight))
 
