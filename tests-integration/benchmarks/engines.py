@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import logging
 import os
 import platform
 import statistics
@@ -232,6 +233,9 @@ def main() -> None:
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     # Lightning's advice about dataloader workers and the like is not what is measured here.
     warnings.filterwarnings("ignore", module="lightning")
+    # and its per-fit notices (accelerator, "fit stopped") would interleave with the table
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     rounds = args.rounds or (2 if args.quick else 8)
     workloads = make_workloads(args.quick)
     rows = summarise(benchmark(workloads, rounds, args.seed))
