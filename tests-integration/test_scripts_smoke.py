@@ -58,7 +58,9 @@ def test_maml_step_benchmark_checks_and_reports(tmp_path):
         "ratio_to_torch_func",
         "ratio_to_plain_step",
         "peak_mb",
+        "compile_s",
     }
+    assert rows["meta-* batched, compiled"]["compile_s"] > 0
     # our implementations passed the float64 meta-gradient check against torch.func
     assert not [key for key in report["failures"] if "meta-*" in key]
     assert "| A1 | meta-* batched |" in table.read_text()
@@ -71,6 +73,7 @@ def test_maml_step_benchmark_measures_conv_memory(tmp_path):
     run_script(
         str(HERE / "benchmarks" / "maml_step.py"),
         "--quick",
+        "--no-compile",  # compiling the conv net alone takes minutes
         "--workloads",
         "C",
         "--repeats",

@@ -862,6 +862,9 @@ def main(argv: list[str] | None = None) -> int:
         "--repeats", type=int, default=None, help="timed repeats per implementation"
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-compile", action="store_true", help="leave out the compiled implementations"
+    )
     parser.add_argument("--measure-memory", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument(
         "--from-json",
@@ -897,6 +900,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     warmup = 1 if args.quick else 3
     implementations, missing = available_implementations()
+    if args.no_compile:
+        implementations = {k: v for k, v in implementations.items() if k not in COMPILED}
     install_failures = os.environ.get("META_BENCH_INSTALL_FAILURES", "")
     for failure in filter(None, install_failures.split("; ")):
         peer, _, reason = failure.partition(": ")
