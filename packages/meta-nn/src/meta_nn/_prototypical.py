@@ -14,9 +14,18 @@ Distance = Callable[[Tensor, Tensor], Tensor]
 EPSILON = 1e-8
 
 
-def _normalize(x: Tensor) -> Tensor:
+def unit_rows(x: Tensor, epsilon: float = EPSILON) -> Tensor:
+    """Divide each row of ``x`` by its L2 norm plus ``epsilon``."""
     norms: Tensor = x.norm(p=2, dim=1, keepdim=True)
-    return x / (norms + EPSILON)
+    return x / (norms + epsilon)
+
+
+def check_queries(x: object, width: int, owner: str) -> Tensor:
+    """Return ``x`` if it is a ``(queries, width)`` tensor; otherwise raise naming ``owner``."""
+    queries = check_tensor(x, owner=owner)
+    if queries.dim() != 2 or queries.shape[1] != width:
+        raise ValueError(f"{owner} expects queries (n, {width}), got shape {tuple(queries.shape)}")
+    return queries
 
 
 class PrototypicalClassifier(nn.Module):
@@ -125,7 +134,7 @@ class PrototypicalClassifier(nn.Module):
         sums = support.new_zeros(classes.numel(), support.shape[1]).index_add(0, positions, support)
         counts = torch.bincount(positions, minlength=classes.numel()).to(support.dtype)
         prototypes = sums / counts.unsqueeze(1)
-        self.prototypes = _normalize(prototypes) if self.normalize else prototypes
+        self.prototypes = unit_rows(prototypes) if self.normalize else prototypes
         self.classes = classes
         return self.prototypes
 
@@ -157,11 +166,6 @@ class PrototypicalClassifier(nn.Module):
             raise RuntimeError(
                 "PrototypicalClassifier has no prototypes yet: call fit_(support, labels) first"
             )
-        check_tensor(x, owner="PrototypicalClassifier")
-        if x.dim() != 2 or x.shape[1] != self.prototypes.shape[1]:
-            raise ValueError(
-                f"PrototypicalClassifier expects queries (n, {self.prototypes.shape[1]}), got "
-                f"shape {tuple(x.shape)}"
-            )
-        logits: Tensor = -self.distance(self.prototypes, _normalize(x) if self.normalize else x)
+        check_queries(x, self.prototypes.shape[1], "PrototypicalClassifier")
+        logits: Tensor = -self.distance(self.prototypes, unit_rows(x) if self.normalize else x)
         return logits

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ._layers import check_positive_int, check_tensor
-from ._prototypical import EPSILON
+from ._prototypical import EPSILON, check_queries, unit_rows
 
 QPSolver = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor], Tensor]
 
@@ -206,8 +206,7 @@ class SVClassifier(nn.Module):
     @staticmethod
     def normalize(x: Tensor, epsilon: float = EPSILON) -> Tensor:
         """Divide each row of ``x`` by its L2 norm plus ``epsilon``."""
-        norms: Tensor = x.norm(p=2, dim=1, keepdim=True)
-        return x / (norms + epsilon)
+        return unit_rows(x, epsilon)
 
     def forward(self, x: Tensor) -> Tensor:
         """Return the SVM logits ``x support' alpha``, shape ``(queries, ways)``.
@@ -225,12 +224,7 @@ class SVClassifier(nn.Module):
         """
         if self.support is None or self.qp_solution is None:
             raise RuntimeError("SVClassifier is not fitted yet: call fit_(support, labels) first")
-        check_tensor(x, owner="SVClassifier")
-        if x.dim() != 2 or x.shape[1] != self.support.shape[1]:
-            raise ValueError(
-                f"SVClassifier expects queries (n, {self.support.shape[1]}), got shape "
-                f"{tuple(x.shape)}"
-            )
+        check_queries(x, self.support.shape[1], "SVClassifier")
         queries = self.normalize(x) if self.normalize_inputs else x
         logits: Tensor = (queries @ self.support.mT) @ self.qp_solution
         return logits
