@@ -7,13 +7,16 @@ docs build. CUDA variants skip themselves, with the reason, where there is no NV
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
 import subprocess
 import tempfile
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nox
 
@@ -42,6 +45,10 @@ TORCH_SPEC = os.environ.get("TORCH_SPEC", "torch==2.13.0")
 CUDA_TORCH_SPEC = os.environ.get("CUDA_TORCH_SPEC", "torch==2.13.0")
 PYTHON = os.environ.get("NOX_PYTHON", "3.11")
 
+# .ci/run sets it: each session's venv (torch and all, over 1 GB) is deleted when the session
+# ends, so the default run needs the disk of one venv rather than of ten.
+DISCARD_VENVS = os.environ.get("META_DISCARD_VENVS") == "1"
+
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = [
@@ -52,6 +59,20 @@ nox.options.sessions = [
     "peers",
     "docs",
 ]
+
+
+def _discards_venv(session_function: Callable[..., None]) -> Callable[..., None]:
+    """Delete the session's venv when it ends (pass or fail) where ``META_DISCARD_VENVS=1``."""
+
+    @functools.wraps(session_function)
+    def run_then_discard(session: nox.Session, **parameters: Any) -> None:
+        try:
+            session_function(session, **parameters)
+        finally:
+            if DISCARD_VENVS:
+                shutil.rmtree(session.virtualenv.location, ignore_errors=True)
+
+    return run_then_discard
 
 
 def _declared_siblings(package: str) -> list[str]:
@@ -104,6 +125,7 @@ def _install_local(session: nox.Session, packages: list[str]) -> None:
 
 
 @nox.session(python=PYTHON)
+@_discards_venv
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check over the whole tree."""
     session.install("ruff")
@@ -112,6 +134,7 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@_discards_venv
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over every package's src (packages resolved through mypy_path)."""
     _install_torch(session, "cpu")
@@ -132,6 +155,7 @@ def _pytest(session: nox.Session, tests_dir: Path, device: str) -> None:
 @nox.session(python=PYTHON)
 @nox.parametrize("device", DEVICES, ids=DEVICES)
 @nox.parametrize("package", PACKAGES, ids=PACKAGES)
+@_discards_venv
 def tests(session: nox.Session, package: str, device: str) -> None:
     """One distribution alone (plus its declared siblings) and its own tests."""
     _install_torch(session, device)
@@ -142,6 +166,7 @@ def tests(session: nox.Session, package: str, device: str) -> None:
 
 @nox.session(python=PYTHON)
 @nox.parametrize("device", DEVICES, ids=DEVICES)
+@_discards_venv
 def integration(session: nox.Session, device: str) -> None:
     """Everything installed through meta-all (with extras); runs tests-integration/."""
     _install_everything(session, device)
@@ -153,6 +178,7 @@ METANN_SPEC = "metann==0.3.2"
 
 
 @nox.session(python=PYTHON)
+@_discards_venv
 def peers(session: nox.Session) -> None:
     """Differential tests: our compat packages against MetaNN 0.3.2 and learn2learn 0.2.0."""
     _install_everything(session)
@@ -181,6 +207,7 @@ SPHINX_ROLE = re.compile(r":(?:class|func|meth|mod|attr|data):")
 
 
 @nox.session(python=PYTHON)
+@_discards_venv
 def docs(session: nox.Session) -> None:
     """Build the documentation site strictly, then fail on any raw Sphinx role left in it."""
     session.install("mkdocs-material", "mkdocstrings[python]")
@@ -200,6 +227,7 @@ def docs(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@_discards_venv
 def demo(session: nox.Session) -> None:
     """The main job: meta-train MAML on sinusoid regression and report where the plots are."""
     _install_everything(session)
