@@ -147,18 +147,41 @@ def fetch_archive(
 
     An archive already present is hashed and its zip directory checked; nothing is fetched.
     """
+    return fetch_file(
+        root, filename, url=base_url + filename, checksums=checksums, progress=progress
+    )
+
+
+def fetch_file(
+    root: Path,
+    filename: str,
+    *,
+    url: str,
+    checksums: Mapping[str, str] | None,
+    progress: ProgressFn | None = None,
+    zip_check: bool = True,
+) -> ArchiveDownload:
+    """Make sure ``root/filename`` is there and checked, downloading (or resuming) ``url``.
+
+    As ``fetch_archive`` for a file whose URL is not ``<base URL><file name>``; with
+    ``zip_check=False`` the file is not a zip (a pickle, a ``.npy``) and only its SHA-256,
+    when one is known, is checked.
+    """
     path = root / filename
     expected = expected_sha256(root, filename, checksums)
     if path.is_file():
-        return _checked_present(path, expected)
-    return _download(base_url + filename, path, expected, progress)
+        return _checked_present(path, expected, zip_check=zip_check)
+    return _download(url, path, expected, progress, zip_check=zip_check)
 
 
-def _checked_present(path: Path, expected: str | None) -> ArchiveDownload:
-    """Hash and zip-check an archive that is already in place."""
+def _checked_present(
+    path: Path, expected: str | None, *, zip_check: bool = True
+) -> ArchiveDownload:
+    """Hash (and zip-check) a file that is already in place."""
     actual = file_sha256(path)
     _check_digest(path, actual, expected)
-    open_zip(path, path, verified=expected is not None).close()
+    if zip_check:
+        open_zip(path, path, verified=expected is not None).close()
     return ArchiveDownload(path, "present", path.stat().st_size, actual, expected is not None)
 
 
@@ -243,7 +266,12 @@ def _stream(url: str, part: BinaryIO, name: str, progress: ProgressFn | None) ->
 
 
 def _download(
-    url: str, destination: Path, expected: str | None, progress: ProgressFn | None = None
+    url: str,
+    destination: Path,
+    expected: str | None,
+    progress: ProgressFn | None = None,
+    *,
+    zip_check: bool = True,
 ) -> ArchiveDownload:
     """Fetch ``url`` into ``destination`` through ``.<name>.part``, verify it, then rename it.
 
@@ -258,12 +286,12 @@ def _download(
         if destination.is_file():  # another process finished it while we waited for the lock
             if part.seek(0, os.SEEK_END) == 0:
                 part_path.unlink()
-            return _checked_present(destination, expected)
+            return _checked_present(destination, expected, zip_check=zip_check)
         try:
             status = _stream(url, part, destination.name, progress)
         except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             raise _download_error(url, destination, part, part_path, exc) from exc
-        result = _verify_part(part_path, destination, expected, url, status)
+        result = _verify_part(part_path, destination, expected, url, status, zip_check=zip_check)
         if sys.platform == "win32":
             part.close()  # Windows cannot rename an open file (and has no flock to keep)
         os.replace(part_path, destination)
@@ -293,9 +321,15 @@ def _download_error(
 
 
 def _verify_part(
-    part: Path, destination: Path, expected: str | None, url: str, status: DownloadStatus
+    part: Path,
+    destination: Path,
+    expected: str | None,
+    url: str,
+    status: DownloadStatus,
+    *,
+    zip_check: bool = True,
 ) -> ArchiveDownload:
-    """Hash and zip-check a finished download, deleting it if it fails."""
+    """Hash (and zip-check) a finished download, deleting it if it fails."""
     try:
         actual = file_sha256(part)
         if expected is not None and actual != expected:
@@ -303,7 +337,8 @@ def _verify_part(
                 f"checksum mismatch for {destination.name} downloaded from {url}: expected "
                 f"SHA-256 {expected}, got {actual}; the file was discarded"
             )
-        open_zip(part, destination, verified=expected is not None).close()
+        if zip_check:
+            open_zip(part, destination, verified=expected is not None).close()
     except ValueError:
         part.unlink(missing_ok=True)
         raise
