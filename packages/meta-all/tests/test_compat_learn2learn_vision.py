@@ -126,9 +126,33 @@ def test_get_tasksets_on_crafted_full_archives(full_root: Path) -> None:
     assert validation[0][0].shape == test[0][0].shape == (3, 1, 28, 28)
     assert len(train) == 4
     # learn2learn's split, scaled: round(8 * 1100 / 1623) = 5, round(8 * 1200 / 1623) = 6
-    splits = [set(taskset.transforms[0].filter_labels) for taskset in tasksets]
+    splits = [set(taskset.dataset.labels) for taskset in tasksets]
     assert [len(split) for split in splits] == [5, 1, 2]
     assert set.union(*splits) == set(range(8))
+    for taskset, split in zip(tasksets, splits, strict=True):  # tasks stay inside their split
+        assert isinstance(taskset.dataset, l2l.data.FilteredMetaDataset)
+        assert taskset.transforms[0].dataset is taskset.dataset
+        drawn = {taskset.dataset.indices_to_labels[item.index] for item in taskset.describe(0)}
+        assert drawn <= split
+        assert taskset.dataset.to_true_indices == [
+            i for label in taskset.dataset.labels for i in range(4 * label, 4 * label + 4)
+        ]
+    random.seed(0)
+    datasets, transforms = l2l.vision.benchmarks.omniglot_tasksets(
+        2, 2, 1, 3, root=full_root, device="cpu"
+    )
+    assert [split.labels for split in datasets] == [s.dataset.labels for s in tasksets]
+    on_device = datasets[0].dataset.dataset.dataset  # Filtered -> Subset -> MetaDataset -> data
+    assert isinstance(on_device, l2l.data.OnDeviceDataset)
+    assert on_device.tensors[0].shape == (32, 1, 28, 28)
+    assert [type(t).__name__ for t in transforms[1]] == [
+        "FusedNWaysKShots",
+        "LoadData",
+        "RemapLabels",
+        "ConsecutiveLabels",
+        "RandomClassRotation",
+    ]
+    assert (transforms[1][0].n, transforms[1][0].k) == (1, 3)
     assert l2l.vision.benchmarks.list_tasksets() == ["omniglot"]
     with pytest.raises(
         ValueError, match=r"unknown benchmark 'mini-imagenet'; provided: \['omniglot'\]"
@@ -161,9 +185,9 @@ def test_get_tasksets_on_the_real_small_archives() -> None:
     again = l2l.vision.benchmarks.get_tasksets(
         "omniglot", train_samples=2, root=str(DATA_ROOT), device="cpu"
     )
-    assert [len(t.transforms[0].filter_labels) for t in first] == [164, 15, 63]
+    assert [len(t.dataset.labels) for t in first] == [164, 15, 63]
     for one, other in zip(first, again, strict=True):
-        assert one.transforms[0].filter_labels == other.transforms[0].filter_labels
+        assert one.dataset.labels == other.dataset.labels
         assert torch.equal(one.sample()[0], other.sample()[0])  # same seed, same tasks
     images, labels = first.train.sample()
     assert labels.bincount().tolist() == [2, 2, 2, 2, 2]

@@ -1,22 +1,27 @@
-"""learn2learn's ``l2l.vision.benchmarks``: ``get_tasksets`` for the Omniglot benchmark."""
+"""learn2learn's ``l2l.vision.benchmarks``: ``get_tasksets`` and ``omniglot_tasksets``.
+
+As in learn2learn, a benchmark's ``<name>_tasksets`` function returns its train, validation
+and test data sets and task transforms, and ``get_tasksets(name, ...)`` builds the three
+``TaskDataset``s from them.
+"""
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
-from meta_tasks import MetaDataset
+from meta_tasks import FilteredMetaDataset, MetaDataset, OnDeviceDataset
 from torch import Tensor
-from torch.utils.data import default_collate
 
 from ..data import TaskDataset
 from ..data.transforms import ConsecutiveLabels, FusedNWaysKShots, LoadData, RemapLabels
 from .datasets import FullOmniglot
 from .transforms import RandomClassRotation
 
-__all__ = ["BenchmarkTasksets", "get_tasksets", "list_tasksets"]
+__all__ = ["BenchmarkTasksets", "get_tasksets", "list_tasksets", "omniglot_tasksets"]
 
 OMNIGLOT_CLASSES = 1623
 """Characters in the full Omniglot set; learn2learn's split is 1100 / 100 / 423 of them."""
@@ -37,47 +42,90 @@ def _invert(image: Tensor) -> Tensor:
     return 1.0 - image
 
 
-class _CollateTo:
-    """Collate the items, then move every tensor of the task to ``device``."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def __call__(self, items: list[Any]) -> Any:
-        task = default_collate(items)
-        return [part.to(self.device) if isinstance(part, Tensor) else part for part in task]
-
-
-def _omniglot(
+def omniglot_tasksets(
     train_ways: int,
     train_samples: int,
     test_ways: int,
     test_samples: int,
-    root: str,
+    root: str | os.PathLike[str],
+    device: torch.device | str | None = None,
     **kwargs: Any,
-) -> tuple[MetaDataset, list[list[Any]]]:
+) -> tuple[tuple[MetaDataset, MetaDataset, MetaDataset], tuple[list[Any], list[Any], list[Any]]]:
+    """learn2learn's ``omniglot_tasksets``: the Omniglot benchmark's data sets and task transforms.
+
+    ``FullOmniglot`` (``l2l.vision.datasets``) at 28x28 with strokes 1.0 on a 0.0 background,
+    its classes shuffled with Python's ``random`` module and split as learn2learn does: 1100 /
+    100 / 423 of the 1623 classes (the same fractions of a smaller set) for training,
+    validation and testing, each split a ``FilteredMetaDataset`` of the one ``MetaDataset``.
+    Each split's task transforms are ``FusedNWaysKShots -> LoadData -> RemapLabels ->
+    ConsecutiveLabels -> RandomClassRotation([0, 90, 180, 270])``.
+    [`get_tasksets`][meta_all.compat.learn2learn.vision.benchmarks.get_tasksets] builds the
+    ``TaskDataset``s from them.
+
+    Args:
+        train_ways: Classes per training task.
+        train_samples: Items per class in a training task (support and query together).
+        test_ways: Classes per validation and test task.
+        test_samples: Items per class in a validation and test task.
+        root: Directory of the Omniglot archives.
+        device: If given, every image is loaded once into an ``OnDeviceDataset`` on this
+            device, so tasks are sampled from tensors already there.
+        **kwargs: Passed to ``FullOmniglot`` (``download``, default ``True``, and ``cache``).
+
+    Returns:
+        ``((train, validation, test), (train_transforms, validation_transforms,
+        test_transforms))``: three ``FilteredMetaDataset``s and three lists of task
+        transforms.
+
+    Raises:
+        FileNotFoundError: If the archives are missing and ``download`` is false.
+
+    Examples:
+        >>> import random, warnings
+        >>> random.seed(0)
+        >>> with warnings.catch_warnings():
+        ...     warnings.simplefilter("ignore")  # a root holding only the small archives
+        ...     datasets, transforms = omniglot_tasksets(5, 2, 5, 2, root)
+        >>> [len(split.labels) for split in datasets], len(transforms[0])
+        ([164, 15, 63], 5)
+    """
     options = {"download": True, **kwargs}
-    dataset = MetaDataset(FullOmniglot(root, transform=_invert, image_size=28, **options))
+    omniglot: Any = FullOmniglot(root, transform=_invert, image_size=28, **options)
+    if device is not None:
+        omniglot = OnDeviceDataset(omniglot, device=device)
+    dataset = MetaDataset(omniglot)
     classes = list(range(len(dataset.labels)))
     random.shuffle(classes)  # learn2learn's split: Python's random module decides it
     scale = len(classes) / OMNIGLOT_CLASSES
     train_end, validation_end = (round(bound * scale) for bound in OMNIGLOT_SPLIT)
-    parts = (classes[:train_end], classes[train_end:validation_end], classes[validation_end:])
-    shapes = ((train_ways, train_samples), (test_ways, test_samples), (test_ways, test_samples))
-    chains = [
+    train, validation, test = (
+        FilteredMetaDataset(dataset, labels)
+        for labels in (
+            classes[:train_end],
+            classes[train_end:validation_end],
+            classes[validation_end:],
+        )
+    )
+    train_transforms, validation_transforms, test_transforms = (
         [
-            FusedNWaysKShots(dataset, n=ways, k=samples, filter_labels=labels),
-            LoadData(dataset),
-            RemapLabels(dataset),
-            ConsecutiveLabels(dataset),
-            RandomClassRotation(dataset, ROTATIONS),
+            FusedNWaysKShots(split, n=ways, k=samples),
+            LoadData(split),
+            RemapLabels(split),
+            ConsecutiveLabels(split),
+            RandomClassRotation(split, ROTATIONS),
         ]
-        for labels, (ways, samples) in zip(parts, shapes, strict=True)
-    ]
-    return dataset, chains
+        for split, ways, samples in (
+            (train, train_ways, train_samples),
+            (validation, test_ways, test_samples),
+            (test, test_ways, test_samples),
+        )
+    )
+    return (train, validation, test), (train_transforms, validation_transforms, test_transforms)
 
 
-_TASKSETS: dict[str, Callable[..., tuple[MetaDataset, list[list[Any]]]]] = {"omniglot": _omniglot}
+_TASKSETS: dict[str, Callable[..., tuple[tuple[Any, ...], tuple[list[Any], ...]]]] = {
+    "omniglot": omniglot_tasksets,
+}
 
 
 def list_tasksets() -> list[str]:
@@ -98,24 +146,24 @@ def get_tasksets(
 ) -> BenchmarkTasksets:
     """learn2learn's ``get_tasksets``: train, validation and test task sets of a benchmark.
 
-    ``"omniglot"`` is provided: ``FullOmniglot`` (``l2l.vision.datasets``) at 28x28 (strokes
-    1.0), its classes shuffled with Python's ``random`` module and split as
-    learn2learn does (1100 / 100 / 423 of the 1623 classes; the same fractions of a smaller
-    set), each task ``FusedNWaysKShots -> LoadData -> RemapLabels -> ConsecutiveLabels ->
-    RandomClassRotation([0, 90, 180, 270])``. Tasks are ``[images, labels]`` with ``ways *
-    samples`` items; ``samples`` counts support and query items together.
+    Calls the benchmark's ``<name>_tasksets`` function (``"omniglot"``:
+    [`omniglot_tasksets`][meta_all.compat.learn2learn.vision.benchmarks.omniglot_tasksets])
+    for its three data sets and task transforms and wraps each pair in a ``TaskDataset`` of
+    ``num_tasks`` tasks. Tasks are ``[images, labels]`` with ``ways * samples`` items;
+    ``samples`` counts support and query items together.
 
     Args:
-        name: The benchmark, ``"omniglot"``.
+        name: The benchmark, one of ``list_tasksets()``.
         train_ways: Classes per training task.
         train_samples: Items per class in a training task.
         test_ways: Classes per validation and test task.
         test_samples: Items per class in a validation and test task.
         num_tasks: ``-1`` for endless task sets, else the number of (cached) tasks of each.
-        root: Directory of the data.
-        device: Move every task's tensors to this device (``None``: leave them on the CPU).
-        **kwargs: Passed to the dataset (for Omniglot ``download`` (default ``True``) and
-            ``cache``).
+        root: Directory of the data (``~`` is expanded).
+        device: Passed to the benchmark function: the data is loaded once onto this device
+            (``None``: items are loaded when a task is sampled).
+        **kwargs: Passed to the benchmark function (for Omniglot to ``FullOmniglot``:
+            ``download`` (default ``True``) and ``cache``).
 
     Returns:
         ``BenchmarkTasksets(train, validation, test)``.
@@ -135,11 +183,17 @@ def get_tasksets(
     """
     if name not in _TASKSETS:
         raise ValueError(f"get_tasksets: unknown benchmark {name!r}; provided: {list_tasksets()}")
-    dataset, chains = _TASKSETS[name](
-        train_ways, train_samples, test_ways, test_samples, str(root), **kwargs
+    datasets, transforms = _TASKSETS[name](
+        train_ways=train_ways,
+        train_samples=train_samples,
+        test_ways=test_ways,
+        test_samples=test_samples,
+        root=os.path.expanduser(root),
+        device=device,
+        **kwargs,
     )
-    collate = None if device is None else _CollateTo(torch.device(device))
     train, validation, test = (
-        TaskDataset(dataset, chain, num_tasks, task_collate=collate) for chain in chains
+        TaskDataset(dataset, chain, num_tasks)
+        for dataset, chain in zip(datasets, transforms, strict=True)
     )
     return BenchmarkTasksets(train, validation, test)
