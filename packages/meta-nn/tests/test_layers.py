@@ -29,6 +29,8 @@ def test_public_names_sorted_and_importable():
     assert set(meta_nn.__all__) == {
         "CNN4",
         "CNN4Backbone",
+        "ConvBase",
+        "ConvBlock",
         "ConvNet4",
         "DefaultList",
         "DependentModule",
@@ -55,8 +57,10 @@ def test_public_names_sorted_and_importable():
         "WRN28",
         "WRN28Backbone",
         "__version__",
+        "fc_init_",
         "freeze",
         "kronecker_addmm",
+        "maml_init_",
         "unfreeze",
     }
     for name in meta_nn.__all__:

@@ -11,11 +11,15 @@ from meta_nn import (
     CNN4,
     WRN28,
     CNN4Backbone,
+    ConvBase,
+    ConvBlock,
     DropBlock,
     OmniglotFC,
     ResNet12,
     ResNet12Backbone,
     WRN28Backbone,
+    fc_init_,
+    maml_init_,
 )
 from torch import nn
 
@@ -28,6 +32,145 @@ def test_docstring_examples(name: str) -> None:
 
 
 # ------------------------------------------------------------------ CNN4 family
+
+# learn2learn 0.2.0's layout, written down from its cnn4.py: a ConvBlock registers max_pool
+# (a lambda when not pooling: no module), normalize (BatchNorm2d with running statistics), relu
+# and conv, so its state_dict holds normalize's five entries, then conv's weight and bias.
+L2L_CONV_BLOCK = [
+    ("normalize.weight", ("out",)),
+    ("normalize.bias", ("out",)),
+    ("normalize.running_mean", ("out",)),
+    ("normalize.running_var", ("out",)),
+    ("normalize.num_batches_tracked", ()),
+    ("conv.weight", ("out", "in", 3, 3)),
+    ("conv.bias", ("out",)),
+]
+
+
+def l2l_conv_base_layout(hidden: int, channels: int, layers: int) -> list[tuple[str, tuple]]:
+    """learn2learn's ConvBase state_dict: (key, shape) for blocks "0" .. str(layers - 1)."""
+    layout = []
+    for index in range(layers):
+        sizes: dict[object, int] = {"out": hidden, "in": channels if index == 0 else hidden}
+        for key, shape in L2L_CONV_BLOCK:
+            layout.append((f"{index}.{key}", tuple(sizes.get(d, d) for d in shape)))
+    return layout
+
+
+def layout(module: nn.Module) -> list[tuple[str, tuple]]:
+    return [(key, tuple(value.shape)) for key, value in module.state_dict().items()]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "hidden", "channels", "layers"),
+    [
+        ({}, 64, 1, 4),
+        ({"hidden": 32, "channels": 3, "max_pool": True}, 32, 3, 4),
+        ({"layers": 2, "hidden": 8}, 8, 1, 2),
+    ],
+)
+def test_conv_base_has_learn2learns_state_dict(kwargs, hidden, channels, layers) -> None:
+    assert layout(ConvBase(**kwargs)) == l2l_conv_base_layout(hidden, channels, layers)
+
+
+def test_cnn4_state_dicts_match_learn2learns_keys_and_shapes() -> None:
+    backbone = CNN4Backbone(hidden_size=16, layers=3, channels=3, max_pool=True)
+    assert isinstance(backbone, ConvBase)
+    assert all(isinstance(block, ConvBlock) for block in backbone)
+    assert layout(backbone) == l2l_conv_base_layout(16, 3, 3)
+    model = CNN4(5, hidden_size=16, layers=3, embedding_size=16 * 9)
+    expected = [(f"features.{k}", shape) for k, shape in l2l_conv_base_layout(16, 3, 3)]
+    expected += [("classifier.weight", (5, 16 * 9)), ("classifier.bias", (5,))]
+    assert layout(model) == expected
+    # learn2learn's OmniglotFC: features = Sequential(Flatten, Sequential(LinearBlock...)),
+    # each LinearBlock registering normalize (no running statistics) before linear
+    fc = OmniglotFC(12, 3, sizes=[6, 4])
+    assert layout(fc) == [
+        ("features.1.0.normalize.weight", (6,)),
+        ("features.1.0.normalize.bias", (6,)),
+        ("features.1.0.linear.weight", (6, 12)),
+        ("features.1.0.linear.bias", (6,)),
+        ("features.1.1.normalize.weight", (4,)),
+        ("features.1.1.normalize.bias", (4,)),
+        ("features.1.1.linear.weight", (4, 6)),
+        ("features.1.1.linear.bias", (4,)),
+        ("classifier.weight", (3, 4)),
+        ("classifier.bias", (3,)),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("max_pool", "factor", "stride", "side"),
+    [(True, 1.0, 2, 14), (False, 1.0, 2, 14), (True, 2.0, 4, 7), (False, 0.5, 1, 28)],
+)
+def test_conv_block_pools_or_strides(max_pool: bool, factor: float, stride: int, side: int):
+    torch.manual_seed(0)
+    block = ConvBlock(2, 6, 3, max_pool=max_pool, max_pool_factor=factor)
+    assert block(torch.randn(3, 2, 28, 28)).shape == (3, 6, side, side)
+    assert block.conv.kernel_size == (3, 3)
+    assert block.conv.padding == (1, 1)
+    if max_pool:
+        assert block.conv.stride == (1, 1)
+        assert (block.max_pool.kernel_size, block.max_pool.stride) == (stride, stride)
+    else:
+        assert block.conv.stride == (stride, stride)
+        assert isinstance(block.max_pool, nn.Identity)
+    # forward order: conv -> normalize -> relu -> pool
+    x = torch.randn(3, 2, 28, 28)
+    expected = block.max_pool(torch.relu(block.normalize(block.conv(x))))
+    assert torch.equal(block(x), expected)
+    assert ConvBlock(2, 6, (3, 5))(torch.randn(1, 2, 8, 8)).shape == (1, 6, 4, 3)
+
+
+def test_conv_base_defaults_are_learn2learns_omniglot_trunk() -> None:
+    base = ConvBase()
+    assert len(base) == 4
+    assert base[0].conv.in_channels == 1
+    assert base[3].conv.out_channels == 64
+    assert all(isinstance(block.max_pool, nn.Identity) for block in base)
+    assert base(torch.randn(2, 1, 28, 28)).shape == (2, 64, 2, 2)  # 28 -> 14 -> 7 -> 4 -> 2
+
+
+def test_maml_init_statistics() -> None:
+    torch.manual_seed(0)
+    layer = nn.Linear(300, 200)
+    assert maml_init_(layer) is layer
+    bound = (6 / (300 + 200)) ** 0.5  # Xavier-uniform, gain 1
+    assert torch.equal(layer.bias, torch.zeros(200))
+    assert layer.weight.abs().max() <= bound
+    assert layer.weight.abs().max() > 0.99 * bound
+    assert abs(layer.weight.std().item() - bound / 3**0.5) < 0.01 * bound
+    conv = maml_init_(nn.Conv2d(4, 8, 3))
+    assert conv.weight.abs().max() <= (6 / (4 * 9 + 8 * 9)) ** 0.5
+    assert torch.equal(conv.bias, torch.zeros(8))
+    no_bias = maml_init_(nn.Linear(3, 2, bias=False))
+    assert no_bias.bias is None
+    with pytest.raises(TypeError, match="maml_init_ expects a layer with a weight tensor"):
+        maml_init_(nn.ReLU())
+    with pytest.raises(ValueError, match=r"at least 2 dimensions.*weight shape \(4,\)"):
+        maml_init_(nn.BatchNorm1d(4))
+    with pytest.raises(TypeError, match=r"maml_init_ expects an nn\.Module, got Tensor"):
+        maml_init_(torch.zeros(2, 2))  # type: ignore[type-var]
+
+
+def test_fc_init_statistics() -> None:
+    torch.manual_seed(0)
+    layer = nn.Linear(400, 300)
+    assert fc_init_(layer) is layer
+    weight = layer.weight
+    assert torch.equal(layer.bias, torch.zeros(300))
+    assert weight.abs().max() <= 0.02  # truncated at two standard deviations
+    assert weight.abs().max() > 0.0199
+    # a normal of std 0.01 truncated at +-2 std has std 0.01 * 0.8796
+    assert abs(weight.std().item() - 0.008796) < 2e-4
+    assert abs(weight.mean().item()) < 1e-4
+    relu = nn.ReLU()
+    assert fc_init_(relu) is relu  # nothing to initialise: left as it is, so apply() works
+    model = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 2))
+    model.apply(fc_init_)
+    assert all(torch.equal(model[i].bias, torch.zeros_like(model[i].bias)) for i in (0, 2))
+    with pytest.raises(TypeError, match=r"fc_init_ expects an nn\.Module, got str"):
+        fc_init_("linear")  # type: ignore[type-var]
 
 
 @pytest.mark.parametrize(
@@ -188,6 +331,13 @@ def test_wrn28_shapes_and_size() -> None:
         (lambda: CNN4(0), ValueError, "output_size must be a positive int"),
         (lambda: CNN4Backbone(max_pool_factor=0.25), ValueError, "at least 0.5"),
         (lambda: CNN4Backbone(hidden_size=2.0), TypeError, "hidden_size must be an int"),
+        (lambda: ConvBase(hidden=0), ValueError, "ConvBase: hidden must be a positive int"),
+        (lambda: ConvBase(layers=0), ValueError, "ConvBase: layers must be a positive int"),
+        (lambda: ConvBase(max_pool_factor="2"), TypeError, "max_pool_factor must be a number"),
+        (lambda: ConvBlock(1, 8, 0), ValueError, "ConvBlock: kernel_size must be a positive"),
+        (lambda: ConvBlock(1, 8, (3, 3, 3)), ValueError, "an int or a pair of ints"),
+        (lambda: ConvBlock(1.5, 8, 3), TypeError, "ConvBlock: in_channels must be an int"),
+        (lambda: ConvBlock(1, 8, 3, max_pool_factor=0.4), ValueError, "at least 0.5"),
         (lambda: OmniglotFC(10, 2, sizes=[]), ValueError, "at least one hidden width"),
         (lambda: ResNet12(5, dropblock_dropout=1.0), ValueError, r"in \[0, 1\), got 1.0"),
         (lambda: WRN28Backbone(dropout=-0.1), ValueError, r"dropout must be in \[0, 1\)"),

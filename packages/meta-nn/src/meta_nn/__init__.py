@@ -4,8 +4,9 @@ Meta-learning layers (`Lambda`, `Flatten`, `Scale`, `KroneckerLinear`, `Kronecke
 `KroneckerLSTM`, `DropBlock`), the Prototypical Networks head (`PrototypicalClassifier`),
 MetaOptNet's SVM head (`SVClassifier`, with the `svm` extra),
 standard few-shot backbones (`MLP`, `ConvNet4`/`OmniglotCNN`, `MiniImagenetCNN`), learn2learn's
-vision models (`OmniglotFC`, `CNN4`, `CNN4Backbone`, `ResNet12`, `ResNet12Backbone`, `WRN28`,
-`WRN28Backbone`) and MetaNN's module machinery (`DependentModule`, `ProtoModule` and the
+vision models (`OmniglotFC`, `ConvBlock`, `ConvBase`, `CNN4`, `CNN4Backbone`, `ResNet12`,
+`ResNet12Backbone`, `WRN28`, `WRN28Backbone`) and initialisers (`maml_init_`, `fc_init_`), and
+MetaNN's module machinery (`DependentModule`, `ProtoModule` and the
 containers `SubDict`, `DefaultList`, `MultipleList`). Depends on torch and meta-functional.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from .__about__ import __version__
 from ._backbones import MLP, ConvNet4, MiniImagenetCNN, OmniglotCNN
-from ._cnn4 import CNN4, CNN4Backbone, OmniglotFC
+from ._cnn4 import CNN4, CNN4Backbone, ConvBase, ConvBlock, OmniglotFC, fc_init_, maml_init_
 from ._containers import DefaultList, MultipleList, SubDict
 from ._dependent import DependentModule
 from ._kronecker import KroneckerLinear, KroneckerLSTM, KroneckerRNN, kronecker_addmm
@@ -29,6 +30,8 @@ __all__ = [
     "MLP",
     "WRN28",
     "CNN4Backbone",
+    "ConvBase",
+    "ConvBlock",
     "ConvNet4",
     "DefaultList",
     "DependentModule",
@@ -53,7 +56,9 @@ __all__ = [
     "SubDict",
     "WRN28Backbone",
     "__version__",
+    "fc_init_",
     "freeze",
     "kronecker_addmm",
+    "maml_init_",
     "unfreeze",
 ]
