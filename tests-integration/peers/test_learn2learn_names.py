@@ -36,7 +36,6 @@ KNOWN_MISSING = {
     "vision.benchmarks.cifarfs_tasksets",
     "vision.benchmarks.fc100_tasksets",
     "vision.benchmarks.mini_imagenet_tasksets",
-    "vision.benchmarks.omniglot_tasksets",
     "vision.benchmarks.tiered_imagenet_tasksets",
     "vision.datasets.CIFARFS",
     "vision.datasets.CUBirds200",
@@ -48,12 +47,6 @@ KNOWN_MISSING = {
     "vision.datasets.Quickdraw",
     "vision.datasets.TieredImagenet",
     "vision.datasets.VGGFlower102",
-    "vision.models.ConvBase",
-    "vision.models.ConvBlock",
-    "vision.models.download_file",
-    "vision.models.fc_init_",
-    "vision.models.get_pretrained_backbone",
-    "vision.models.maml_init_",
 }
 
 
