@@ -12,6 +12,7 @@ MODULES = [
     "meta_tasks._metadataset",
     "meta_tasks._transforms",
     "meta_tasks._taskdataset",
+    "meta_tasks._quickdraw",
 ]
 
 
