@@ -153,11 +153,10 @@ def test_get_tasksets_on_crafted_full_archives(full_root: Path) -> None:
         "RandomClassRotation",
     ]
     assert (transforms[1][0].n, transforms[1][0].k) == (1, 3)
-    assert l2l.vision.benchmarks.list_tasksets() == ["omniglot"]
-    with pytest.raises(
-        ValueError, match=r"unknown benchmark 'mini-imagenet'; provided: \['omniglot'\]"
-    ):
-        l2l.vision.benchmarks.get_tasksets("mini-imagenet", root=str(full_root))
+    names = ["omniglot", "mini-imagenet", "tiered-imagenet", "fc100", "cifarfs"]
+    assert l2l.vision.benchmarks.list_tasksets() == names
+    with pytest.raises(ValueError, match=r"unknown benchmark 'quickdraw'; provided: \['omniglot'"):
+        l2l.vision.benchmarks.get_tasksets("quickdraw", root=str(full_root))
 
 
 @pytest.mark.data

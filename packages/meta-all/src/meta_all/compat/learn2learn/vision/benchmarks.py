@@ -1,4 +1,4 @@
-"""learn2learn's ``l2l.vision.benchmarks``: ``get_tasksets`` and ``omniglot_tasksets``.
+"""learn2learn's ``l2l.vision.benchmarks``: ``get_tasksets`` and the ``<name>_tasksets`` functions.
 
 As in learn2learn, a benchmark's ``<name>_tasksets`` function returns its train, validation
 and test data sets and task transforms, and ``get_tasksets(name, ...)`` builds the three
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import torch
@@ -17,11 +17,27 @@ from meta_tasks import FilteredMetaDataset, MetaDataset, OnDeviceDataset
 from torch import Tensor
 
 from ..data import TaskDataset
-from ..data.transforms import ConsecutiveLabels, FusedNWaysKShots, LoadData, RemapLabels
-from .datasets import FullOmniglot
+from ..data.transforms import (
+    ConsecutiveLabels,
+    FusedNWaysKShots,
+    KShots,
+    LoadData,
+    NWays,
+    RemapLabels,
+)
+from .datasets import CIFARFS, FC100, FullOmniglot, MiniImagenet, TieredImagenet
 from .transforms import RandomClassRotation
 
-__all__ = ["BenchmarkTasksets", "get_tasksets", "list_tasksets", "omniglot_tasksets"]
+__all__ = [
+    "BenchmarkTasksets",
+    "cifarfs_tasksets",
+    "fc100_tasksets",
+    "get_tasksets",
+    "list_tasksets",
+    "mini_imagenet_tasksets",
+    "omniglot_tasksets",
+    "tiered_imagenet_tasksets",
+]
 
 OMNIGLOT_CLASSES = 1623
 """Characters in the full Omniglot set; learn2learn's split is 1100 / 100 / 423 of them."""
@@ -123,8 +139,297 @@ def omniglot_tasksets(
     return (train, validation, test), (train_transforms, validation_transforms, test_transforms)
 
 
+Splits = tuple[Any, Any, Any]
+Chains = tuple[list[Any], list[Any], list[Any]]
+AUGMENTATIONS = (None, "normalize")
+"""The ``data_augmentation`` values provided (learn2learn's ``"lee2019"`` needs torchvision's
+random crops and colour jitter and is not)."""
+
+
+def _check_augmentation(data_augmentation: object) -> None:
+    if data_augmentation not in AUGMENTATIONS:
+        raise ValueError(
+            f"data_augmentation must be one of {list(AUGMENTATIONS)}, got {data_augmentation!r}"
+            + (
+                " (learn2learn's lee2019 augmentation needs torchvision; apply it yourself "
+                "with transform=)"
+                if data_augmentation == "lee2019"
+                else ""
+            )
+        )
+
+
+def _to_tensor(image: Any) -> Tensor:
+    """Do what torchvision's ``ToTensor`` does to a PIL image or a uint8 array.
+
+    ``(H, W[, C])`` uint8 pixels become a float tensor ``(C, H, W)`` in ``[0, 1]``.
+    """
+    import numpy
+
+    pixels = torch.from_numpy(numpy.array(image, dtype=numpy.uint8))
+    if pixels.ndim == 2:
+        pixels = pixels.unsqueeze(-1)
+    return pixels.permute(2, 0, 1).float().div(255.0)
+
+
+def _divide_by_255(image: Tensor) -> Tensor:
+    return image / 255.0
+
+
+def _benchmark_chains(
+    datasets: Splits, train_ways: int, train_samples: int, test_ways: int, test_samples: int
+) -> Chains:
+    """Return learn2learn's task transforms of the image benchmarks.
+
+    Validation tasks make their labels consecutive before remapping them, as learn2learn does.
+    """
+    train, validation, test = datasets
+    return (
+        [
+            NWays(train, train_ways),
+            KShots(train, train_samples),
+            LoadData(train),
+            RemapLabels(train),
+            ConsecutiveLabels(train),
+        ],
+        [
+            NWays(validation, test_ways),
+            KShots(validation, test_samples),
+            LoadData(validation),
+            ConsecutiveLabels(validation),
+            RemapLabels(validation),
+        ],
+        [
+            NWays(test, test_ways),
+            KShots(test, test_samples),
+            LoadData(test),
+            RemapLabels(test),
+            ConsecutiveLabels(test),
+        ],
+    )
+
+
+def _meta_datasets(
+    datasets: Splits,
+    device: torch.device | str | None,
+    transform: Callable[[Any], Any] | None,
+    *,
+    on_device: bool,
+) -> Splits:
+    """Wrap each split in a ``MetaDataset`` (loaded into an ``OnDeviceDataset`` on ``device``).
+
+    ``transform`` is the splits' own transform, or with ``on_device`` the ``OnDeviceDataset``'s
+    (applied to each item taken from the device), as learn2learn places each benchmark's.
+    """
+    wrapped = []
+    for dataset in datasets:
+        dataset.transform = None if on_device and device is not None else transform
+        if device is None:
+            wrapped.append(MetaDataset(dataset))
+        else:
+            on_device_transform = transform if on_device else None
+            loaded = OnDeviceDataset(dataset, device=device, transform=on_device_transform)
+            wrapped.append(MetaDataset(loaded))
+    return wrapped[0], wrapped[1], wrapped[2]
+
+
+def mini_imagenet_tasksets(
+    train_ways: int = 5,
+    train_samples: int = 10,
+    test_ways: int = 5,
+    test_samples: int = 10,
+    root: str | os.PathLike[str] = "~/data",
+    data_augmentation: str | None = None,
+    device: torch.device | str | None = None,
+    *,
+    urls: Mapping[str, str] | None = None,
+    **kwargs: Any,
+) -> tuple[Splits, Chains]:
+    """learn2learn's ``mini_imagenet_tasksets``: mini-ImageNet's data sets and task transforms.
+
+    ``MiniImagenet`` (``l2l.vision.datasets``) in ``train``, ``validation`` and ``test``
+    modes, downloaded when missing, each a ``MetaDataset``; items are float ``(3, 84, 84)``
+    in ``[0, 255]`` (``data_augmentation=None``) or in ``[0, 1]`` (``"normalize"``). Task
+    transforms: ``NWays -> KShots -> LoadData -> RemapLabels -> ConsecutiveLabels``
+    (validation: ``ConsecutiveLabels`` before ``RemapLabels``, as learn2learn).
+
+    Args:
+        train_ways: Classes per training task.
+        train_samples: Items per class in a training task (support and query together).
+        test_ways: Classes per validation and test task.
+        test_samples: Items per class in a validation and test task.
+        root: Directory of the pickles.
+        data_augmentation: ``None`` or ``"normalize"`` (``"lee2019"`` is not provided).
+        device: If given, each split is loaded once into an ``OnDeviceDataset`` there.
+        urls: ``{mode: URL}`` to download pickles from instead of
+            ``meta_tasks.MINI_IMAGENET_URLS`` (a mirror; needed offline).
+        **kwargs: Passed to each ``MiniImagenet`` (``download`` (default ``True``),
+            ``checksums``).
+
+    Returns:
+        ``((train, validation, test), (train_transforms, validation_transforms,
+        test_transforms))``.
+
+    Raises:
+        ValueError: If ``data_augmentation`` is not provided.
+    """
+    _check_augmentation(data_augmentation)
+    options = {"download": True, **kwargs}
+    modes = ("train", "validation", "test")
+    datasets = tuple(
+        MiniImagenet(root, mode, url=None if urls is None else urls.get(mode), **options)
+        for mode in modes
+    )
+    transform = None if data_augmentation is None else _divide_by_255
+    splits = _meta_datasets(
+        (datasets[0], datasets[1], datasets[2]), device, transform, on_device=True
+    )
+    return splits, _benchmark_chains(splits, train_ways, train_samples, test_ways, test_samples)
+
+
+def _to_tensor_tasksets(
+    dataset_class: Callable[..., Any],
+    train_ways: int,
+    train_samples: int,
+    test_ways: int,
+    test_samples: int,
+    root: str | os.PathLike[str],
+    device: torch.device | str | None,
+    kwargs: dict[str, Any],
+) -> tuple[Splits, Chains]:
+    """The benchmarks whose items go through ``ToTensor`` (tiered-ImageNet, CIFAR-FS, FC100)."""
+    options = {"download": True, **kwargs}
+    train, validation, test = (
+        dataset_class(root, mode, **options) for mode in ("train", "validation", "test")
+    )
+    splits = _meta_datasets((train, validation, test), device, _to_tensor, on_device=False)
+    return splits, _benchmark_chains(splits, train_ways, train_samples, test_ways, test_samples)
+
+
+def tiered_imagenet_tasksets(
+    train_ways: int = 5,
+    train_samples: int = 10,
+    test_ways: int = 5,
+    test_samples: int = 10,
+    root: str | os.PathLike[str] = "~/data",
+    data_augmentation: str | None = None,
+    device: torch.device | str | None = None,
+    **kwargs: Any,
+) -> tuple[Splits, Chains]:
+    """learn2learn's ``tiered_imagenet_tasksets``: tiered-ImageNet's data sets and transforms.
+
+    ``TieredImagenet`` in the three modes, downloaded when missing, its PIL images turned into
+    float ``(3, 84, 84)`` tensors in ``[0, 1]`` (``ToTensor``; ``"normalize"`` is the same, as
+    in learn2learn), each a ``MetaDataset``, with the task transforms of
+    [`mini_imagenet_tasksets`][meta_all.compat.learn2learn.vision.benchmarks.mini_imagenet_tasksets].
+
+    Args:
+        train_ways: Classes per training task.
+        train_samples: Items per class in a training task (support and query together).
+        test_ways: Classes per validation and test task.
+        test_samples: Items per class in a validation and test task.
+        root: Directory holding ``tiered-imagenet/``.
+        data_augmentation: ``None`` or ``"normalize"`` (``"lee2019"`` is not provided).
+        device: If given, each split is loaded once into an ``OnDeviceDataset`` there.
+        **kwargs: Passed to each ``TieredImagenet`` (``download`` (default ``True``),
+            ``base_url``, ``checksums``).
+
+    Returns:
+        ``((train, validation, test), (train_transforms, validation_transforms,
+        test_transforms))``.
+
+    Raises:
+        ValueError: If ``data_augmentation`` is not provided.
+    """
+    _check_augmentation(data_augmentation)
+    return _to_tensor_tasksets(
+        TieredImagenet,
+        train_ways,
+        train_samples,
+        test_ways,
+        test_samples,
+        root,
+        device,
+        kwargs,
+    )
+
+
+def cifarfs_tasksets(
+    train_ways: int = 5,
+    train_samples: int = 10,
+    test_ways: int = 5,
+    test_samples: int = 10,
+    root: str | os.PathLike[str] = "~/data",
+    device: torch.device | str | None = None,
+    **kwargs: Any,
+) -> tuple[Splits, Chains]:
+    """learn2learn's ``cifarfs_tasksets``: CIFAR-FS's data sets and task transforms.
+
+    ``CIFARFS`` in the three modes, downloaded when missing, its images as float ``(3, 32,
+    32)`` tensors in ``[0, 1]`` (``ToTensor``), each a ``MetaDataset``, with the task
+    transforms of
+    [`mini_imagenet_tasksets`][meta_all.compat.learn2learn.vision.benchmarks.mini_imagenet_tasksets].
+
+    Args:
+        train_ways: Classes per training task.
+        train_samples: Items per class in a training task (support and query together).
+        test_ways: Classes per validation and test task.
+        test_samples: Items per class in a validation and test task.
+        root: Directory holding ``cifarfs/``.
+        device: If given, each split is loaded once into an ``OnDeviceDataset`` there.
+        **kwargs: Passed to each ``CIFARFS`` (``download`` (default ``True``), ``url``,
+            ``checksums``).
+
+    Returns:
+        ``((train, validation, test), (train_transforms, validation_transforms,
+        test_transforms))``.
+    """
+    return _to_tensor_tasksets(
+        CIFARFS, train_ways, train_samples, test_ways, test_samples, root, device, kwargs
+    )
+
+
+def fc100_tasksets(
+    train_ways: int = 5,
+    train_samples: int = 10,
+    test_ways: int = 5,
+    test_samples: int = 10,
+    root: str | os.PathLike[str] = "~/data",
+    device: torch.device | str | None = None,
+    **kwargs: Any,
+) -> tuple[Splits, Chains]:
+    """learn2learn's ``fc100_tasksets``: FC100's data sets and task transforms.
+
+    ``FC100`` in the three modes, downloaded when missing, its images as float ``(3, 32,
+    32)`` tensors in ``[0, 1]`` (``ToTensor``), each a ``MetaDataset``, with the task
+    transforms of
+    [`mini_imagenet_tasksets`][meta_all.compat.learn2learn.vision.benchmarks.mini_imagenet_tasksets].
+
+    Args:
+        train_ways: Classes per training task.
+        train_samples: Items per class in a training task (support and query together).
+        test_ways: Classes per validation and test task.
+        test_samples: Items per class in a validation and test task.
+        root: Directory of the pickles.
+        device: If given, each split is loaded once into an ``OnDeviceDataset`` there.
+        **kwargs: Passed to each ``FC100`` (``download`` (default ``True``), ``url``,
+            ``checksums``).
+
+    Returns:
+        ``((train, validation, test), (train_transforms, validation_transforms,
+        test_transforms))``.
+    """
+    return _to_tensor_tasksets(
+        FC100, train_ways, train_samples, test_ways, test_samples, root, device, kwargs
+    )
+
+
 _TASKSETS: dict[str, Callable[..., tuple[tuple[Any, ...], tuple[list[Any], ...]]]] = {
     "omniglot": omniglot_tasksets,
+    "mini-imagenet": mini_imagenet_tasksets,
+    "tiered-imagenet": tiered_imagenet_tasksets,
+    "fc100": fc100_tasksets,
+    "cifarfs": cifarfs_tasksets,
 }
 
 
@@ -147,10 +452,12 @@ def get_tasksets(
     """learn2learn's ``get_tasksets``: train, validation and test task sets of a benchmark.
 
     Calls the benchmark's ``<name>_tasksets`` function (``"omniglot"``:
-    [`omniglot_tasksets`][meta_all.compat.learn2learn.vision.benchmarks.omniglot_tasksets])
-    for its three data sets and task transforms and wraps each pair in a ``TaskDataset`` of
-    ``num_tasks`` tasks. Tasks are ``[images, labels]`` with ``ways * samples`` items;
-    ``samples`` counts support and query items together.
+    [`omniglot_tasksets`][meta_all.compat.learn2learn.vision.benchmarks.omniglot_tasksets];
+    ``"mini-imagenet"``, ``"tiered-imagenet"``, ``"fc100"``, ``"cifarfs"``:
+    ``mini_imagenet_tasksets``, ``tiered_imagenet_tasksets``, ``fc100_tasksets``,
+    ``cifarfs_tasksets``) for its three data sets and task transforms and wraps each pair in a
+    ``TaskDataset`` of ``num_tasks`` tasks. Tasks are ``[images, labels]`` with ``ways *
+    samples`` items; ``samples`` counts support and query items together.
 
     Args:
         name: The benchmark, one of ``list_tasksets()``.

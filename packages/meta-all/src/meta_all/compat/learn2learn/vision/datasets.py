@@ -1,4 +1,8 @@
-"""learn2learn's ``l2l.vision.datasets``: ``FullOmniglot``, over meta-tasks' Omniglot reader."""
+"""learn2learn's ``l2l.vision.datasets``: ``FullOmniglot``, over meta-tasks' Omniglot reader.
+
+``MiniImagenet``, ``TieredImagenet``, ``CIFARFS``, ``FC100`` and ``Quickdraw`` adapt meta-tasks'
+readers of the same data sets.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,20 @@ from meta_tasks import OMNIGLOT_SUBSETS, Omniglot
 from torch import Tensor
 from torch.utils.data import Dataset
 
-__all__ = ["FullOmniglot"]
+from ._benchmark_datasets import CIFARFS as CIFARFS
+from ._benchmark_datasets import FC100 as FC100
+from ._benchmark_datasets import MiniImagenet as MiniImagenet
+from ._benchmark_datasets import Quickdraw as Quickdraw
+from ._benchmark_datasets import TieredImagenet as TieredImagenet
+
+__all__ = [
+    "CIFARFS",
+    "FC100",
+    "FullOmniglot",
+    "MiniImagenet",
+    "Quickdraw",
+    "TieredImagenet",
+]
 
 FULL_SUBSETS: tuple[str, ...] = ("background", "evaluation")
 SMALL_SUBSETS: tuple[str, ...] = ("background_small",)
