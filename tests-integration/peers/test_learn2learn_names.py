@@ -33,19 +33,10 @@ COMPAT = "meta_all.compat.learn2learn"
 
 # Names still to come (issue 17): the vision data sets, benchmarks and backbone helpers.
 KNOWN_MISSING = {
-    "vision.benchmarks.cifarfs_tasksets",
-    "vision.benchmarks.fc100_tasksets",
-    "vision.benchmarks.mini_imagenet_tasksets",
-    "vision.benchmarks.tiered_imagenet_tasksets",
-    "vision.datasets.CIFARFS",
     "vision.datasets.CUBirds200",
     "vision.datasets.DescribableTextures",
-    "vision.datasets.FC100",
     "vision.datasets.FGVCAircraft",
     "vision.datasets.FGVCFungi",
-    "vision.datasets.MiniImagenet",
-    "vision.datasets.Quickdraw",
-    "vision.datasets.TieredImagenet",
     "vision.datasets.VGGFlower102",
 }
 
