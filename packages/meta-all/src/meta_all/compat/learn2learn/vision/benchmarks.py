@@ -272,6 +272,11 @@ def mini_imagenet_tasksets(
 
     Raises:
         ValueError: If ``data_augmentation`` is not provided.
+
+    Examples:
+        >>> datasets, transforms = mini_imagenet_tasksets(root="~/data")  # doctest: +SKIP
+        >>> [len(split.labels) for split in datasets]  # doctest: +SKIP
+        [64, 16, 20]
     """
     _check_augmentation(data_augmentation)
     options = {"download": True, **kwargs}
@@ -340,6 +345,11 @@ def tiered_imagenet_tasksets(
 
     Raises:
         ValueError: If ``data_augmentation`` is not provided.
+
+    Examples:
+        >>> datasets, transforms = tiered_imagenet_tasksets(root="~/data")  # doctest: +SKIP
+        >>> [len(split.labels) for split in datasets]  # doctest: +SKIP
+        [351, 97, 160]
     """
     _check_augmentation(data_augmentation)
     return _to_tensor_tasksets(
@@ -383,6 +393,11 @@ def cifarfs_tasksets(
     Returns:
         ``((train, validation, test), (train_transforms, validation_transforms,
         test_transforms))``.
+
+    Examples:
+        >>> datasets, transforms = cifarfs_tasksets(root="~/data")  # doctest: +SKIP
+        >>> [len(split.labels) for split in datasets]  # doctest: +SKIP
+        [64, 16, 20]
     """
     return _to_tensor_tasksets(
         CIFARFS, train_ways, train_samples, test_ways, test_samples, root, device, kwargs
@@ -418,6 +433,11 @@ def fc100_tasksets(
     Returns:
         ``((train, validation, test), (train_transforms, validation_transforms,
         test_transforms))``.
+
+    Examples:
+        >>> datasets, transforms = fc100_tasksets(root="~/data")  # doctest: +SKIP
+        >>> [len(split.labels) for split in datasets]  # doctest: +SKIP
+        [60, 20, 20]
     """
     return _to_tensor_tasksets(
         FC100, train_ways, train_samples, test_ways, test_samples, root, device, kwargs
