@@ -48,6 +48,15 @@ from ._transforms import (
     TaskDescription,
     TaskTransform,
 )
+from ._vision_folders import (
+    VISION_FOLDER_MODES,
+    VISION_FOLDER_URLS,
+    CUBirds200,
+    DescribableTextures,
+    FGVCAircraft,
+    FGVCFungi,
+    VGGFlower102,
+)
 from ._vision_pickles import (
     FC100,
     FC100_URL,
@@ -71,8 +80,14 @@ __all__ = [
     "QUICKDRAW_BASE_URL",
     "QUICKDRAW_SPLITS",
     "TIERED_IMAGENET_BASE_URL",
+    "VISION_FOLDER_MODES",
+    "VISION_FOLDER_URLS",
     "ArchiveDownload",
+    "CUBirds200",
     "ConsecutiveLabels",
+    "DescribableTextures",
+    "FGVCAircraft",
+    "FGVCFungi",
     "FewShotSampler",
     "FilterLabels",
     "FilteredMetaDataset",
@@ -104,6 +119,7 @@ __all__ = [
     "TaskTransformFn",
     "TieredImageNet",
     "UnionMetaDataset",
+    "VGGFlower102",
     "__version__",
     "derive_seed",
     "download_omniglot",
