@@ -1,7 +1,9 @@
 """learn2learn's ``l2l.vision.datasets``: ``FullOmniglot``, over meta-tasks' Omniglot reader.
 
 ``MiniImagenet``, ``TieredImagenet``, ``CIFARFS``, ``FC100`` and ``Quickdraw`` adapt meta-tasks'
-readers of the same data sets.
+readers of the same data sets. ``CUBirds200``, ``DescribableTextures``, ``FGVCAircraft``,
+``FGVCFungi`` and ``VGGFlower102`` are meta-tasks' readers themselves (learn2learn's names,
+arguments and order).
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from meta_tasks import OMNIGLOT_SUBSETS, Omniglot
+from meta_tasks import (
+    OMNIGLOT_SUBSETS,
+    CUBirds200,
+    DescribableTextures,
+    FGVCAircraft,
+    FGVCFungi,
+    Omniglot,
+    VGGFlower102,
+)
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -25,11 +35,16 @@ from ._benchmark_datasets import TieredImagenet as TieredImagenet
 
 __all__ = [
     "CIFARFS",
+    "CUBirds200",
+    "DescribableTextures",
     "FC100",
+    "FGVCAircraft",
+    "FGVCFungi",
     "FullOmniglot",
     "MiniImagenet",
     "Quickdraw",
     "TieredImagenet",
+    "VGGFlower102",
 ]
 
 FULL_SUBSETS: tuple[str, ...] = ("background", "evaluation")
