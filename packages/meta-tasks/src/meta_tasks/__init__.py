@@ -4,8 +4,9 @@
 dataset), the episodic-data API (`MetaDataset` label bookkeeping with union and filtered views,
 `TaskDataset` with composable task transforms, `split_by_shots`, `InfiniteIterator`), the
 Omniglot dataset and its downloader, and the few-shot vision benchmarks' readers (mini- and
-tiered-ImageNet, CIFAR-FS, FC100, Quick Draw). Depends on torch; `pip install meta-tasks[images]`
-adds Pillow and numpy for the image data sets.
+tiered-ImageNet, CIFAR-FS, FC100, Quick Draw; Meta-Dataset's CUB, DTD, FGVC-Aircraft, FGVCx
+Fungi and VGG Flowers folders). Depends on torch; `pip install meta-tasks[images]` adds Pillow
+and numpy for the image data sets.
 """
 
 from __future__ import annotations
