@@ -35,9 +35,9 @@ from ._benchmark_datasets import TieredImagenet as TieredImagenet
 
 __all__ = [
     "CIFARFS",
+    "FC100",
     "CUBirds200",
     "DescribableTextures",
-    "FC100",
     "FGVCAircraft",
     "FGVCFungi",
     "FullOmniglot",
