@@ -46,6 +46,16 @@ def test_task_to_device_only(device: torch.device) -> None:
     assert task.query_x.dtype == torch.float32
 
 
+def test_to_returns_the_same_object_when_nothing_changes(device: torch.device) -> None:
+    task = make_task(device)
+    assert task.to(device) is task
+    assert task.to(dtype=torch.float32) is task
+    assert task.to(device, torch.float64) is not task
+    batch = stack_tasks([task, make_task(device)])
+    assert batch.to(device) is batch
+    assert batch.to(dtype=torch.float64) is not batch
+
+
 def test_task_to_rejects_integer_dtype(device: torch.device) -> None:
     with pytest.raises(ValueError, match=r"floating-point torch.dtype.*torch.int32"):
         make_task(device).to(dtype=torch.int32)

@@ -37,6 +37,11 @@ def _converted(
     )
 
 
+def _unchanged(fields: Task | TaskBatch, converted: tuple[Tensor, ...]) -> bool:
+    """Whether ``Tensor.to`` returned every field itself (nothing to move or cast)."""
+    return all(new is old for new, old in zip(converted, _values(fields), strict=True))
+
+
 def _values(fields: Task | TaskBatch) -> tuple[Tensor, ...]:
     return (fields.support_x, fields.support_y, fields.query_x, fields.query_y)
 
@@ -118,8 +123,9 @@ class Task:
                 dtypes. Integer tensors (class labels) keep their dtype.
 
         Returns:
-            A new [`Task`][meta_tasks.Task] (tensors already matching are shared, as with
-            ``Tensor.to``).
+            A [`Task`][meta_tasks.Task] on ``device`` (tensors already matching are shared,
+            as with ``Tensor.to``; a task that already matches is returned itself, which is
+            safe since a task is immutable).
 
         Raises:
             ValueError: If ``dtype`` is not a floating-point dtype.
@@ -132,7 +138,8 @@ class Task:
             >>> moved.support_x.dtype, moved.support_y.dtype
             (torch.float64, torch.int64)
         """
-        return Task(*_converted(self, device, dtype))
+        converted = _converted(self, device, dtype)
+        return self if _unchanged(self, converted) else Task(*converted)
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,12 +254,14 @@ class TaskBatch:
                 dtypes. Integer tensors (class labels) keep their dtype.
 
         Returns:
-            A new [`TaskBatch`][meta_tasks.TaskBatch].
+            A [`TaskBatch`][meta_tasks.TaskBatch] on ``device`` (itself if it already
+            matches).
 
         Raises:
             ValueError: If ``dtype`` is not a floating-point dtype.
         """
-        return TaskBatch(*_converted(self, device, dtype))
+        converted = _converted(self, device, dtype)
+        return self if _unchanged(self, converted) else TaskBatch(*converted)
 
 
 def stack_tasks(tasks: Sequence[Task]) -> TaskBatch:
