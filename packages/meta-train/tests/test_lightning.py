@@ -212,6 +212,31 @@ def test_csv_logger_receives_the_cli_metric_names(tmp_path):
     assert len([row for row in rows if row["validation/loss"]]) == 2
 
 
+def test_loggers_get_each_logged_step_s_own_loss_when_logging_every_n_steps(tmp_path):
+    module, data = _module(), _data(epoch_length=6)
+    logger = CSVLogger(tmp_path, name="run", version=0)
+    _trainer(tmp_path, max_epochs=1, logger=logger, log_every_n_steps=2).fit(module, data)
+
+    native = _module().engine
+    stream = TaskStream(SinusoidTaskSampler(), tasks_per_batch=4, epoch_length=6, seed=7)
+    losses = [native.meta_step(stream.meta_batch(index)) for index in range(6)]
+    rows = _csv_metrics(Path(logger.log_dir) / "metrics.csv")
+    logged = {
+        int(row["step"]): float(row["train/meta_loss"]) for row in rows if row["train/meta_loss"]
+    }
+    assert sorted(logged) == [1, 3, 5]
+    for step, loss in logged.items():
+        assert loss == pytest.approx(losses[step])
+
+
+def test_data_module_moves_tasks_without_copying_those_already_there():
+    data = _data()
+    tasks = SinusoidTaskSampler().sample(2)
+    moved = data.transfer_batch_to_device(tasks, torch.device("cpu"), 0)
+    assert all(new is old for new, old in zip(moved, tasks, strict=True))
+    assert data.transfer_batch_to_device({"x": torch.ones(1)}, torch.device("cpu"), 0)["x"] == 1
+
+
 def test_tensorboard_logger_receives_the_cli_metric_names(tmp_path):
     accumulator = pytest.importorskip("tensorboard.backend.event_processing.event_accumulator")
     module, data = _module(), _data()

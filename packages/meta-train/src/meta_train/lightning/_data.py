@@ -257,6 +257,19 @@ class MetaDataModule(L.LightningDataModule):
         """The test tasks in batches (none without ``test``)."""
         return EvalBatches(self.test, self.eval_batch_size)
 
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """Move a list of tasks with [`Task.to`][meta_tasks.Task.to], anything else as Lightning.
+
+        Lightning's generic transfer deep-copies every dataclass it meets (about 0.4 ms
+        a meta-batch even when nothing moves); `Task.to` returns a task that is already on
+        ``device`` unchanged.
+        """
+        if isinstance(batch, list) and all(isinstance(task, Task) for task in batch):
+            return [task.to(device) for task in batch]
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
 
 def _checked_tasks(tasks: Sequence[Task] | None, name: str) -> list[Task]:
     if tasks is None:
