@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 HERE = Path(__file__).resolve().parent
 OMNIGLOT_ROOT = Path(
@@ -153,3 +154,45 @@ def test_results_smoke_omniglot(tmp_path):
         assert "post_accuracy" in run["test"]  # scored the way it was trained
         if (OMNIGLOT_ROOT / "all_runs.zip").is_file():
             assert run["lake_runs"]["queries"] == 400
+
+
+def _maml_step_module():
+    sys.path.insert(0, str(HERE / "benchmarks"))
+    try:
+        import maml_step
+    finally:
+        sys.path.remove(str(HERE / "benchmarks"))
+    return maml_step
+
+
+@pytest.mark.parametrize("float64_exact", [True, False])
+def test_a_compiled_row_outside_the_float32_tolerance_is_judged_in_float64(float64_exact):
+    maml_step = _maml_step_module()
+    workload = maml_step.make_workloads(["A1"])[0]
+
+    def off_by_a_kink(model, w):
+        """The eager batched step, then one float32 gradient entry moved by 1e-2 of the largest."""
+        step = maml_step.meta_batched(model, w)
+
+        def run():
+            step()
+            if float64_exact and next(model.parameters()).dtype == torch.float64:
+                return
+            grads = [p.grad for p in model.parameters()]
+            largest = max(g.abs().max() for g in grads)
+            grads[0].view(-1)[0] += 1e-2 * largest
+
+        return run
+
+    torch.manual_seed(0)
+    model = workload.make_model()
+    notes: dict[str, str] = {}
+    failure = maml_step.check_compiled_first_call(
+        off_by_a_kink(model, workload), model, workload, 0, off_by_a_kink, notes, "compiled"
+    )
+    if float64_exact:
+        assert failure is None
+        assert "equals the float64 loop" in notes["A1/compiled"]
+    else:
+        assert "in float64 by 1.0e-02" in failure
+        assert notes == {}
