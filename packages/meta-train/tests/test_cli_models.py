@@ -48,6 +48,19 @@ def test_sinusoid_checkpoint_loads_into_meta_nn_mlp(capsys, tmp_path, algo):
     assert model(x).shape == (7, 1)
 
 
+def test_sinusoid_hidden_widths_build_that_mlp_and_resume_keeps_them(
+    capsys, tmp_path, one_line_error
+):
+    out = tmp_path / "run"
+    argv = ["sinusoid", "--hidden", "16", "8", "4", "--iterations", "2", "--meta-batch", "2"]
+    argv += ["--eval-tasks", "2", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    _load_strictly(MLP([1, 16, 8, 4, 1]), _model_state(out / "checkpoint.pt"))
+    assert "hidden = [16, 8, 4]" in (out / "config.toml").read_text()
+    capsys.readouterr()
+    assert "hidden" in one_line_error([*argv[:1], "--hidden", "32", *argv[5:], "--resume"])
+
+
 @pytest.mark.data
 def test_omniglot_checkpoint_loads_into_meta_nn_convnet4(capsys, tmp_path, omniglot_archives):
     root = omniglot_archives(tmp_path, SMALL1)  # no all_runs.zip, so no Lake evaluation

@@ -12,11 +12,11 @@ from meta_nn import MLP
 from meta_tasks import SinusoidTaskSampler, Task
 
 from .._trainer import MetaTrainer
-from ._options import Defaults, add_options
+from ._options import Defaults, add_options, positive_int
 from ._training import Command, Setup
 
 MLP_SIZES = (1, 40, 40, 1)
-"""Layer widths of the regressor, ``meta_nn.MLP(list(MLP_SIZES))``, as in the MAML paper."""
+"""Layer widths of the default regressor, ``meta_nn.MLP(list(MLP_SIZES))``, as in the MAML paper."""
 
 _ARCHITECTURE = "MLP " + "-".join(str(size) for size in MLP_SIZES)
 _PLOT_TASKS = 4
@@ -34,6 +34,16 @@ def _add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help=f"few-shot sinusoid regression ({_ARCHITECTURE})",
         description="Few-shot regression of y = A sin(x - phase), A in [0.1, 5], phase in "
         f"[0, pi], x in [-5, 5], with the MAML paper's {_ARCHITECTURE}.",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--hidden",
+        type=positive_int,
+        nargs="+",
+        default=list(MLP_SIZES[1:-1]),
+        metavar="WIDTH",
+        help="widths of the hidden layers of the ReLU MLP from x to y (default: %(default)s, the "
+        "MAML paper's); e.g. --hidden 80 80 for a wider net",
     )
     add_options(parser, DEFAULTS)
 
@@ -58,7 +68,7 @@ def _setup(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Setup:
             min(DEFAULTS.validation_tasks, args.eval_tasks)
         ),
         held_out=partial(_held_out, args),
-        model=MLP(list(MLP_SIZES)),
+        model=MLP([1, *args.hidden, 1]),
         loss_fn=F.mse_loss,
         loss_name="MSE",
         title=f"{args.shots}-shot sinusoid regression",
