@@ -129,8 +129,8 @@ def test_results_smoke_sinusoid(tmp_path):
     )
     text = page.read_text()
     assert "Smoke run" in text
-    assert "| maml | 2 |" in text
-    assert "| metasgd | 2 |" in text
+    assert "| maml | MLP 1-80-80-1, 0.003 | 2 |" in text
+    assert "| metasgd | MLP 1-80-80-1, 0.003 | 2 |" in text
 
 
 @needs_omniglot
