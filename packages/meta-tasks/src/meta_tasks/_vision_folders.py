@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from torch.utils.data import Dataset
 
@@ -128,36 +128,42 @@ def _extract_tar(archive: Path, folder: Path) -> None:
         archive.unlink(missing_ok=True)
 
 
-def _fetch(
-    folder: Path,
-    name: str,
-    *,
-    urls: Mapping[str, str] | None,
-    checksums: Mapping[str, str] | None,
-    extract: bool,
-) -> None:
-    """Download ``name`` into ``folder`` (and extract it there, when a tar archive).
+class _Downloads(NamedTuple):
+    """Where a reader's files live and what its ``download``, ``urls`` and ``checksums`` allow."""
 
-    On failure nothing is left but what was there before (and a resumable ``.part`` of an
-    interrupted transfer); a ``folder`` created here and left empty is removed.
-    """
-    created = not folder.exists()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fetch_file(folder, name, url=_url(name, urls), checksums=checksums, zip_check=False)
-        if extract:
-            _extract_tar(folder / name, folder)
-    except BaseException:
-        if created and folder.is_dir() and not any(folder.iterdir()):
-            folder.rmdir()
-        raise
+    folder: Path
+    enabled: bool
+    urls: Mapping[str, str] | None
+    checksums: Mapping[str, str] | None
 
+    def fetch(self, archive: str, missing: Path, what: str, *, extract: bool = True) -> None:
+        """Provide ``missing`` (``what``): download ``archive`` into ``folder`` and extract it.
 
-def _missing(path: Path, what: str, archive: str) -> FileNotFoundError:
-    return FileNotFoundError(
-        f"{path} not found; expected {what}; pass download=True to fetch {archive} from "
-        f"{VISION_FOLDER_URLS[archive]} (or urls={{{archive!r}: <mirror URL>}})"
-    )
+        ``extract=False`` keeps a file that is not a tar archive as downloaded. On failure
+        nothing is left but what was there before (and a resumable ``.part`` of an interrupted
+        transfer); a ``folder`` created here and left empty is removed.
+
+        Raises:
+            FileNotFoundError: If downloads are off, naming ``missing``, ``what`` and where
+                ``archive`` can be fetched from.
+        """
+        if not self.enabled:
+            raise FileNotFoundError(
+                f"{missing} not found; expected {what}; pass download=True to fetch {archive} "
+                f"from {VISION_FOLDER_URLS[archive]} (or urls={{{archive!r}: <mirror URL>}})"
+            )
+        folder = self.folder
+        created = not folder.exists()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            url = _url(archive, self.urls)
+            fetch_file(folder, archive, url=url, checksums=self.checksums, zip_check=False)
+            if extract:
+                _extract_tar(folder / archive, folder)
+        except BaseException:
+            if created and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+            raise
 
 
 def _image_files(folder: Path, what: str) -> list[Path]:
@@ -294,9 +300,8 @@ class CUBirds200(_ImageFolderDataset):
         base = folder / "CUB_200_2011"
         images = base / "images"
         if not images.is_dir():
-            if not download:
-                raise _missing(images, "the CUB-200-2011 images folder", "CUB_200_2011.tgz")
-            _fetch(folder, "CUB_200_2011.tgz", urls=urls, checksums=checksums, extract=True)
+            downloads = _Downloads(folder, download, urls, checksums)
+            downloads.fetch("CUB_200_2011.tgz", images, "the CUB-200-2011 images folder")
         self.include_imagenet_duplicates = include_imagenet_duplicates
         self.bounding_box_crop = bounding_box_crop
         skipped = set(_split(CUB_IMAGENET_DUPLICATES, self.mode))
@@ -396,9 +401,8 @@ class DescribableTextures(_ImageFolderDataset):
         folder = self.root / "describable_textures"
         images = folder / "dtd" / "images"
         if not images.is_dir():
-            if not download:
-                raise _missing(images, "the DTD images folder", "dtd-r1.0.1.tar.gz")
-            _fetch(folder, "dtd-r1.0.1.tar.gz", urls=urls, checksums=checksums, extract=True)
+            downloads = _Downloads(folder, download, urls, checksums)
+            downloads.fetch("dtd-r1.0.1.tar.gz", images, "the DTD images folder")
         self.classes = list(_split(DTD_SPLITS, self.mode))
         for label, name in enumerate(self.classes):
             for path in _image_files(images / name, f"DTD texture {name}"):
@@ -461,10 +465,10 @@ class FGVCAircraft(_ImageFolderDataset):
         folder = self.root / "fgvc_aircraft"
         data = folder / "fgvc-aircraft-2013b" / "data"
         if not (data / "images").is_dir():
-            archive = "fgvc-aircraft-2013b.tar.gz"
-            if not download:
-                raise _missing(data / "images", "the FGVC-Aircraft images folder", archive)
-            _fetch(folder, archive, urls=urls, checksums=checksums, extract=True)
+            downloads = _Downloads(folder, download, urls, checksums)
+            downloads.fetch(
+                "fgvc-aircraft-2013b.tar.gz", data / "images", "the FGVC-Aircraft images folder"
+            )
         self.bounding_box_crop = bounding_box_crop
         self.classes = list(_split(AIRCRAFT_SPLITS, self.mode))
         positions = {name: label for label, name in enumerate(self.classes)}
@@ -556,11 +560,10 @@ class FGVCFungi(_ImageFolderDataset):
             (folder / "images", "fungi_train_val.tgz", "the Fungi images folder"),
             (folder / "train.json", "train_val_annotations.tgz", "the Fungi annotations"),
         )
+        downloads = _Downloads(folder, download, urls, checksums)
         for path, archive, what in needed:
             if not path.exists():
-                if not download:
-                    raise _missing(path, what, archive)
-                _fetch(folder, archive, urls=urls, checksums=checksums, extract=True)
+                downloads.fetch(archive, path, what)
         categories = _split(FUNGI_SPLITS, self.mode)
         self.classes = [str(category) for category in categories]
         positions = {category: label for label, category in enumerate(categories)}
@@ -656,11 +659,10 @@ class VGGFlower102(_ImageFolderDataset):
             (folder / "jpg", "102flowers.tgz", "the Flowers images folder", True),
             (folder / "imagelabels.mat", "imagelabels.mat", "the Flowers labels", False),
         )
+        downloads = _Downloads(folder, download, urls, checksums)
         for path, name, what, extract in needed:
             if not path.exists():
-                if not download:
-                    raise _missing(path, what, name)
-                _fetch(folder, name, urls=urls, checksums=checksums, extract=extract)
+                downloads.fetch(name, path, what, extract=extract)
         numbers = tuple(range(1, 103)) if self.mode == "all" else FLOWERS_SPLITS[self.mode]
         self.classes = [str(number) for number in numbers]
         positions = {number: label for label, number in enumerate(numbers)}
