@@ -7,7 +7,7 @@ import os
 import pickle
 import shutil
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,6 +64,20 @@ def require_pillow(what: str) -> Any:
     except ImportError as exc:
         raise ImportError(f"{what} needs Pillow: pip install meta-tasks[images]") from exc
     return Image
+
+
+def transform_item(
+    image: Any,
+    label: Any,
+    transform: Callable[[Any], Any] | None,
+    target_transform: Callable[[Any], Any] | None,
+) -> tuple[Any, Any]:
+    """Return ``(image, label)``, each passed through its transform when one is given."""
+    if transform is not None:
+        image = transform(image)
+    if target_transform is not None:
+        label = target_transform(label)
+    return image, label
 
 
 def check_split(split: object) -> str:

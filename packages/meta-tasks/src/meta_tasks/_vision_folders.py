@@ -21,7 +21,7 @@ from typing import Any, NamedTuple, TypeVar
 from torch.utils.data import Dataset
 
 from ._archives import check_member_name, fetch_file
-from ._vision_files import require_pillow
+from ._vision_files import require_pillow, transform_item
 from ._vision_splits import (
     AIRCRAFT_SPLITS,
     CUB_IMAGENET_DUPLICATES,
@@ -232,12 +232,7 @@ class _ImageFolderDataset(Dataset[tuple[Any, Any]]):
             raise ValueError(f"cannot decode image {path}: {exc}") from exc
         if self.boxes is not None:
             image = image.crop(self.boxes[index])
-        label: Any = self.labels[index]
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return image, label
+        return transform_item(image, self.labels[index], self.transform, self.target_transform)
 
     def __repr__(self) -> str:
         return (

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import meta_tasks
+from meta_tasks._task import check_index
+from meta_tasks._vision_files import transform_item
 from torch.utils.data import Dataset
 
 __all__ = ["CIFARFS", "FC100", "MiniImagenet", "Quickdraw", "TieredImagenet"]
@@ -57,20 +59,15 @@ class _Adapter(Dataset[tuple[Any, Any]]):
         Raises:
             IndexError: If ``index`` is out of range.
         """
-        size = len(self.native)
-        if isinstance(index, bool) or not isinstance(index, int):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        if not -size <= index < size:
-            name = type(self).__name__
-            raise IndexError(f"index {index} is out of range for {name} with {size} items")
-        index %= size
+        name = type(self).__name__
+        index = check_index(
+            index,
+            len(self.native),
+            f"index {{index}} is out of range for {name} with {{size}} items",
+        )
         image = self._image(index)
-        label: Any = int(self.labels[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return image, label
+        label = int(self.labels[index])
+        return transform_item(image, label, self.transform, self.target_transform)
 
     def __repr__(self) -> str:
         name = type(self).__name__

@@ -24,6 +24,7 @@ from meta_tasks import (
     Omniglot,
     VGGFlower102,
 )
+from meta_tasks._vision_files import transform_item
 from torch import Tensor
 from torch.utils.data import Dataset
 
@@ -155,13 +156,8 @@ class FullOmniglot(Dataset[tuple[Any, Any]]):
             raise IndexError(f"index {index} is out of range for FullOmniglot with {size} items")
         index %= size
         part = bisect.bisect_right(self._starts, index) - 1
-        image: Any = 1.0 - self.parts[part].image(index - self._starts[part])
-        label: Any = self.labels[index]
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        return image, label
+        image = 1.0 - self.parts[part].image(index - self._starts[part])
+        return transform_item(image, self.labels[index], self.transform, self.target_transform)
 
     def __repr__(self) -> str:
         return (
