@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any, NamedTuple
 
 import torch
@@ -279,36 +280,37 @@ def mini_imagenet_tasksets(
         [64, 16, 20]
     """
     _check_augmentation(data_augmentation)
-    options = {"download": True, **kwargs}
-    modes = ("train", "validation", "test")
-    datasets = tuple(
-        MiniImagenet(root, mode, url=None if urls is None else urls.get(mode), **options)
-        for mode in modes
-    )
+
+    def make_split(mode: str, **options: Any) -> MiniImagenet:
+        return MiniImagenet(root, mode, url=None if urls is None else urls.get(mode), **options)
+
     transform = None if data_augmentation is None else _divide_by_255
-    splits = _meta_datasets(
-        (datasets[0], datasets[1], datasets[2]), device, transform, on_device=True
-    )
-    return splits, _benchmark_chains(splits, train_ways, train_samples, test_ways, test_samples)
+    ways = (train_ways, train_samples, test_ways, test_samples)
+    return _image_tasksets(make_split, ways, device, kwargs, transform, on_device=True)
 
 
-def _to_tensor_tasksets(
-    dataset_class: Callable[..., Any],
-    train_ways: int,
-    train_samples: int,
-    test_ways: int,
-    test_samples: int,
-    root: str | os.PathLike[str],
+def _image_tasksets(
+    make_split: Callable[..., Any],
+    ways: tuple[int, int, int, int],
     device: torch.device | str | None,
     kwargs: dict[str, Any],
+    transform: Callable[[Any], Any] | None = _to_tensor,
+    *,
+    on_device: bool = False,
 ) -> tuple[Splits, Chains]:
-    """The benchmarks whose items go through ``ToTensor`` (tiered-ImageNet, CIFAR-FS, FC100)."""
+    """An image benchmark's three ``MetaDataset`` splits and their task transforms.
+
+    Each split is ``make_split(mode, download=True, **kwargs)`` (``kwargs`` may override
+    ``download``), wrapped by `_meta_datasets` with ``transform`` and ``on_device``; the default
+    ``transform`` is the ``ToTensor`` of tiered-ImageNet, CIFAR-FS and FC100. ``ways`` is
+    ``(train_ways, train_samples, test_ways, test_samples)``.
+    """
     options = {"download": True, **kwargs}
     train, validation, test = (
-        dataset_class(root, mode, **options) for mode in ("train", "validation", "test")
+        make_split(mode, **options) for mode in ("train", "validation", "test")
     )
-    splits = _meta_datasets((train, validation, test), device, _to_tensor, on_device=False)
-    return splits, _benchmark_chains(splits, train_ways, train_samples, test_ways, test_samples)
+    splits = _meta_datasets((train, validation, test), device, transform, on_device=on_device)
+    return splits, _benchmark_chains(splits, *ways)
 
 
 def tiered_imagenet_tasksets(
@@ -352,16 +354,8 @@ def tiered_imagenet_tasksets(
         [351, 97, 160]
     """
     _check_augmentation(data_augmentation)
-    return _to_tensor_tasksets(
-        TieredImagenet,
-        train_ways,
-        train_samples,
-        test_ways,
-        test_samples,
-        root,
-        device,
-        kwargs,
-    )
+    ways = (train_ways, train_samples, test_ways, test_samples)
+    return _image_tasksets(partial(TieredImagenet, root), ways, device, kwargs)
 
 
 def cifarfs_tasksets(
@@ -399,9 +393,8 @@ def cifarfs_tasksets(
         >>> [len(split.labels) for split in datasets]  # doctest: +SKIP
         [64, 16, 20]
     """
-    return _to_tensor_tasksets(
-        CIFARFS, train_ways, train_samples, test_ways, test_samples, root, device, kwargs
-    )
+    ways = (train_ways, train_samples, test_ways, test_samples)
+    return _image_tasksets(partial(CIFARFS, root), ways, device, kwargs)
 
 
 def fc100_tasksets(
@@ -439,9 +432,8 @@ def fc100_tasksets(
         >>> [len(split.labels) for split in datasets]  # doctest: +SKIP
         [60, 20, 20]
     """
-    return _to_tensor_tasksets(
-        FC100, train_ways, train_samples, test_ways, test_samples, root, device, kwargs
-    )
+    ways = (train_ways, train_samples, test_ways, test_samples)
+    return _image_tasksets(partial(FC100, root), ways, device, kwargs)
 
 
 _TASKSETS: dict[str, Callable[..., tuple[tuple[Any, ...], tuple[list[Any], ...]]]] = {
