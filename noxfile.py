@@ -186,18 +186,24 @@ def peers(session: nox.Session) -> None:
     # Without its dependencies: it asks only for torch, installed above. It still imports
     # torch._six (gone since torch 2.0), which tests-integration/peers/conftest.py stands in for.
     session.install("--no-deps", METANN_SPEC)
+    # The unpacked sdist stays until pytest ends: tests-integration/peers/
+    # test_learn2learn_examples.py runs the examples/ it ships against our compat layer.
     with tempfile.TemporaryDirectory() as work:
         failure = _build_learn2learn(Path(session.virtualenv.bin) / "python", Path(work))
-    # Its import check fails here for want of torchvision (PyPI's does not load beside the CPU
-    # torch wheel): the conftest stands one in, and the tests fail if learn2learn still cannot load.
-    if failure is not None and not failure.startswith("learn2learn: import failed"):
-        session.error(failure)
-    session.run(
-        "pytest",
-        str(ROOT / "tests-integration" / "peers"),
-        *session.posargs,
-        env={"META_PEERS_REQUIRED": "1"},
-    )
+        # Its import check fails here for want of torchvision (PyPI's does not load beside the
+        # CPU torch wheel): the conftest stands one in, and the tests fail if learn2learn still
+        # cannot load.
+        if failure is not None and not failure.startswith("learn2learn: import failed"):
+            session.error(failure)
+        sources = sorted(path for path in Path(work).glob("learn2learn-*") if path.is_dir())
+        if not sources:
+            session.error(f"learn2learn: no unpacked sdist (learn2learn-*/) in {work}")
+        session.run(
+            "pytest",
+            str(ROOT / "tests-integration" / "peers"),
+            *session.posargs,
+            env={"META_PEERS_REQUIRED": "1", "META_LEARN2LEARN_SDIST": str(sources[0])},
+        )
 
 
 SITE_DIR = ROOT / "site"  # site_dir of docs/mkdocs.yml
