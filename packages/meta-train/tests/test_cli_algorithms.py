@@ -51,11 +51,12 @@ def _omniglot(root: Path, out: Path, algo: str, *extra: str) -> list[str]:
     ("algo", "extra"),
     [
         ("protonet", ()),
+        ("metaoptnet", ()),
         ("reptile", ("--inner-steps", "2")),
         ("reptile", ("--batched",)),
         ("imaml", ("--inner-steps", "2", "--proximal-strength", "2", "--cg-steps", "3")),
     ],
-    ids=["protonet", "reptile-loop", "reptile-batched", "imaml"],
+    ids=["protonet", "metaoptnet", "reptile-loop", "reptile-batched", "imaml"],
 )
 def test_omniglot_run_evaluate_and_resume(capsys, tmp_path, omniglot_archives, algo, extra):
     root = omniglot_archives(tmp_path, SMALL1)
@@ -72,13 +73,14 @@ def test_omniglot_run_evaluate_and_resume(capsys, tmp_path, omniglot_archives, a
     assert 0.0 <= test["post_accuracy"]["mean"] <= 1.0
     assert math.isfinite(test["post_loss"]["mean"])
     state = torch.load(out / "checkpoint.pt", weights_only=True)["module"]
-    if algo == "protonet":
+    if algo in ("protonet", "metaoptnet"):
         # the conv blocks of ConvNet4 only: no head; before adaptation nothing is known
         assert "embedding.block0.conv.weight" in state
         assert not any("head" in key for key in state)
         assert test["pre_loss"]["mean"] == pytest.approx(math.log(3), abs=1e-6)
         assert metrics["test_by_ways"]["5"]["pre_loss"]["mean"] == pytest.approx(math.log(5))
-        assert metrics["test_by_ways"]["5"]["head"] == "prototypes (no head)"
+        head = {"protonet": "prototypes (no head)", "metaoptnet": "an SVM per task (no head)"}
+        assert metrics["test_by_ways"]["5"]["head"] == head[algo]
     else:
         assert "module.head.weight" in state
     assert int(state["meta_iteration_count"]) == 2
@@ -93,11 +95,13 @@ def test_omniglot_run_evaluate_and_resume(capsys, tmp_path, omniglot_archives, a
     assert json.loads((out / "metrics.json").read_text())["test"] == test
 
 
-def test_protonet_is_refused_for_regression(tmp_path, one_line_error):
-    line = one_line_error(["sinusoid", "--algo", "protonet", "--out", str(tmp_path / "x")])
+@pytest.mark.parametrize("algo", ["protonet", "metaoptnet"])
+def test_head_free_classifiers_are_refused_for_regression(tmp_path, one_line_error, algo):
+    line = one_line_error(["sinusoid", "--algo", algo, "--out", str(tmp_path / "x")])
     assert line == (
-        "meta-train sinusoid: error: --algo protonet classifies by class prototypes, but "
-        "sinusoid is regression (no classes); use maml, metasgd, anil, mamlpp, reptile or imaml"
+        f"meta-train sinusoid: error: --algo {algo} classifies by a head fitted to each task's "
+        "classes, but sinusoid is regression (no classes); use maml, metasgd, anil, mamlpp, "
+        "reptile or imaml"
     )
     assert not (tmp_path / "x").exists()
 
@@ -106,6 +110,7 @@ def test_protonet_is_refused_for_regression(tmp_path, one_line_error):
     ("algo", "why"),
     [
         ("protonet", "has no inner loop"),
+        ("metaoptnet", "has no inner loop (it differentiates through the SVM's solution)"),
         ("reptile", "is first-order by construction"),
         ("imaml", "differentiates the inner optimum implicitly, not through the inner loop"),
     ],
@@ -152,7 +157,8 @@ def test_help_and_print_config_know_the_algorithms(capsys):
     with pytest.raises(SystemExit):
         main(["omniglot", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "maml, metasgd, anil, mamlpp, protonet, reptile, imaml" in help_text
+    assert "maml, metasgd, anil, mamlpp, protonet, metaoptnet, reptile, imaml" in help_text
+    assert "metaoptnet fits a linear multiclass SVM to the support features" in help_text
     assert "class means of the model's features (the conv blocks without the linear head" in (
         help_text
     )

@@ -33,7 +33,7 @@ from meta_tasks import (
 from torch import Tensor
 
 from .._trainer import MetaTrainer
-from ._options import Defaults, add_options, fraction, ways_int
+from ._options import HEAD_FREE_ALGOS, Defaults, add_options, fraction, ways_int
 from ._report import print_table, summary
 from ._training import Command, Setup, build_algorithm
 
@@ -246,6 +246,8 @@ def _widened(trainer: MetaTrainer, args: argparse.Namespace, ways: int) -> MetaT
 def _head(args: argparse.Namespace, ways: int) -> str:
     if args.algo == "protonet":
         return "prototypes (no head)"
+    if args.algo == "metaoptnet":
+        return "an SVM per task (no head)"
     return "as trained" if ways == args.ways else f"mean row replicated to {ways}"
 
 
@@ -306,7 +308,7 @@ def report_lake_runs(
     print_table(f"Lake's {OMNIGLOT_RUNS_WAYS}-way one-shot runs", result, _LOSS_NAME)
     note = (
         ""
-        if args.ways == OMNIGLOT_RUNS_WAYS or args.algo == "protonet"
+        if args.ways == OMNIGLOT_RUNS_WAYS or args.algo in HEAD_FREE_ALGOS
         else f" (the {args.ways}-way head's mean row replicated to {OMNIGLOT_RUNS_WAYS} rows)"
     )
     print(f"  error rate over {queries} queries: {100 * error_rate:.2f}%{note}")

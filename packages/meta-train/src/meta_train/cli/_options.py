@@ -18,7 +18,12 @@ import torch
 
 from ._rundir import default_out
 
-ALGOS = ("maml", "metasgd", "anil", "mamlpp", "protonet", "reptile", "imaml")
+ALGOS = ("maml", "metasgd", "anil", "mamlpp", "protonet", "metaoptnet", "reptile", "imaml")
+
+#: The algorithms without a classification head: a head is fitted to each task's support set.
+HEAD_FREE_ALGOS = ("protonet", "metaoptnet")
+#: The algorithms whose meta-gradient has no inner loop to compile, chunk or checkpoint.
+NO_INNER_LOOP_OPTIONS_ALGOS = (*HEAD_FREE_ALGOS, "reptile", "imaml")
 
 #: iMAML's settings when ``--proximal-strength`` / ``--cg-steps`` are not given.
 IMAML_DEFAULTS: Mapping[str, float | int] = {"lam": 1.0, "cg_steps": 5}
@@ -182,9 +187,11 @@ OPTION_GROUPS: Mapping[str, tuple[Option, ...]] = {
             "meta-learner: %(choices)s (default: %(default)s); protonet classifies queries "
             "by squared Euclidean distance to the class means of the model's features (the "
             "conv blocks without the linear head; no inner loop, so the --inner-* options go "
-            "unused); reptile takes --inner-steps plain SGD steps per task and hands "
-            "theta - mean(adapted) to Adam as the meta-gradient; imaml takes --inner-steps "
-            "proximal SGD steps and the implicit meta-gradient by conjugate gradient",
+            "unused); metaoptnet fits a linear multiclass SVM to the support features "
+            "instead (MetaOptNet, needs meta-nn[svm]); reptile takes --inner-steps plain SGD "
+            "steps per task and hands theta - mean(adapted) to Adam as the meta-gradient; "
+            "imaml takes --inner-steps proximal SGD steps and the implicit meta-gradient by "
+            "conjugate gradient",
             default="maml",
             choices=ALGOS,
         ),
@@ -461,20 +468,22 @@ def check_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         parser.error(
             f"--proximal-strength and --cg-steps apply to --algo imaml only, got --algo {args.algo}"
         )
-    if args.algo == "protonet" and args.task == "sinusoid":
+    if args.algo in HEAD_FREE_ALGOS and args.task == "sinusoid":
         parser.error(
-            "--algo protonet classifies by class prototypes, but sinusoid is regression (no "
-            "classes); use maml, metasgd, anil, mamlpp, reptile or imaml"
+            f"--algo {args.algo} classifies by a head fitted to each task's classes, but "
+            "sinusoid is regression (no classes); use maml, metasgd, anil, mamlpp, reptile or "
+            "imaml"
         )
-    if args.compile and args.algo in ("protonet", "reptile", "imaml"):
+    if args.compile and args.algo in NO_INNER_LOOP_OPTIONS_ALGOS:
         parser.error(
             f"--compile applies to maml, metasgd, anil and mamlpp, got --algo {args.algo} "
             "(its meta-gradient is not one pure function yet)"
         )
     _check_memory_options(parser, args)
-    if args.algo in ("protonet", "reptile", "imaml") and args.first_order:
+    if args.algo in NO_INNER_LOOP_OPTIONS_ALGOS and args.first_order:
         why = {
             "protonet": "has no inner loop",
+            "metaoptnet": "has no inner loop (it differentiates through the SVM's solution)",
             "reptile": "is first-order by construction",
             "imaml": "differentiates the inner optimum implicitly, not through the inner loop",
         }[args.algo]
@@ -505,7 +514,7 @@ def _check_memory_options(parser: argparse.ArgumentParser, args: argparse.Namesp
         )
         if value
     ]
-    if given and args.algo in ("protonet", "reptile", "imaml"):
+    if given and args.algo in NO_INNER_LOOP_OPTIONS_ALGOS:
         parser.error(
             f"{' and '.join(given)} apply to maml, metasgd, anil and mamlpp, got --algo {args.algo}"
         )

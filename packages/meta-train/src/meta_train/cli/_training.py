@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, NoReturn
 
 import torch
-from meta_algos import ANIL, IMAML, MAML, MAMLpp, MetaSGD, ProtoNet, Reptile
+from meta_algos import ANIL, IMAML, MAML, MAMLpp, MetaOptNet, MetaSGD, ProtoNet, Reptile
 from meta_tasks import Task, TaskSampler
 from torch import Tensor, nn
 
@@ -98,14 +98,17 @@ class Command(NamedTuple):
 def build_algorithm(args: argparse.Namespace, model: nn.Module) -> MAML | ProtoNet:
     """The ``--algo`` meta-learner around ``model``.
 
-    ANIL adapts the model's ``head`` only; ProtoNet embeds with its ``features`` (the model
-    without its classification head); Reptile steps with ``--inner-lr`` and ``--inner-steps``
-    and leaves ``theta - mean(phi)`` as the meta-gradient (so ``--meta-lr`` is Adam's rate on
-    it); iMAML takes ``--inner-steps`` proximal steps (``--proximal-strength``) and solves for
-    its implicit meta-gradient with ``--cg-steps`` conjugate-gradient steps.
+    ANIL adapts the model's ``head`` only; ProtoNet and MetaOptNet embed with its
+    ``features`` (the model without its classification head); Reptile steps with
+    ``--inner-lr`` and ``--inner-steps`` and leaves ``theta - mean(phi)`` as the
+    meta-gradient (so ``--meta-lr`` is Adam's rate on it); iMAML takes ``--inner-steps``
+    proximal steps (``--proximal-strength``) and solves for its implicit meta-gradient with
+    ``--cg-steps`` conjugate-gradient steps.
     """
     if args.algo == "protonet":
         return ProtoNet(model.get_submodule("features"))
+    if args.algo == "metaoptnet":
+        return MetaOptNet(model.get_submodule("features"))
     if args.algo == "reptile":
         return Reptile(model, args.inner_lr, args.inner_steps)
     if args.algo == "imaml":
