@@ -22,6 +22,7 @@ import os
 import sys
 import types
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -162,3 +163,41 @@ def learn2learn() -> types.ModuleType:
         # its gym and Lightning imports warn about their own deprecations
         warnings.simplefilter("ignore")
         return _import_with_torchvision("learn2learn")
+
+
+@pytest.fixture(scope="session")
+def learn2learn_examples() -> Path:
+    """The ``examples/`` folder of learn2learn 0.2.0's unpacked sdist.
+
+    ``nox -s peers`` keeps the sdist it builds learn2learn from and names its folder in
+    ``META_LEARN2LEARN_SDIST``; unset, the tests that use it skip (fail where
+    ``META_PEERS_REQUIRED=1``).
+    """
+    source = os.environ.get("META_LEARN2LEARN_SDIST")
+    if not source:
+        message = (
+            "META_LEARN2LEARN_SDIST is not set: it names learn2learn 0.2.0's unpacked sdist "
+            "(the learn2learn-0.2.0/ folder holding examples/), which `nox -s peers` keeps"
+        )
+        if os.environ.get("META_PEERS_REQUIRED") == "1":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    folder = Path(source)
+    metadata = folder / "PKG-INFO"
+    examples = folder / "examples"
+    if not metadata.is_file() or not examples.is_dir():
+        pytest.fail(
+            f"META_LEARN2LEARN_SDIST={source!r} is not an unpacked learn2learn sdist: expected "
+            f"a folder holding PKG-INFO and examples/",
+            pytrace=False,
+        )
+    versions = [
+        line.removeprefix("Version:").strip()
+        for line in metadata.read_text("utf-8").splitlines()
+        if line.startswith("Version:")
+    ]
+    assert versions == [LEARN2LEARN_VERSION], (
+        f"{metadata} says version {versions}; the suite runs learn2learn "
+        f"{LEARN2LEARN_VERSION}'s examples"
+    )
+    return examples
