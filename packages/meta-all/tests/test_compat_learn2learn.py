@@ -608,6 +608,28 @@ def test_gbml_adapt_transform_steps_the_transform_from_the_second_step() -> None
     assert all(p.grad is not None for p in gbml.compute_update.parameters())
 
 
+def test_gbml_adapt_transform_steps_the_model_with_the_stepped_transform() -> None:
+    # learn2learn's order: the transform is stepped first, the model's step then uses it
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    gbml = l2l.algorithms.GBML(
+        model, l2l.optim.MetaCurvatureTransform, lr=0.1, adapt_transform=True
+    )
+    x = torch.randn(6, 3)
+    learner = gbml.clone()
+    learner.adapt(learner(x).pow(2).mean())
+    loss = learner(x).pow(2).mean()
+    head = learner.module[2].weight
+    curvatures = list(learner.compute_update.transforms[2].parameters())  # out, in
+    found = torch.autograd.grad(loss, [head, *curvatures], retain_graph=True)
+    stepped_out, stepped_in = (c - 0.1 * g for c, g in zip(curvatures, found[1:], strict=True))
+    expected = head - 0.1 * (stepped_out @ found[0] @ stepped_in)
+    learner.adapt(loss)
+    torch.testing.assert_close(learner.module[2].weight, expected, rtol=1e-12, atol=1e-12)
+    with_old_transform = head - 0.1 * (curvatures[0] @ found[0] @ curvatures[1])
+    assert not torch.allclose(learner.module[2].weight, with_old_transform, rtol=0, atol=1e-9)
+
+
 def test_gbml_adapt_transform_first_order() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))

@@ -400,7 +400,8 @@ class GBML(_FlaggedLearner["GBML"]):
         adapt_transform: If ``True``, each ``adapt`` also takes a gradient step (with ``lr``) on
             the learner's copy of the transform's parameters, using the loss's gradient with
             respect to them (non-zero from the second step on, when the loss depends on the
-            transform through earlier updates).
+            transform through earlier updates), before the model's step, which then uses the
+            stepped transform (learn2learn's order).
         first_order: If ``True``, the gradients are not differentiated (the transform still
             receives meta-gradients through the updates it produced).
         allow_unused: Whether ``adapt`` tolerates parameters the loss does not use.
@@ -480,10 +481,10 @@ class GBML(_FlaggedLearner["GBML"]):
         self.allow_nograd = bool(allow_nograd)
 
     def _step(self, loss: Tensor, flags: _Flags) -> None:
-        # With adapt_transform, the transform's parameters are stepped too, with lr times the
-        # loss's gradient for them (left unchanged while the loss does not depend on them).
+        # With adapt_transform, the transform's parameters are stepped first, with lr times the
+        # loss's gradient for them (left unchanged while the loss does not depend on them), and
+        # the model's step then uses the stepped transform, in learn2learn's order.
         second_order = not flags.first_order
-        transform_gradients: list[Tensor | None] = []
         if self.adapt_transform:
             transform_gradients = _gradients(
                 loss,
@@ -494,6 +495,7 @@ class GBML(_FlaggedLearner["GBML"]):
                 owner=self._name,
                 retain_graph=True,  # the model's gradients come from the same graph next
             )
+            descend_module(self.compute_update, transform_gradients, self.lr)
         updates = self.compute_update(
             loss,
             list(self.module.parameters()),
@@ -503,8 +505,6 @@ class GBML(_FlaggedLearner["GBML"]):
             allow_nograd=flags.allow_nograd,
         )
         descend_module(self.module, updates, self.lr)
-        if self.adapt_transform:
-            descend_module(self.compute_update, transform_gradients, self.lr)
 
     def _copy(self, flags: _Flags) -> GBML:
         learner = GBML.__new__(GBML)
