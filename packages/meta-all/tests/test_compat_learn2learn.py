@@ -425,12 +425,32 @@ def test_metasgd_validates_rates() -> None:
         l2l.algorithms.MetaSGD(model, lrs=0.1)  # type: ignore[arg-type]
 
 
+def test_clones_share_the_running_statistics_as_learn2learns() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Linear(4, 1))
+    statistics = model[1].running_mean
+    x = torch.randn(8, 3)
+    clone = l2l.clone_module(model)
+    assert clone[1].running_mean is statistics
+    assert clone[0].weight is not model[0].weight
+    for wrapper in (
+        l2l.algorithms.MAML(model, lr=0.1),
+        l2l.algorithms.MetaSGD(model, lr=0.1),
+        l2l.algorithms.GBML(model, l2l.optim.MetaCurvatureTransform, lr=0.1),
+    ):
+        learner = wrapper.clone()
+        before = statistics.clone()
+        learner.adapt(learner(x).pow(2).mean())
+        assert learner.module[1].running_mean is statistics
+        assert not torch.equal(statistics, before)  # the clone's pass moved the model's
+    assert int(model[1].num_batches_tracked) == 3
+
+
 def test_module_utilities_and_layers_are_meta_star_objects() -> None:
-    assert l2l.clone_module is meta_functional.clone_module
+    assert l2l.clone_module is l2l.utils.clone_module  # meta_functional's, sharing buffers
     assert l2l.detach_module is meta_functional.detach_module
     assert l2l.update_module is meta_functional.update_module
     assert l2l.magic_box is meta_functional.magic_box
-    assert l2l.utils.clone_module is meta_functional.clone_module
     for name in ("Lambda", "Flatten", "Scale", "KroneckerLinear", "KroneckerRNN", "KroneckerLSTM"):
         assert getattr(l2l.nn, name) is getattr(meta_nn, name)
     for name in ("LearnableOptimizer", "ParameterUpdate", "DifferentiableSGD"):

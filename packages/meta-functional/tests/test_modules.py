@@ -490,3 +490,33 @@ def test_magic_box_seed_example_is_score_function_estimator() -> None:
 def test_magic_box_rejects_non_tensor() -> None:
     with pytest.raises(TypeError, match=r"magic_box expects a torch.Tensor, got float"):
         magic_box(1.0)  # type: ignore[arg-type]  # deliberately wrong input
+
+
+def test_share_buffers_lets_the_clone_update_the_originals_running_statistics() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    norm = net[1]
+    assert isinstance(norm, nn.BatchNorm1d)
+    inputs = torch.randn(8, 3)
+    copied = clone_module(net)
+    copied(inputs)
+    assert torch.equal(norm.running_mean, torch.zeros(4))  # copies: the original is untouched
+    shared = clone_module(net, share_buffers=True)
+    assert shared[1].running_mean is norm.running_mean
+    assert shared[1].num_batches_tracked is norm.num_batches_tracked
+    shared(inputs)
+    torch.testing.assert_close(norm.running_mean, copied[1].running_mean, rtol=0, atol=0)
+    assert int(norm.num_batches_tracked) == 1
+    # parameters are still differentiable clones
+    assert shared[0].weight is not net[0].weight
+    assert shared[0].weight.grad_fn is not None
+
+
+def test_share_buffers_still_clones_buffers_that_require_grad() -> None:
+    module = nn.Module()
+    module.register_buffer("learned", torch.ones(2, requires_grad=True))
+    module.register_buffer("statistic", torch.zeros(2))
+    clone = clone_module(module, share_buffers=True)
+    assert clone.statistic is module.statistic
+    assert clone.learned is not module.learned
+    assert clone.learned.grad_fn is not None

@@ -57,18 +57,25 @@ def refresh_rnn_weights(module: nn.Module) -> None:
                 ]
 
 
-def clone_module(module: ModuleT, memo: dict[int, Any] | None = None) -> ModuleT:
+def clone_module(
+    module: ModuleT, memo: dict[int, Any] | None = None, *, share_buffers: bool = False
+) -> ModuleT:
     """Copy ``module`` so that the copy's parameters and buffers are differentiable clones.
 
     Each tensor of the copy is ``original.clone()``, so a loss computed with the clone
     back-propagates into the original's parameters. Everything else is copied as
     ``copy.deepcopy`` would; tied tensors and shared submodules stay shared; buffers are
-    copies (the clone's running statistics do not change the original).
+    copies (the clone's running statistics do not change the original) unless
+    ``share_buffers``.
 
     Args:
         module: The module to clone.
         memo: Optional ``copy.deepcopy`` memo (``id(original) -> copy``), shared between calls
             to clone shared objects once; filled in by the call.
+        share_buffers: Let the clone hold the original's buffers that do not require grad
+            (BatchNorm's running statistics) instead of copies, as learn2learn's
+            ``clone_module`` does: a forward pass of the clone in training mode then updates
+            the original's running statistics in place.
 
     Returns:
         The clone, of ``module``'s class (``TypeError`` if ``module`` is not a module).
@@ -84,6 +91,11 @@ def clone_module(module: ModuleT, memo: dict[int, Any] | None = None) -> ModuleT
     check_module(module, "clone_module: module")
     memo = {} if memo is None else memo
     keep_alive: list[Any] = memo.setdefault(id(memo), [])
+    if share_buffers:
+        for submodule in module.modules():
+            for buffer in submodule._buffers.values():
+                if buffer is not None and not buffer.requires_grad:
+                    memo.setdefault(id(buffer), buffer)  # deepcopy returns it as it is
     for _, _, tensor in _slots(module):
         if id(tensor) not in memo:
             memo[id(tensor)] = tensor.clone()

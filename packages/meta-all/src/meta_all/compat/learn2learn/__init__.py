@@ -33,7 +33,6 @@ from ``torch.Generator`` objects seeded from Python's ``random`` module, and ``l
 
 from __future__ import annotations
 
-from meta_functional import clone_module as clone_module
 from meta_functional import detach_module as detach_module
 from meta_functional import magic_box as magic_box
 from meta_functional import update_module as update_module
@@ -46,6 +45,7 @@ from . import utils as utils
 from . import vision as vision
 from .utils import accuracy as accuracy
 from .utils import clone_distribution as clone_distribution
+from .utils import clone_module as clone_module
 from .utils import clone_named_parameters as clone_named_parameters
 from .utils import clone_parameters as clone_parameters
 from .utils import detach_distribution as detach_distribution

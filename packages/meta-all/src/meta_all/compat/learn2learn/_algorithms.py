@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import torch
-from meta_functional import clone_module, descend_module, update_module
+from meta_functional import descend_module, update_module
 from meta_functional.checks import (
     check_finite_rate,
     check_lr_shape,
@@ -26,6 +26,8 @@ from meta_functional.checks import (
 )
 from meta_optim import ParameterUpdate
 from torch import Tensor, nn
+
+from .utils import clone_module
 
 
 def _check_loss(loss: object, owner: str) -> Tensor:

@@ -1,9 +1,10 @@
 """learn2learn's ``l2l.utils``: differentiable module utilities, ``accuracy`` and helpers.
 
-``clone_module``, ``detach_module``, ``update_module``, ``magic_box``, ``clone_parameters``,
+``detach_module``, ``update_module``, ``magic_box``, ``clone_parameters``,
 ``clone_named_parameters``, ``clone_distribution`` and ``detach_distribution`` are
-[`meta_functional`][meta_functional]'s functions; ``accuracy``, ``flatten_config`` and
-``warn_once`` are defined here. All are also available at the top level (``l2l.clone_module``
+[`meta_functional`][meta_functional]'s functions; ``clone_module`` is meta-functional's with
+learn2learn's buffer sharing; ``accuracy``, ``flatten_config`` and ``warn_once`` are defined
+here. All are also available at the top level (``l2l.clone_module``
 etc.), as in learn2learn. ``utils.lightning.EpisodicBatcher`` is imported on first use (needs
 ``meta-train[lightning]``).
 """
@@ -15,17 +16,17 @@ import dataclasses
 import importlib
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeVar
 
+import meta_functional
 from meta_functional import clone_distribution as clone_distribution
-from meta_functional import clone_module as clone_module
 from meta_functional import clone_named_parameters as clone_named_parameters
 from meta_functional import clone_parameters as clone_parameters
 from meta_functional import detach_distribution as detach_distribution
 from meta_functional import detach_module as detach_module
 from meta_functional import magic_box as magic_box
 from meta_functional import update_module as update_module
-from torch import Tensor
+from torch import Tensor, nn
 
 __all__ = [
     "accuracy",
@@ -40,6 +41,33 @@ __all__ = [
     "update_module",
     "warn_once",
 ]
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
+def clone_module(module: ModuleT, memo: dict[int, Any] | None = None) -> ModuleT:
+    """learn2learn's ``clone_module``: a differentiable copy that shares the running statistics.
+
+    [`meta_functional.clone_module`][meta_functional.clone_module] with ``share_buffers=True``:
+    parameters (and buffers that require grad) are differentiable clones, while buffers that do
+    not require grad (BatchNorm's running statistics) are the original's tensors, as in
+    learn2learn, so a clone's forward passes in training mode update the original's statistics.
+
+    Args:
+        module: The module to clone.
+        memo: Optional ``copy.deepcopy`` memo, shared between calls.
+
+    Returns:
+        The clone.
+
+    Examples:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+        >>> clone = clone_module(net)
+        >>> clone[1].running_mean is net[1].running_mean, clone[0].weight is net[0].weight
+        (True, False)
+    """
+    return meta_functional.clone_module(module, memo, share_buffers=True)
 
 
 def accuracy(predictions: Tensor, targets: Tensor) -> Tensor:
