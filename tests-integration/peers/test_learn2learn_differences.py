@@ -273,11 +273,27 @@ def theirs_to_ours_kronecker(theirs_linear: nn.Module, ours_linear: nn.Module) -
             ours_linear.bias.copy_(theirs_linear.bias.reshape(-1))
 
 
+# learn2learn's meta-curvature matrices and ours: ``update = M_out @ G @ M_in`` for a weight;
+# for a convolution weight learn2learn's filter matrix multiplies from the other side
+META_CURVATURE = {
+    "mc": "curvature",
+    "mc_in": "out_curvature",
+    "mc_out": "in_curvature",
+    "mc_f": "filter_curvature",
+}
+
+
 def copy_transform(kind: str, theirs_transform: nn.Module, ours_transform: nn.Module) -> None:
     """Copy one per-parameter transform's weights from learn2learn's into ours."""
     if kind == "kronecker":
         theirs_linear, ours_linear = theirs_transform.transform, ours_transform.module
         theirs_to_ours_kronecker(theirs_linear, ours_linear)
+        return
+    if kind == "metacurvature":
+        with torch.no_grad():
+            for theirs_name, theirs_param in theirs_transform.named_parameters():
+                ours_param = getattr(ours_transform, META_CURVATURE[theirs_name])
+                ours_param.copy_(theirs_param.T if theirs_name == "mc_f" else theirs_param)
         return
     theirs_params = list(theirs_transform.parameters())
     ours_params = list(ours_transform.parameters())
@@ -313,6 +329,15 @@ def transform_gradients(
         if kind == "kronecker":
             linear = transform.transform if theirs_layout else transform.module
             found.append(kronecker_grads(linear, theirs_layout=theirs_layout))
+        elif kind == "metacurvature" and not theirs_layout:
+            matrices = {name: getattr(transform, name) for name in META_CURVATURE.values()}
+            found.append(
+                [
+                    param.grad.T if name == "filter_curvature" else param.grad
+                    for name, param in matrices.items()
+                    if param is not None
+                ]
+            )
         else:
             found.append(grads(transform.parameters()))
     return found
@@ -880,3 +905,42 @@ def test_remap_labels_without_shuffle_numbers_labels_by_first_appearance(theirs,
     assert tasks["ours"][1].tolist() == [first_appearance.index(label) for label in originals]
     assert tasks["theirs"][1].tolist() == [set_order.index(label) for label in originals]
     assert first_appearance != set_order  # these labels tell the two numberings apart
+
+
+def test_meta_curvature_on_a_convolution_weight(theirs) -> None:
+    """A convolution weight ``(out, in, kh, kw)``: the same three-mode preconditioning, with
+    learn2learn's ``mc_in``/``mc_out`` as our ``out_curvature``/``in_curvature`` and its
+    ``mc_f`` as our ``filter_curvature`` transposed (the migration guide)."""
+    weight = torch.randn(4, 3, 2, 2, generator=torch.Generator().manual_seed(22))
+    theirs_transform = theirs.optim.transforms.MetaCurvatureTransform(weight, lr=0.5)
+    perturb(theirs_transform, seed=23)
+    ours_transform = ours.optim.transforms.MetaCurvatureTransform(weight, lr=0.5)
+    with torch.no_grad():
+        ours_transform.out_curvature.copy_(theirs_transform.mc_in)
+        ours_transform.in_curvature.copy_(theirs_transform.mc_out)
+        ours_transform.filter_curvature.copy_(theirs_transform.mc_f.T)
+    grad = torch.randn(weight.shape, generator=torch.Generator().manual_seed(24))
+    assert_equal(ours_transform(grad), theirs_transform(grad))
+
+
+@pytest.mark.parametrize("kind", TRANSFORMS)
+def test_parameter_update_on_a_convolution_weight(theirs, kind) -> None:
+    """A convolution weight ``(out, in, kh, kw)`` (``KroneckerTransform``: factors ``(in, in)``
+    and ``(kh*kw, kh*kw)`` shared by the ``out`` filters, as learn2learn's)."""
+    conv = nn.Conv2d(3, 4, 2)
+    theirs_update, ours_update = build_parameter_updates(theirs, kind, conv)
+    theirs_shapes = [tuple(p.shape) for p in theirs_update.parameters()]
+    assert [tuple(p.shape) for p in ours_update.parameters()] == theirs_shapes
+    images = torch.randn(5, 3, 4, 4, generator=torch.Generator().manual_seed(25))
+    results = {}
+    for name, get_update in (("theirs", theirs_update), ("ours", ours_update)):
+        model = copy.deepcopy(conv)
+        loss = model(images).tanh().pow(2).mean()
+        found = get_update(loss, model.parameters(), create_graph=True, retain_graph=True)
+        sum(update.pow(2).sum() for update in found).backward()
+        results[name] = {
+            "updates": [update.detach() for update in found],
+            "transform_gradients": transform_gradients(kind, *updates_of(get_update)),
+            "weight_gradients": grads(model.parameters()),
+        }
+    assert_equal(results["ours"], results["theirs"])

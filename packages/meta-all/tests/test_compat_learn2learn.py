@@ -455,9 +455,14 @@ def test_module_utilities_and_layers_are_meta_star_objects() -> None:
         assert getattr(l2l.nn, name) is getattr(meta_nn, name)
     for name in ("LearnableOptimizer", "ParameterUpdate", "DifferentiableSGD"):
         assert getattr(l2l.optim, name) is getattr(meta_optim, name)
-    for name in ("ModuleTransform", "KroneckerTransform", "MetaCurvatureTransform"):
+    for name in ("ModuleTransform", "MetaCurvatureTransform"):
         assert getattr(l2l.optim, name) is getattr(meta_optim, name)
         assert getattr(l2l.optim.transforms, name) is getattr(meta_optim, name)
+    # learn2learn's factors for convolution weights: meta-optim's, per filter
+    assert l2l.optim.KroneckerTransform is l2l.optim.transforms.KroneckerTransform
+    assert issubclass(l2l.optim.KroneckerTransform, meta_optim.KroneckerTransform)
+    conv = l2l.optim.KroneckerTransform(meta_nn.KroneckerLinear)(torch.zeros(8, 4, 3, 3))
+    assert [tuple(p.shape) for p in conv.parameters()] == [(4, 4), (9, 9)]
     # learn2learn's OmniglotCNN is meta-nn's with output_size=5 by default; its
     # MiniImagenetCNN is CNN4 (learn2learn's alias since 0.1.6)
     assert issubclass(l2l.vision.models.OmniglotCNN, meta_nn.OmniglotCNN)

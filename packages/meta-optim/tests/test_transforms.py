@@ -66,6 +66,36 @@ def test_kronecker_transform_equals_explicit_kron(
     torch.testing.assert_close(update, expected, atol=1e-10, rtol=1e-10)
 
 
+@pytest.mark.parametrize("psd", [True, False])
+def test_kronecker_transform_per_filter_factors_each_convolution_filter(
+    psd: bool, device: torch.device
+) -> None:
+    generator = torch.Generator().manual_seed(1)
+    param = torch.zeros(4, 2, 3, 3, dtype=torch.float64, device=device)
+    transform = KroneckerTransform(KroneckerLinear, bias=True, psd=psd, per_filter=True)(param)
+    module = transform.module
+    assert isinstance(module, KroneckerLinear)
+    assert (module.n, module.m) == (2, 9)
+    grad = torch.randn(param.shape, generator=generator, dtype=torch.float64).to(device)
+    torch.testing.assert_close(transform(grad), grad)  # identity at initialisation
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(torch.randn(p.shape, generator=generator, dtype=torch.float64).to(device))
+    left, right = module.left, module.right
+    if psd:
+        left, right = left @ left.T, right @ right.T
+    assert module.bias is not None
+    # every output filter, viewed as (in, kh * kw), gets L @ G_o @ R + B with shared factors
+    filters = grad.reshape(4, 2, 9)
+    expected = (left @ filters @ right + module.bias.reshape(2, 9)).reshape(param.shape)
+    torch.testing.assert_close(transform(grad), expected, atol=1e-10, rtol=1e-10)
+    # parameters of at most two dimensions keep the default layout
+    for shape in [(5,), (4, 3)]:
+        weight = torch.zeros(shape, dtype=torch.float64)
+        built = KroneckerTransform(KroneckerLinear, per_filter=True)(weight).module
+        assert (built.n, built.m) == kronecker_dims(shape)
+
+
 def test_kronecker_transform_defaults_are_psd_without_bias() -> None:
     transform = KroneckerTransform(KroneckerLinear)(torch.zeros(3, 4))
     assert transform.module.psd is True

@@ -221,11 +221,22 @@ class KroneckerTransform(_ReshapingFactory):
     [`KroneckerLinear`][meta_nn.KroneckerLinear] the transform starts as
     the identity, so a learnable optimizer built on it starts as plain gradient descent.
 
+    With ``per_filter``, a convolution weight ``(out, in, *kernel)`` is factored filter by
+    filter instead, as learn2learn does: ``n = in``, ``m = prod(kernel)``, and the gradient is
+    viewed as ``out`` matrices ``(in, prod(kernel))`` that share the two factors
+    (``kronecker_cls`` must then accept matrix input ``(..., n, m)``, as
+    [`KroneckerLinear`][meta_nn.KroneckerLinear] does). Far fewer parameters than the
+    filter-bank view for wide layers: ``in^2 + prod(kernel)^2`` instead of
+    ``out^2 + (in * prod(kernel))^2``.
+
     Args:
         kronecker_cls: A callable ``(n, m, bias=..., psd=...) -> nn.Module`` taking inputs of
             shape ``(n * m,)``, e.g. [`KroneckerLinear`][meta_nn.KroneckerLinear].
         bias: Passed to ``kronecker_cls``.
         psd: Passed to ``kronecker_cls`` (keep the factored matrix positive semi-definite).
+        per_filter: Factor convolution weights per output filter (learn2learn's layout) instead
+            of as one ``(out, in * prod(kernel))`` matrix. Parameters of at most two dimensions
+            are unaffected.
 
     Raises:
         TypeError: If ``kronecker_cls`` is not callable (at construction), or does not return
@@ -245,20 +256,35 @@ class KroneckerTransform(_ReshapingFactory):
         >>> grad = torch.randn(10, 784)
         >>> torch.equal(kronecker_update(grad), grad)  # identity at initialisation
         True
+        >>> conv = torch.nn.Conv2d(16, 32, 3)
+        >>> per_filter = KroneckerTransform(KroneckerLinear, per_filter=True)(conv.weight)
+        >>> [tuple(p.shape) for p in per_filter.parameters()]
+        [(16, 16), (9, 9)]
     """
 
     def __init__(
-        self, kronecker_cls: Callable[..., nn.Module], bias: bool = False, psd: bool = True
+        self,
+        kronecker_cls: Callable[..., nn.Module],
+        bias: bool = False,
+        psd: bool = True,
+        *,
+        per_filter: bool = False,
     ) -> None:
         _check_factory(kronecker_cls, "KroneckerTransform", "(n, m, bias=, psd=)")
         self.kronecker_cls = kronecker_cls
         self.bias = bias
         self.psd = psd
+        self.per_filter = bool(per_filter)
 
     def _build(self, param: Tensor) -> tuple[object, str, tuple[int, ...]]:
-        n, m = kronecker_dims(param.shape)
+        if self.per_filter and param.dim() > 2:
+            n, m = int(param.shape[1]), math.prod(int(size) for size in param.shape[2:])
+            in_shape: tuple[int, ...] = (int(param.shape[0]), n, m)
+        else:
+            n, m = kronecker_dims(param.shape)
+            in_shape = (n * m,)
         module = self.kronecker_cls(n, m, bias=self.bias, psd=self.psd)
-        return module, f"kronecker_cls({n}, {m}, bias={self.bias}, psd={self.psd})", (n * m,)
+        return module, f"kronecker_cls({n}, {m}, bias={self.bias}, psd={self.psd})", in_shape
 
 
 class MetaCurvatureTransform(nn.Module):
