@@ -1,14 +1,15 @@
 """Differential tests in float64: learn2learn 0.2.0 beside ``meta_all.compat.learn2learn``.
 
 Both libraries get the same seeded initial weights (one module built and deep-copied), the same
-data and, for learnable transforms, the same transform weights (copied across), and must give
-equal outputs and meta-gradients: ``RTOL``/``ATOL`` (1e-10 / 1e-12) for everything computed by
-autograd; ``QP_TOL`` (1e-9) for ``SVClassifier``, whose quadratic programme qpth solves
-iteratively (both agree to about 2e-16 on the data here; the margin covers the solver
-amplifying last-bit differences in the matrices). Where learn2learn and meta-* differ by design (listed in
-``docs/migration/learn2learn.md``), the test asserts the documented behaviour on both sides.
-Random task sampling differs by design (meta-* draws from ``torch.Generator`` objects), so the
-data tests compare task structure, and the deterministic transforms on the same descriptions.
+data and, for learnable transforms, the same transform weights (copied across, in each
+library's layout), and must give equal outputs and meta-gradients: ``RTOL``/``ATOL``
+(1e-10 / 1e-12) for everything computed by autograd; ``QP_TOL`` (1e-9) for ``SVClassifier``,
+whose quadratic programme qpth solves iteratively (both agree to about 2e-16 on the data here;
+the margin covers the solver amplifying last-bit differences in the matrices). Where
+learn2learn and meta-* differ by design (listed in ``docs/migration/learn2learn.md``), the test
+asserts the documented behaviour on both sides. Random task sampling differs by design (meta-*
+draws from ``torch.Generator`` objects), so the data tests compare task structure, and the
+deterministic transforms on the same descriptions.
 """
 
 from __future__ import annotations
