@@ -1009,3 +1009,99 @@ def test_kshots_structure(theirs, labelled, replacement) -> None:
             assert all(DATA_LABELS[i] == int(y) for i, y in zip(indices, labels, strict=True))
             if not replacement:
                 assert len(set(indices)) == ways * count
+
+
+# a convolutional net ---------------------------------------------------------------------------
+
+
+def make_conv_net(seed: int = 0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(
+        nn.Conv2d(2, 3, 3),
+        nn.BatchNorm2d(3),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(3 * 3 * 3, 3),
+    )
+
+
+def image_split(seed: int) -> tuple[Tensor, Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randn(6, 2, 5, 5, generator=generator, dtype=torch.float64)
+    return images, torch.randint(0, 3, (6,), generator=generator)
+
+
+@pytest.mark.parametrize("kind", ["maml", *TRANSFORMS])
+def test_a_conv_net_with_batchnorm(theirs, kind) -> None:
+    """MAML and GBML (every transform, conv weights included) on a conv net with BatchNorm."""
+    net = make_conv_net()
+    support, query = image_split(26), image_split(27)
+    if kind == "maml":
+        pairs = [lib.algorithms.MAML(copy.deepcopy(net), lr=LR) for lib in (theirs, ours)]
+    else:
+        pairs = list(build_gbml(theirs, kind, net))
+    results = []
+    for wrapper in pairs:
+        learner = wrapper.clone()
+        for _ in range(2):
+            learner.adapt(loss_on(learner, support))
+        query_output = learner(query[0])
+        nn.functional.cross_entropy(query_output, query[1]).backward()
+        results.append(
+            {
+                "query_output": query_output.detach(),
+                "meta_gradients": grads(wrapper.module.parameters()),
+                "buffers": values(wrapper.module.buffers()),
+            }
+        )
+    assert_equal(results[1], results[0])
+
+
+# data utilities --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shots", [1, 2])
+def test_partition_task(theirs, shots) -> None:
+    generator = torch.Generator().manual_seed(28)
+    data = torch.randn(12, 3, generator=generator, dtype=torch.float64)
+    labels = torch.tensor([2, 0, 1, 2, 1, 0, 0, 2, 1, 1, 0, 2])
+    found = [lib.data.partition_task(data, labels, shots=shots) for lib in (theirs, ours)]
+    assert_equal(
+        [tensor for split in found[1] for tensor in split],
+        [tensor for split in found[0] for tensor in split],
+    )
+
+
+def test_accuracy(theirs) -> None:
+    scores = torch.randn(7, 3, generator=torch.Generator().manual_seed(29), dtype=torch.float64)
+    targets = torch.tensor([0, 1, 2, 0, 1, 2, 0])
+    assert_equal(ours.utils.accuracy(scores, targets), theirs.utils.accuracy(scores, targets))
+
+
+@pytest.mark.parametrize("filtered", [False, True])
+def test_fused_nways_kshots_structure(theirs, labelled, filtered) -> None:
+    """``FusedNWaysKShots`` (optionally over a subset of labels) and ``FilterLabels``."""
+    ways, shots = 3, 2
+    keep = [4, 17, 22, 60] if filtered else sorted(set(DATA_LABELS))
+    for lib in (theirs, ours):
+        random.seed(2)
+        torch.manual_seed(2)
+        dataset = lib.data.MetaDataset(labelled)
+        transforms = lib.data.transforms
+        chain = [
+            transforms.FusedNWaysKShots(
+                dataset, n=ways, k=shots, filter_labels=keep if filtered else None
+            ),
+            transforms.LoadData(dataset),
+            transforms.RemapLabels(dataset),
+            transforms.ConsecutiveLabels(dataset),
+        ]
+        tasks = lib.data.Taskset(dataset, chain, num_tasks=-1)
+        for _ in range(4):
+            indices = task_structure(tasks.sample(), ways, shots)
+            assert {DATA_LABELS[index] for index in indices} <= set(keep)
+        only = transforms.FilterLabels(dataset, [9, 60])
+        kept = lib.data.Taskset(dataset, [only, transforms.LoadData(dataset)], num_tasks=1)[0]
+        assert sorted(int(label) for label in kept[1]) == sorted(
+            label for label in DATA_LABELS if label in (9, 60)
+        )
