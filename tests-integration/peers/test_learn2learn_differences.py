@@ -1105,3 +1105,34 @@ def test_fused_nways_kshots_structure(theirs, labelled, filtered) -> None:
         assert sorted(int(label) for label in kept[1]) == sorted(
             label for label in DATA_LABELS if label in (9, 60)
         )
+
+
+def test_kronecker_transform_without_psd_uses_the_right_factor_transposed(theirs) -> None:
+    """Migration guide: with ``psd=False`` meta-*'s transform of a weight or bias applies
+    ``kron(L, R)`` to the row-major flattening, ``L G R^T``; learn2learn's ``L G R``. Copied
+    with ``R`` transposed, the two give the same updates and meta-gradients."""
+    net = make_net()
+    theirs_update = theirs.optim.ParameterUpdate(
+        net.parameters(), theirs.optim.KroneckerTransform(theirs.nn.KroneckerLinear, psd=False)
+    )
+    perturb(theirs_update, seed=30)
+    ours_update = ours.optim.ParameterUpdate(
+        net.parameters(), ours.optim.KroneckerTransform(ours.nn.KroneckerLinear, psd=False)
+    )
+    pairs = zip(their_transforms(theirs_update), ours_update.transforms, strict=True)
+    with torch.no_grad():
+        for theirs_transform, ours_transform in pairs:
+            ours_transform.module.left.copy_(theirs_transform.transform.left)
+            ours_transform.module.right.copy_(theirs_transform.transform.right.T)
+    results = []
+    for lib, get_update in ((theirs, theirs_update), (ours, ours_update)):
+        model = copy.deepcopy(net)
+        learner = lib.clone_module(model)
+        loss = loss_on(learner, SUPPORT)
+        found = get_update(loss, learner.parameters(), create_graph=True, retain_graph=True)
+        lib.optim.DifferentiableSGD(LR)(learner, found)
+        loss_on(learner, QUERY).backward()
+        results.append(
+            {"updates": [u.detach() for u in found], "meta_gradients": grads(model.parameters())}
+        )
+    assert_equal(results[1], results[0])
