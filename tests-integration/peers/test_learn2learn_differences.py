@@ -1136,3 +1136,24 @@ def test_kronecker_transform_without_psd_uses_the_right_factor_transposed(theirs
             {"updates": [u.detach() for u in found], "meta_gradients": grads(model.parameters())}
         )
     assert_equal(results[1], results[0])
+
+
+@pytest.mark.parametrize("case", ["frozen", "unused"])
+def test_maml_without_allow_flags_raises_a_value_error(theirs, case, capsys) -> None:
+    """Migration guide: a frozen (unused) parameter without ``allow_nograd`` (``allow_unused``)
+    raises a ``ValueError`` naming it; learn2learn prints a traceback and a hint, then fails
+    with ``UnboundLocalError``."""
+    net = make_net(unused=case == "unused")
+    if case == "frozen":
+        net.hidden.weight.requires_grad_(False)
+    name = "hidden.weight" if case == "frozen" else "unused"
+    for lib in (theirs, ours):
+        learner = lib.algorithms.MAML(copy.deepcopy(net), lr=LR).clone()
+        loss = loss_on(learner, SUPPORT)
+        if lib is theirs:
+            with pytest.raises(UnboundLocalError):
+                learner.adapt(loss)
+            assert "Maybe try with allow_nograd=True" in capsys.readouterr().out
+        else:
+            with pytest.raises(ValueError, match=rf"\['{name}'\]"):
+                learner.adapt(loss)
