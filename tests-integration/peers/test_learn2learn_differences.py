@@ -724,7 +724,6 @@ def test_prototypical_classifier(theirs, distance, normalize) -> None:
 @pytest.mark.parametrize("normalize", [False, True])
 def test_sv_classifier(theirs, normalize) -> None:
     """MetaOptNet's SVM head: qpth solves both QPs; equal to ``QP_TOL`` (1e-9)."""
-    pytest.importorskip("qpth")
     support, labels = embeddings(19, [0, 1, 2, 0, 1, 2, 0, 1, 2])
     query, _ = embeddings(20, [1, 2, 0, 2])
     results = {}
