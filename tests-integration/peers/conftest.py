@@ -19,6 +19,7 @@ import importlib
 import importlib.machinery
 import importlib.metadata
 import os
+import pkgutil
 import sys
 import types
 import warnings
@@ -163,6 +164,31 @@ def learn2learn() -> types.ModuleType:
         # its gym and Lightning imports warn about their own deprecations
         warnings.simplefilter("ignore")
         return _import_with_torchvision("learn2learn")
+
+
+LEARN2LEARN_SKIPPED_PACKAGES = ("gym", "text")
+"""learn2learn's subpackages the compat layer leaves out (the gym and text stacks)."""
+
+
+@pytest.fixture(scope="session")
+def learn2learn_modules(learn2learn: types.ModuleType) -> dict[str, types.ModuleType]:
+    """Every public module of the installed learn2learn outside ``gym`` and ``text``, imported.
+
+    Keys are the paths below ``learn2learn`` (``"algorithms.maml"``); a module is public when
+    no part of its path starts with ``_``. Found with ``pkgutil.walk_packages`` over the
+    installed package (so the compiled ``.pyx`` modules count) and imported like the package.
+    """
+    found: dict[str, types.ModuleType] = {}
+    with warnings.catch_warnings():
+        # walking imports each subpackage, gym's and Lightning's warn about their deprecations
+        warnings.simplefilter("ignore")
+        for info in pkgutil.walk_packages(learn2learn.__path__, "learn2learn."):
+            path = info.name.removeprefix("learn2learn.")
+            parts = path.split(".")
+            if parts[0] in LEARN2LEARN_SKIPPED_PACKAGES or any(p.startswith("_") for p in parts):
+                continue
+            found[path] = _import_with_torchvision(info.name)
+    return found
 
 
 @pytest.fixture(scope="session")

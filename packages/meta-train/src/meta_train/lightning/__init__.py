@@ -1,8 +1,11 @@
-"""meta-* on PyTorch Lightning 2: `MetaLightningModule` and `MetaDataModule`.
+"""meta-* on PyTorch Lightning 2: `MetaLightningModule`, `MetaDataModule` and two callbacks.
 
 Needs the ``lightning`` extra (``pip install "meta-train[lightning]"``); ``import meta_train``
 works without it. Lightning owns the loop, callbacks, loggers and checkpoints; the
 meta-update and the evaluation are [`MetaTrainer`][meta_train.MetaTrainer]'s own.
+`TrackTestAccuracyCallback` runs the test loop after every validation of a fit and
+`NoLeaveProgressBar` clears the test bar when a test ends (both work with any
+``LightningModule``).
 
 Example:
     ```python
@@ -33,7 +36,16 @@ except ImportError as error:
         'meta_train.lightning needs PyTorch Lightning: pip install "meta-train[lightning]"'
     ) from error
 
+from ._callbacks import NoLeaveProgressBar, TrackTestAccuracyCallback
 from ._data import EvalBatches, MetaDataModule, TaskStream, rank_share
 from ._module import MetaLightningModule
 
-__all__ = ["EvalBatches", "MetaDataModule", "MetaLightningModule", "TaskStream", "rank_share"]
+__all__ = [
+    "EvalBatches",
+    "MetaDataModule",
+    "MetaLightningModule",
+    "NoLeaveProgressBar",
+    "TaskStream",
+    "TrackTestAccuracyCallback",
+    "rank_share",
+]

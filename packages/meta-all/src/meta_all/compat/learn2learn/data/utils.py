@@ -1,4 +1,10 @@
-"""learn2learn's ``l2l.data.utils``: ``partition_task``, ``InfiniteIterator``, ``download_file``."""
+"""learn2learn's ``l2l.data.utils``: ``partition_task``, ``InfiniteIterator``, ``download_file``.
+
+``OnDeviceDataset`` is [`meta_tasks.OnDeviceDataset`][meta_tasks.OnDeviceDataset], as in
+[`data`][meta_all.compat.learn2learn.data]. learn2learn's Google Drive helpers
+(``download_file_from_google_drive``, ``get_confirm_token``, ``save_response_content``) are not
+provided: meta-tasks downloads from plain URLs only, resumably and checked by SHA-256.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,12 @@ import os
 from pathlib import Path
 
 from meta_tasks import InfiniteIterator as InfiniteIterator
+from meta_tasks import OnDeviceDataset as OnDeviceDataset
 from meta_tasks import split_by_shots
 from meta_tasks._archives import fetch_file
 from torch import Tensor
 
-__all__ = ["InfiniteIterator", "download_file", "partition_task"]
+__all__ = ["InfiniteIterator", "OnDeviceDataset", "download_file", "partition_task"]
 
 
 def download_file(

@@ -1,6 +1,6 @@
 """learn2learn's ``l2l.nn.metalayers``: ``MetaModule`` and ``ParameterTransform``, from meta-nn.
 
-Reached as ``meta_all.compat.learn2learn.nn.metalayers`` (see
+Imported as ``meta_all.compat.learn2learn.nn.metalayers`` (see
 [`nn`][meta_all.compat.learn2learn.nn]); both are [`meta_nn`][meta_nn]'s classes with
 learn2learn's arguments.
 """

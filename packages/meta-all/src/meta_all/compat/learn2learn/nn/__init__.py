@@ -13,7 +13,6 @@ with learn2learn's positional arguments. ``SVClassifier`` (MetaOptNet's SVM head
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 
 import meta_nn
@@ -31,11 +30,7 @@ from meta_nn import kronecker_addmm as kronecker_addmm
 from meta_nn import unfreeze as unfreeze
 from torch import Tensor
 
-from . import _metalayers as metalayers
-
-# learn2learn's nn is a package with a metalayers submodule; this module stays one file, so
-# the submodule is registered under its learn2learn path (as os registers os.path).
-sys.modules[f"{__name__}.metalayers"] = metalayers
+from . import metalayers as metalayers
 
 __all__ = [
     "Flatten",

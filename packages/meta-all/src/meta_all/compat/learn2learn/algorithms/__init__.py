@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._algorithms import GBML as GBML
-from ._algorithms import MAML as MAML
-from ._algorithms import BaseLearner as BaseLearner
-from ._algorithms import MetaSGD as MetaSGD
-from ._algorithms import maml_update as maml_update
-from ._algorithms import meta_sgd_update as meta_sgd_update
+from .._algorithms import GBML as GBML
+from .._algorithms import MAML as MAML
+from .._algorithms import BaseLearner as BaseLearner
+from .._algorithms import MetaSGD as MetaSGD
+from .._algorithms import maml_update as maml_update
+from .._algorithms import meta_sgd_update as meta_sgd_update
 
 __all__ = ["GBML", "MAML", "BaseLearner", "MetaSGD", "maml_update", "meta_sgd_update"]
 
@@ -35,7 +35,7 @@ _LIGHTNING = (
 def __getattr__(name: str) -> Any:
     """learn2learn's Lightning modules, imported on first use (they need the lightning extra)."""
     if name in _LIGHTNING:
-        from . import _lightning
+        from .. import _lightning
 
         return getattr(_lightning, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

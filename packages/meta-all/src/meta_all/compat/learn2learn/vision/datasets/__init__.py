@@ -28,11 +28,11 @@ from meta_tasks._vision_files import transform_item
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from ._benchmark_datasets import CIFARFS as CIFARFS
-from ._benchmark_datasets import FC100 as FC100
-from ._benchmark_datasets import MiniImagenet as MiniImagenet
-from ._benchmark_datasets import Quickdraw as Quickdraw
-from ._benchmark_datasets import TieredImagenet as TieredImagenet
+from .._benchmark_datasets import CIFARFS as CIFARFS
+from .._benchmark_datasets import FC100 as FC100
+from .._benchmark_datasets import MiniImagenet as MiniImagenet
+from .._benchmark_datasets import Quickdraw as Quickdraw
+from .._benchmark_datasets import TieredImagenet as TieredImagenet
 
 __all__ = [
     "CIFARFS",

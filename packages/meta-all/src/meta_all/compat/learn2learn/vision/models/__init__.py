@@ -32,7 +32,7 @@ from meta_nn import fc_init_ as fc_init_
 from meta_nn import maml_init_ as maml_init_
 from torch import nn
 
-from ..data.utils import download_file as download_file
+from ...data.utils import download_file as download_file
 
 __all__ = [
     "BACKBONE_SHA256",

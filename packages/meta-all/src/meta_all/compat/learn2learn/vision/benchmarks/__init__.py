@@ -17,8 +17,8 @@ import torch
 from meta_tasks import FilteredMetaDataset, MetaDataset, OnDeviceDataset
 from torch import Tensor
 
-from ..data import TaskDataset
-from ..data.transforms import (
+from ...data import TaskDataset
+from ...data.transforms import (
     ConsecutiveLabels,
     FusedNWaysKShots,
     KShots,
@@ -26,8 +26,8 @@ from ..data.transforms import (
     NWays,
     RemapLabels,
 )
-from .datasets import CIFARFS, FC100, FullOmniglot, MiniImagenet, TieredImagenet
-from .transforms import RandomClassRotation
+from ..datasets import CIFARFS, FC100, FullOmniglot, MiniImagenet, TieredImagenet
+from ..transforms import RandomClassRotation
 
 __all__ = [
     "BenchmarkTasksets",

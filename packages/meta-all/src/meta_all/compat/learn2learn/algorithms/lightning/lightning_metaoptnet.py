@@ -1,0 +1,27 @@
+"""learn2learn's ``l2l.algorithms.lightning.lightning_metaoptnet``.
+
+``LightningMetaOptNet`` and the names that module imports.
+
+Needs ``pip install "meta-train[lightning]"``; without it the import names that extra.
+``LightningMetaOptNet`` also needs ``meta-nn[svm]``.
+"""
+
+from __future__ import annotations
+
+from meta_all.compat.learn2learn._lightning import (
+    LightningEpisodicModule as LightningEpisodicModule,
+)
+from meta_all.compat.learn2learn._lightning import LightningMetaOptNet as LightningMetaOptNet
+from meta_all.compat.learn2learn._lightning import (
+    LightningPrototypicalNetworks as LightningPrototypicalNetworks,
+)
+from meta_all.compat.learn2learn.nn import SVClassifier as SVClassifier
+from meta_all.compat.learn2learn.utils import accuracy as accuracy
+
+__all__ = [
+    "LightningEpisodicModule",
+    "LightningMetaOptNet",
+    "LightningPrototypicalNetworks",
+    "SVClassifier",
+    "accuracy",
+]

@@ -1,0 +1,26 @@
+"""learn2learn's ``l2l.vision.benchmarks.tiered_imagenet_benchmark``.
+
+``tiered_imagenet_tasksets`` (tiered-ImageNet) is
+[`vision.benchmarks`][meta_all.compat.learn2learn.vision.benchmarks]'s; the task transforms that
+module imports are [`data.transforms`][meta_all.compat.learn2learn.data.transforms]'.
+"""
+
+from __future__ import annotations
+
+from meta_all.compat.learn2learn.data.transforms import ConsecutiveLabels as ConsecutiveLabels
+from meta_all.compat.learn2learn.data.transforms import KShots as KShots
+from meta_all.compat.learn2learn.data.transforms import LoadData as LoadData
+from meta_all.compat.learn2learn.data.transforms import NWays as NWays
+from meta_all.compat.learn2learn.data.transforms import RemapLabels as RemapLabels
+from meta_all.compat.learn2learn.vision.benchmarks import (
+    tiered_imagenet_tasksets as tiered_imagenet_tasksets,
+)
+
+__all__ = [
+    "ConsecutiveLabels",
+    "KShots",
+    "LoadData",
+    "NWays",
+    "RemapLabels",
+    "tiered_imagenet_tasksets",
+]
