@@ -133,6 +133,29 @@ def test_results_smoke_sinusoid(tmp_path):
     assert "| metasgd | MLP 1-80-80-1, 0.003 | 2 |" in text
 
 
+def test_results_reuse_reads_finished_runs_of_the_same_settings_only(tmp_path):
+    script = str(HERE / "results" / "run_all.py")
+    common = ["--smoke", "--only", "sinusoid", "--out", str(tmp_path / "runs")]
+    run_script(script, *common, "--json", str(tmp_path / "first.json"))
+    reused = run_script(script, *common, "--reuse", "--json", str(tmp_path / "second.json"))
+    assert reused.count("reusing the finished run") == 4
+    first = json.loads((tmp_path / "first.json").read_text())
+    second = json.loads((tmp_path / "second.json").read_text())
+    assert {name: m["test"] for name, m in second.items()} == {
+        name: m["test"] for name, m in first.items()
+    }
+    # a run recorded with other settings is not taken for this one, nor overwritten
+    config = tmp_path / "runs" / "sinusoid_maml" / "config.toml"
+    config.write_text(config.read_text().replace("seed = 0", "seed = 1"))
+    metrics = (tmp_path / "runs" / "sinusoid_maml" / "metrics.json").read_text()
+    rerun = subprocess.run(
+        [sys.executable, script, *common, "--reuse"], capture_output=True, text=True, timeout=600
+    )
+    assert rerun.returncode != 0
+    assert "already holds a run" in rerun.stderr
+    assert (tmp_path / "runs" / "sinusoid_maml" / "metrics.json").read_text() == metrics
+
+
 @needs_omniglot
 @pytest.mark.data
 def test_results_smoke_omniglot(tmp_path):
