@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 
 import pytest
@@ -210,6 +211,44 @@ def test_clone_of_clone_reaches_the_original() -> None:
     net(x).sum().backward()
     for got, parameter in zip(reference, net.parameters(), strict=True):
         torch.testing.assert_close(got, parameter.grad)
+
+
+class _Annotated(nn.Module):
+    """Non-tensor state of every kind beside a shared submodule and a hook."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU())
+        self.shared = self.body[0]
+        self.attention = nn.MultiheadAttention(4, 2)
+        self.rnn = nn.LSTM(2, 2)
+        self.settings = {"scale": [1.0, 2.0], "name": "annotated"}
+        self.register_buffer("steps", torch.tensor(3))
+        self.register_forward_hook(lambda module, inputs, output: None)
+
+
+def test_clone_is_deepcopy_with_cloned_tensors() -> None:
+    """The clone's tree walk (a fast path for plain modules) builds what ``deepcopy`` builds."""
+    torch.manual_seed(8)
+    net = _Annotated()
+    clone, deep = clone_module(net), copy.deepcopy(net)
+    assert [type(m) for m in clone.modules()] == [type(m) for m in deep.modules()]
+    assert clone.shared is clone.body[0]
+    assert clone.shared is not net.shared
+    assert clone.settings == deep.settings
+    assert clone.settings is not net.settings
+    assert len(clone._forward_hooks) == len(net._forward_hooks) == 1
+    for (name, got), (_, want) in zip(
+        clone.state_dict(keep_vars=True).items(),
+        net.state_dict(keep_vars=True).items(),
+        strict=True,
+    ):
+        assert got is not want, name
+        assert (got.grad_fn is not None) == want.requires_grad, name
+        torch.testing.assert_close(got, want, rtol=0, atol=0)
+    for got_module, want_module in zip(clone.modules(), deep.modules(), strict=True):
+        assert vars(got_module).keys() == vars(want_module).keys()
+    assert clone.rnn._flat_weights[0] is clone.rnn.weight_ih_l0
 
 
 def test_clone_rejects_non_module() -> None:

@@ -6,7 +6,9 @@ differentiable with respect to the original. Do not ``.to()`` it (that cuts the 
 
 from __future__ import annotations
 
+import collections
 import copy
+import functools
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -21,9 +23,9 @@ from .checks import check_module, check_one_per_parameter
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 
-def _slots(module: nn.Module) -> Iterator[tuple[dict[str, Any], str, Tensor]]:
+def _slots(modules: Iterable[nn.Module]) -> Iterator[tuple[dict[str, Any], str, Tensor]]:
     """Yield ``(slot_dict, key, tensor)`` per parameter/buffer slot (``Any``: non-leaf slots)."""
-    for submodule in module.modules():
+    for submodule in modules:
         for slots in (submodule._parameters, submodule._buffers):
             for key, tensor in slots.items():
                 if tensor is not None:
@@ -47,7 +49,11 @@ def refresh_rnn_weights(module: nn.Module) -> None:
         >>> lstm._flat_weights[0] is lstm.weight_ih_l0
         True
     """
-    for submodule in module.modules():
+    _refresh_rnns(module.modules())
+
+
+def _refresh_rnns(modules: Iterable[nn.Module]) -> None:
+    for submodule in modules:
         if isinstance(submodule, nn.RNNBase):
             weights = [getattr(submodule, name, None) for name in submodule._flat_weights_names]
             submodule._flat_weights = weights
@@ -91,19 +97,101 @@ def clone_module(
     check_module(module, "clone_module: module")
     memo = {} if memo is None else memo
     keep_alive: list[Any] = memo.setdefault(id(memo), [])
+    modules = list(module.modules())
     if share_buffers:
-        for submodule in module.modules():
+        for submodule in modules:
             for buffer in submodule._buffers.values():
                 if buffer is not None and not buffer.requires_grad:
                     memo.setdefault(id(buffer), buffer)  # deepcopy returns it as it is
-    for _, _, tensor in _slots(module):
+    for _, _, tensor in _slots(modules):
         if id(tensor) not in memo:
             memo[id(tensor)] = tensor.clone()
             # Keep the original alive while the memo lives, so its id cannot be reused.
             keep_alive.append(tensor)
-    clone = copy.deepcopy(module, memo)
-    refresh_rnn_weights(clone)
+    clone = _copy_tree(module, memo)
+    if any(isinstance(submodule, nn.RNNBase) for submodule in modules):
+        refresh_rnn_weights(clone)
     return clone
+
+
+# The module state that _copy_tree copies itself; every other attribute goes to deepcopy.
+_TREE = ("_parameters", "_buffers", "_modules")
+_HOOK_DICTS = frozenset(key for key, value in vars(nn.Module()).items() if isinstance(value, dict))
+_ATOMS = frozenset({type(None), bool, int, float, str})
+_EMPTY_CONTAINERS = frozenset({dict, collections.OrderedDict, set, list})
+
+
+def _copy_tree(module: ModuleT, memo: dict[int, Any]) -> ModuleT:
+    """``copy.deepcopy(module, memo)``, walking the module tree and its slots directly.
+
+    A meta-step clones the model once per task, and ``deepcopy``'s generic reduction of every
+    submodule and of each of its dozen (empty) hook dicts costs more than the step's
+    arithmetic on small nets. A module whose class customises how it is copied or reduced is
+    left to ``deepcopy``; every other attribute is deep-copied with the same ``memo`` (atoms
+    and empty containers directly, as ``deepcopy`` would copy them) and the state is set as
+    ``deepcopy`` sets it, so the result is ``deepcopy``'s.
+    """
+    if id(module) in memo:
+        copied: ModuleT = memo[id(module)]
+        return copied
+    cls: Any = type(module)  # Any: mypy types neither type.__new__ nor the cache key well
+    if not _plainly_copied(cls):
+        deep: ModuleT = copy.deepcopy(module, memo)
+        return deep
+    clone = cls.__new__(cls)
+    memo[id(module)] = clone
+    keep_alive: list[Any] = memo[id(memo)]
+    fresh: dict[str, Any] = {}
+    for key, value in module.__dict__.items():
+        kind = type(value)
+        if key in _TREE:
+            continue
+        if kind in _ATOMS:
+            fresh[key] = value
+        elif key in _HOOK_DICTS and kind in _EMPTY_CONTAINERS and not value:
+            fresh[key] = kind()  # nn.Module's own, never shared: nothing to memoise
+        elif kind in _EMPTY_CONTAINERS and not value and id(value) not in memo:
+            fresh[key] = memo[id(value)] = kind()
+            keep_alive.append(value)  # as deepcopy keeps the original alive with the memo
+        else:
+            fresh[key] = copy.deepcopy(value, memo)
+    for key in ("_parameters", "_buffers"):
+        fresh[key] = {name: _copied(tensor, memo) for name, tensor in module.__dict__[key].items()}
+    fresh["_modules"] = {
+        name: None if child is None else _copy_tree(child, memo)
+        for name, child in module.__dict__["_modules"].items()
+    }
+    if cls.__setstate__ is nn.Module.__setstate__:
+        # what deepcopy's reconstruction calls; Module's own only fills in attributes that
+        # modules pickled by older torch versions lack, which a live module has
+        clone.__dict__.update(fresh)
+    else:
+        clone.__setstate__(fresh)
+    copied_module: ModuleT = clone
+    return copied_module
+
+
+def _copied(tensor: Tensor | None, memo: dict[int, Any]) -> Tensor | None:
+    if tensor is None:
+        return None
+    if id(tensor) in memo:
+        known: Tensor = memo[id(tensor)]
+        return known
+    fresh: Tensor = copy.deepcopy(tensor, memo)
+    return fresh
+
+
+@functools.cache
+def _plainly_copied(cls: type) -> bool:
+    """Whether ``deepcopy`` copies instances of ``cls`` as it copies a plain ``nn.Module``."""
+    return (
+        not hasattr(cls, "__deepcopy__")
+        and all(
+            getattr(cls, name) is getattr(nn.Module, name)
+            for name in ("__reduce_ex__", "__reduce__", "__getstate__")
+        )
+        and not any("__slots__" in vars(klass) for klass in cls.__mro__)
+    )
 
 
 def detach_module(module: nn.Module, *, keep_requires_grad: bool = False) -> None:
@@ -128,7 +216,7 @@ def detach_module(module: nn.Module, *, keep_requires_grad: bool = False) -> Non
     """
     check_module(module, "detach_module: module")
     detached: dict[int, Tensor] = {}
-    for slots, key, tensor in list(_slots(module)):
+    for slots, key, tensor in list(_slots(module.modules())):
         if tensor.grad_fn is None:  # a leaf stays in place, as learn2learn's detach_()
             tensor.requires_grad_(keep_requires_grad and tensor.requires_grad)
         else:
@@ -146,10 +234,11 @@ def _per_parameter(
             f"{what}s must be a sequence of one tensor (or None) per parameter, got a single tensor"
         )
     given = list(entries)
-    check_one_per_parameter(module, len(given), function, f"{what}s")
+    named = list(module.named_parameters())
+    check_one_per_parameter(module, len(given), function, f"{what}s", expected=len(named))
     return [
         (name, parameter, None if entry is None else _check_update(name, entry, parameter))
-        for (name, parameter), entry in zip(module.named_parameters(), given, strict=True)
+        for (name, parameter), entry in zip(named, given, strict=True)
     ]
 
 
@@ -221,11 +310,12 @@ def update_module(
 
 def _replace_slots(module: ModuleT, replacements: dict[int, Tensor]) -> ModuleT:
     """Put ``replacements[id(old)]`` into every slot of the tree that holds ``old``."""
-    for slots, key, tensor in list(_slots(module)):
+    modules = list(module.modules())
+    for slots, key, tensor in list(_slots(modules)):
         replacement = replacements.get(id(tensor))
         if replacement is not None:
             slots[key] = replacement
-    refresh_rnn_weights(module)
+    _refresh_rnns(modules)
     return module
 
 

@@ -121,9 +121,14 @@ def check_lr_shape(name: str, lr: Tensor, param: Tensor) -> None:
         )
 
 
-def check_one_per_parameter(model: nn.Module, count: int, function: str, what: str) -> None:
-    """Raise ValueError unless ``count`` (of ``what``, e.g. "gradients") equals the parameters'."""
-    expected = len(list(model.parameters()))
+def check_one_per_parameter(
+    model: nn.Module, count: int, function: str, what: str, *, expected: int | None = None
+) -> None:
+    """Raise ValueError unless ``count`` (of ``what``, e.g. "gradients") equals the parameters'.
+
+    ``expected``: the number of ``model.parameters()``, when the caller has counted them.
+    """
+    expected = len(list(model.parameters())) if expected is None else expected
     if count != expected:
         raise ValueError(
             f"{function} got {count} {what} for the {expected} parameters of "

@@ -291,7 +291,13 @@ class MAML(_FlaggedLearner["MAML"]):
         self._gradient_step(loss, flags, self.lr)
 
     def _copy(self, flags: _Flags) -> MAML:
-        return MAML(clone_module(self.module), lr=self.lr, **flags._asdict())
+        return MAML(
+            clone_module(self.module),
+            lr=self.lr,
+            first_order=flags.first_order,
+            allow_unused=flags.allow_unused,
+            allow_nograd=flags.allow_nograd,
+        )
 
 
 def _learning_rates(model: nn.Module, lr: float, lrs: object) -> nn.ParameterList:
