@@ -50,6 +50,12 @@ def test_maml_step_benchmark_checks_and_reports(tmp_path):
     report = json.loads(out.read_text())
     rows = {row["implementation"]: row for row in report["rows"]}
     assert {"torch.func loop", "meta-* loop", "meta-* batched", "plain training step"} <= set(rows)
+    # learn2learn-API code on our compat layer (the drop-in's rows; learn2learn's own need it)
+    assert {
+        "meta-* compat.learn2learn",
+        "meta-* compat.learn2learn (MetaModule)",
+        "meta-* compat.learn2learn (maml_update)",
+    } <= set(rows)
     assert rows["torch.func loop"]["ratio_to_torch_func"] == 1.0
     assert set(rows["meta-* loop"]) == {
         "workload",
@@ -219,3 +225,19 @@ def test_a_compiled_row_outside_the_float32_tolerance_is_judged_in_float64(float
     else:
         assert "in float64 by 1.0e-02" in failure
         assert notes == {}
+
+
+def test_drop_in_rows_compare_the_same_code_on_both_libraries():
+    maml_step = _maml_step_module()
+    median = {
+        ("A1", "learn2learn (maml_update)"): 30.0,
+        ("A1", "meta-* compat.learn2learn (maml_update)"): 24.0,
+        ("A1", "learn2learn"): 31.0,  # no compat row in this run: no line for it
+        ("B", "MetaNN (GDLearner)"): 500.0,
+        ("B", "meta-* compat.metann (GDLearner)"): 400.0,
+    }
+    lines = maml_step.drop_in_lines(median)
+    assert "| B | MetaNN (GDLearner) | 500.00 | 400.00 | 1.25 |" in lines
+    assert "| A1 | learn2learn (maml_update) | 30.00 | 24.00 | 1.25 |" in lines
+    assert not [line for line in lines if line.startswith("| A1 | learn2learn |")]
+    assert maml_step.drop_in_lines({}) == []
