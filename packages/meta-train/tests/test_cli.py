@@ -37,7 +37,7 @@ OMNIGLOT_ROOT = Path(
         (
             ["sinusoid", "--algo", "fomaml"],
             r"--algo: invalid choice: 'fomaml' \(choose from '?maml'?, '?metasgd'?, '?anil'?, "
-            r"'?mamlpp'?, '?protonet'?, '?reptile'?, '?imaml'?\)",
+            r"'?mamlpp'?, '?protonet'?, '?metaoptnet'?, '?reptile'?, '?imaml'?\)",
         ),
         (
             ["sinusoid", "--algo", "mamlpp", "--inner-steps", "2", "--eval-steps", "5"],

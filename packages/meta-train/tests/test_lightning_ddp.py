@@ -132,5 +132,8 @@ def test_two_ddp_processes_equal_one_process_over_the_same_tasks(tmp_path, workl
                 # turns into moves of +-meta_lr in either direction.
                 assert max(got[name][1].abs().max(), want_grad.abs().max()) < 1e-4
                 continue
-            torch.testing.assert_close(got[name][1], want_grad, rtol=1e-5, atol=1e-6)
+            # float32 sums over two ranks' tasks and over all of them differ in rounding: on
+            # the conv net measured up to 4.4e-6 of a tensor's largest meta-gradient entry
+            scale = float(want_grad.abs().max())
+            torch.testing.assert_close(got[name][1], want_grad, rtol=1e-5, atol=1e-5 * scale)
             torch.testing.assert_close(got[name][0], want, rtol=1e-5, atol=1e-6)
