@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -50,7 +51,7 @@ FC100_URL = "https://zenodo.org/record/7978538/files/fc100.zip"
 first choice)."""
 
 
-class _SplitImages(Dataset[tuple[Any, int]]):
+class _SplitImages(Dataset[tuple[Any, int]], abc.ABC):
     """``(image, label)`` items of one split, with ``labels`` known without decoding."""
 
     labels: list[int]
@@ -69,9 +70,9 @@ class _SplitImages(Dataset[tuple[Any, int]]):
         """Number of distinct labels."""
         return len(set(self.labels))
 
+    @abc.abstractmethod
     def image(self, index: int) -> Tensor:
         """The uint8 image ``(channels, height, width)`` of item ``index`` (no transform)."""
-        raise NotImplementedError
 
     def __len__(self) -> int:
         return len(self.labels)

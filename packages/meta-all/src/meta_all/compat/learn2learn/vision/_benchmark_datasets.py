@@ -6,6 +6,7 @@ types (a float tensor, a PIL image or a numpy array, as learn2learn returns each
 
 from __future__ import annotations
 
+import abc
 import io
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +30,7 @@ def _pil_image() -> Any:
     return Image
 
 
-class _Adapter(Dataset[tuple[Any, Any]]):
+class _Adapter(Dataset[tuple[Any, Any]], abc.ABC):
     """``(image, label)`` items of a meta-tasks reader, converted and transformed."""
 
     def __init__(
@@ -47,8 +48,9 @@ class _Adapter(Dataset[tuple[Any, Any]]):
         self.target_transform = target_transform
         self.labels = native.labels
 
+    @abc.abstractmethod
     def _image(self, index: int) -> Any:
-        raise NotImplementedError
+        """The PIL image of item ``index``, read from the native data set."""
 
     def __len__(self) -> int:
         return len(self.native)
