@@ -206,7 +206,10 @@ class OmniglotRow:
 # Measured on 2 idle cores (2026-12-06): ProtoNet 5-way runs 5.4 meta-iterations/s, so its
 # 5,000 iterations took 15 minutes, not 8 (the results page of that day also showed the
 # 20-way and MAML rows at 1.5-2.8x their budgets, on a loaded machine); its held-out accuracy
-# was 96% by iteration 1,500. The iterations below are sized from that rate.
+# was 96% by iteration 1,500. The ProtoNet iterations below are sized from that rate. The
+# MAML rows are not: measured idle later that day, MAML 5-way (compiled, 16 tasks) takes
+# 1.91 s per meta-iteration after a 69 s compile, so its 2,000 iterations run about 64 min,
+# about 3x its budget (and the 20-way row likewise); they are to be resized and rerun.
 MAML_FLAGS = ("--algo", "maml", "--inner-steps", "1", "--eval-steps", "3", "--inner-lr", "0.4")
 PROTONET_5WAY = OmniglotRow(
     "omniglot protonet 5-way",
