@@ -223,6 +223,8 @@ class _Annotated(nn.Module):
         self.attention = nn.MultiheadAttention(4, 2)
         self.rnn = nn.LSTM(2, 2)
         self.settings = {"scale": [1.0, 2.0], "name": "annotated"}
+        self.log: list[str] = []
+        self.alias = self.log  # one empty container under two names
         self.register_buffer("steps", torch.tensor(3))
         self.register_forward_hook(lambda module, inputs, output: None)
 
@@ -237,6 +239,8 @@ def test_clone_is_deepcopy_with_cloned_tensors() -> None:
     assert clone.shared is not net.shared
     assert clone.settings == deep.settings
     assert clone.settings is not net.settings
+    assert clone.alias is clone.log
+    assert clone.log is not net.log
     assert len(clone._forward_hooks) == len(net._forward_hooks) == 1
     for (name, got), (_, want) in zip(
         clone.state_dict(keep_vars=True).items(),

@@ -116,7 +116,9 @@ def clone_module(
 
 # The module state that _copy_tree copies itself; every other attribute goes to deepcopy.
 _TREE = ("_parameters", "_buffers", "_modules")
-_HOOK_DICTS = frozenset(key for key, value in vars(nn.Module()).items() if isinstance(value, dict))
+_HOOK_DICTS = frozenset(
+    key for key, value in vars(nn.Module()).items() if isinstance(value, dict) and key not in _TREE
+)
 _ATOMS = frozenset({type(None), bool, int, float, str})
 _EMPTY_CONTAINERS = frozenset({dict, collections.OrderedDict, set, list})
 
@@ -155,8 +157,11 @@ def _copy_tree(module: ModuleT, memo: dict[int, Any]) -> ModuleT:
             keep_alive.append(value)  # as deepcopy keeps the original alive with the memo
         else:
             fresh[key] = copy.deepcopy(value, memo)
-    for key in ("_parameters", "_buffers"):
-        fresh[key] = {name: _copied(tensor, memo) for name, tensor in module.__dict__[key].items()}
+    for key in ("_parameters", "_buffers"):  # clone_module has put every slot's copy in memo
+        fresh[key] = {
+            name: None if tensor is None else memo[id(tensor)]
+            for name, tensor in module.__dict__[key].items()
+        }
     fresh["_modules"] = {
         name: None if child is None else _copy_tree(child, memo)
         for name, child in module.__dict__["_modules"].items()
@@ -169,16 +174,6 @@ def _copy_tree(module: ModuleT, memo: dict[int, Any]) -> ModuleT:
         clone.__setstate__(fresh)
     copied_module: ModuleT = clone
     return copied_module
-
-
-def _copied(tensor: Tensor | None, memo: dict[int, Any]) -> Tensor | None:
-    if tensor is None:
-        return None
-    if id(tensor) in memo:
-        known: Tensor = memo[id(tensor)]
-        return known
-    fresh: Tensor = copy.deepcopy(tensor, memo)
-    return fresh
 
 
 @functools.cache
