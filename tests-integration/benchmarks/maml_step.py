@@ -398,26 +398,20 @@ def l2l_maml_update_loop(l2l: types.ModuleType, model: nn.Module, w: Workload) -
     return run
 
 
-def on_learn2learn(code: Callable[..., MetaGradient]) -> Implementation:
-    """``code`` run on learn2learn 0.2.0 itself."""
+def on_library(module: str) -> Callable[[Callable[..., MetaGradient]], Implementation]:
+    """Run learn2learn-API ``code`` on the library ``module`` (learn2learn, or our drop-in)."""
 
-    def implementation(model: nn.Module, w: Workload) -> MetaGradient:
-        import learn2learn
+    def bind(code: Callable[..., MetaGradient]) -> Implementation:
+        def implementation(model: nn.Module, w: Workload) -> MetaGradient:
+            return code(importlib.import_module(module), model, w)
 
-        return code(learn2learn, model, w)
+        return implementation
 
-    return implementation
+    return bind
 
 
-def on_compat_learn2learn(code: Callable[..., MetaGradient]) -> Implementation:
-    """``code`` run on ``meta_all.compat.learn2learn``, our learn2learn drop-in."""
-
-    def implementation(model: nn.Module, w: Workload) -> MetaGradient:
-        import meta_all.compat.learn2learn
-
-        return code(meta_all.compat.learn2learn, model, w)
-
-    return implementation
+on_learn2learn = on_library("learn2learn")
+on_compat_learn2learn = on_library("meta_all.compat.learn2learn")
 
 
 def gdlearner_loop(meta: types.ModuleType, model: nn.Module, w: Workload) -> MetaGradient:
@@ -771,7 +765,7 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
 def drop_in_lines(median: dict[tuple[str, str], float]) -> list[str]:
     """The drop-ins against their originals: the same API code on both, same run."""
     shells = [
-        (workload, original, ours, median[(workload, original)], median[(workload, ours)])
+        (workload, original, median[(workload, original)], median[(workload, ours)])
         for original, ours in DROP_INS
         for workload in dict.fromkeys(workload for workload, _ in median)
         if (workload, original) in median and (workload, ours) in median
@@ -792,7 +786,7 @@ def drop_in_lines(median: dict[tuple[str, str], float]) -> list[str]:
     ]
     lines += [
         f"| {workload} | {original} | {theirs:.2f} | {mine:.2f} | {theirs / mine:.2f} |"
-        for workload, original, _, theirs, mine in shells
+        for workload, original, theirs, mine in shells
     ]
     return lines
 
