@@ -5,22 +5,23 @@ numbers are what a user gets from the documented commands. Each row has a fixed 
 meta-iterations, chosen (from per-iteration timings) so that the whole set fits in 75 minutes
 on 2 idle CPU cores, no row above 20 minutes of training:
 
-- Sinusoid (MAML paper protocol): MLP 1-40-40-1, 10-shot, 1 inner step (also at evaluation),
-  meta-batch 25, second order, batched and compiled (``--compile``), cosine-annealed meta
-  learning rate; MAML and MetaSGD; 600 evaluation tasks with 95% CIs. A short eager run of
-  each measures the eager iterations per second, so the page states the iterations that
-  compiling bought.
+- Sinusoid (MAML paper protocol, on the wider MLP of `SINUSOID_HIDDEN`): 10-shot, 1 inner
+  step (also at evaluation), meta-batch 25, second order, batched and compiled
+  (``--compile``), cosine-annealed meta learning rate; MAML and MetaSGD; 600 evaluation
+  tasks with 95% CIs. A short eager run of each measures the eager iterations per second, so
+  the page states the iterations that compiling bought.
 - Omniglot: meta-train on ``background_small`` (242 characters, 80% for meta-training with
   90/180/270-degree rotations as new classes, 20% held out), 1-shot, each model trained for
   the way it is scored (5-way and 20-way models separately; Lake's 20 within-alphabet runs
   are scored from the 20-way model), 600 evaluation tasks of held-out characters with 95% CIs:
-  ProtoNet 5-way and 20-way, second-order MAML 5-way and 20-way, and ProtoNet 5-way again
-  through ``--engine lightning`` with the native row's exact configuration.
+  ProtoNet 5-way and 20-way, second-order MAML 5-way and 20-way (on the per-task loop,
+  which is the fastest path for them on 2 CPU cores, compiled or not: see `OMNIGLOT_NOTES`),
+  and ProtoNet 5-way again through ``--engine lightning`` with the native row's exact
+  configuration.
 
 ``--smoke`` runs each configuration for a couple of iterations on a handful of tasks (used by
-CI to prove the script works; Omniglot rows drop ``--compile`` there, whose first compile of
-the conv net takes about a minute); its numbers mean nothing and it does not write the docs
-page unless ``--markdown`` is given.
+CI to prove the script works); its numbers mean nothing and it does not write the docs page
+unless ``--markdown`` is given.
 
 The papers' full settings ship as configuration files in ``docs/configs/`` (one command each:
 ``meta-train omniglot --config docs/configs/omniglot_maml_5way1shot.toml --root DATA``); the
@@ -65,7 +66,11 @@ OMNIGLOT_NOTES = (
     "over their 400 queries) are scored from the 20-way model. The budget column compares our "
     "meta-iterations x tasks per iteration with the paper's; the papers also train on the full "
     "background set (964 characters, or 1,200 of all 1,623), we on 194 characters of "
-    "background_small (times 4 rotations)."
+    "background_small (times 4 rotations). No Omniglot row is compiled: on 2 CPU cores "
+    "second-order MAML (16 5-way tasks of 15 queries) took 1.38 s per meta-iteration on the "
+    "per-task loop, against 2.86 s batched and 1.91 s batched and compiled (after a 69 s "
+    "compile), measured idle on 2026-12-06 with torch 2.13; `--compile` pays off on the "
+    "sinusoid rows only."
 )
 LAKE_PUBLISHED = (
     "Published error rates on Lake's 20 runs (trained on the full 964-character background "
@@ -189,28 +194,32 @@ class OmniglotRow:
     meta_batch: int
     budget_minutes: float
     paper: Paper
-    compile: bool = False
     engine: str = "native"
     twin: str = ""
 
 
-# Budgets from per-task costs on 2 idle cores: second-order MAML on the per-task loop takes
-# 0.97 s per meta-iteration of 16 5-way tasks with 15 queries (about 60 ms a task; the earlier
-# results page); compiling the batched path is 1.5-2x faster after about a minute of compiling
-# (issue 19), and 4-5x on the loaded machine (10.5 s against 50 s an iteration; 20-way with a
-# meta-batch of 8 costs the same as 5-way with 16). Probes on the loaded machine (5 iterations
-# each, 2026-12-06) put a ProtoNet 5-way task at a sixth of a second-order MAML task and a
-# 20-way ProtoNet task (5 queries) at 1.5-3.5x a 5-way one; the minutes below leave room for
-# those ratios to be off by 2x.
-# 20-way tasks have 20 x (1 + 5) images against 5 x (1 + 15) for 5-way ones.
-# Measured on 2 idle cores (2026-12-06): ProtoNet 5-way runs 5.4 meta-iterations/s, so its
-# 5,000 iterations took 15 minutes, not 8 (the results page of that day also showed the
-# 20-way and MAML rows at 1.5-2.8x their budgets, on a loaded machine); its held-out accuracy
-# was 96% by iteration 1,500. The ProtoNet iterations below are sized from that rate. The
-# MAML rows are not: measured idle later that day, MAML 5-way (compiled, 16 tasks) takes
-# 1.91 s per meta-iteration after a 69 s compile, so its 2,000 iterations run about 64 min,
-# about 3x its budget (and the 20-way row likewise); they are to be resized and rerun.
-MAML_FLAGS = ("--algo", "maml", "--inner-steps", "1", "--eval-steps", "3", "--inner-lr", "0.4")
+# Budgets from per-iteration rates measured on 2 idle cores (2026-12-06, torch 2.13): ProtoNet
+# 5-way runs 5.4 meta-iterations/s (its held-out accuracy was 96% by iteration 1,500 of an
+# earlier run); 20-way ProtoNet tasks (5 queries) cost 1.5-3.5x a 5-way one. Second-order MAML
+# on the per-task loop takes 0.68 s per meta-iteration of 16 5-way tasks with 5 queries per
+# class, and 1.39 s for 8 20-way tasks with 5 queries (batched and compiled, 16 5-way tasks of
+# 15 queries took 1.91 s after a 69 s compile, the loop 1.38 s). Five queries instead of 15
+# buy three times the tasks in a budget: the 600-iteration probe of the 5-way row below (meta-lr
+# 0.003) reached 93.3% +- 0.9% on 300 held-out tasks, where 600 iterations of 15-query tasks at
+# meta-lr 0.001 had given 92.5% +- 1.2%. The MAML iterations below fill about nine tenths of
+# their budgets at those rates.
+MAML_FLAGS = (
+    "--algo",
+    "maml",
+    "--inner-steps",
+    "1",
+    "--eval-steps",
+    "3",
+    "--inner-lr",
+    "0.4",
+    "--meta-lr",
+    "0.003",
+)
 PROTONET_5WAY = OmniglotRow(
     "omniglot protonet 5-way",
     ("--algo", "protonet"),
@@ -237,23 +246,21 @@ OMNIGLOT_ROWS = (
         "omniglot maml 5-way (second order)",
         MAML_FLAGS,
         5,
-        15,
-        2000,
+        5,
+        1600,
         16,
         20.0,
         Paper("98.7% ± 0.4%", 60000, 32, "Finn et al. 2017"),
-        compile=True,
     ),
     OmniglotRow(
         "omniglot maml 20-way (second order)",
         MAML_FLAGS,
         20,
         5,
-        1200,
-        8,
-        12.0,
+        800,
+        4,
+        10.0,
         Paper("95.8% ± 0.3%", 60000, 16, "Finn et al. 2017"),
-        compile=True,
     ),
     OmniglotRow(
         "omniglot protonet 5-way (lightning)",
@@ -298,7 +305,6 @@ def omniglot_runs(root: Path) -> list[Run]:
             str(row.meta_batch),
             "--eval-tasks",
             "600",
-            *(("--batched", "--compile") if row.compile else ()),
         )
         smoke = ("--iterations", "2", "--meta-batch", "2", "--eval-tasks", "2")
         runs.append(
