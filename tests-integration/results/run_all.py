@@ -201,21 +201,17 @@ class OmniglotRow:
     twin: str = ""
 
 
-# Budgets from per-iteration rates measured on 2 idle cores (2026-12-06, torch 2.13): ProtoNet
-# 5-way runs 5.4 meta-iterations/s (its held-out accuracy was 96% by iteration 1,500 of an
-# earlier run); 20-way ProtoNet tasks (5 queries) cost 1.5-3.5x a 5-way one. Second-order MAML
-# on the per-task loop takes 0.68 s per meta-iteration of 16 5-way tasks with 5 queries per
-# class, and 1.39 s for 8 20-way tasks with 5 queries (batched and compiled, 16 5-way tasks of
-# 15 queries took 1.91 s after a 69 s compile, the loop 1.38 s). Five queries instead of 15
-# buy three times the tasks in a budget: the 600-iteration probe of the 5-way row below (meta-lr
-# 0.003) reached 93.3% +- 0.9% on 300 held-out tasks, where 600 iterations of 15-query tasks at
-# meta-lr 0.001 had given 92.5% +- 1.2%. The MAML iterations below fill about nine tenths of
-# their budgets at those rates.
-# Measured idle on 2026-12-07 (the same commands ran 1.2-1.7x slower than the day before):
-# ProtoNet 5-way 2,500 iterations in 10.5 min, 20-way 2,000 in 14.6 min (8.7 the day before),
-# hence their budgets; second-order MAML 5-way 0.76 s per meta-iteration (1,600 took 20.4
-# min, reaching 95.2% +- 0.6%, so the row runs 1,400: 16.1 min, 94.8% +- 0.5%), 20-way
-# 800 iterations in 8.2 min.
+# Budgets from per-iteration rates on 2 idle cores (torch 2.13), which varied up to 1.7x between
+# runs of the same command: ProtoNet 5-way took 7.9 min for 2,500 iterations on 2026-12-06 and
+# 10.5 min on 2026-12-07, ProtoNet 20-way 8.7 and 14.6 min for 2,000 (its held-out accuracy is
+# 96% by iteration 1,500 of 2,500 for 5-way); the budgets below hold the slower figures.
+# Second-order MAML on the per-task loop takes 0.68-0.76 s per meta-iteration of 16 5-way tasks
+# with 5 queries per class (batched and compiled, 16 5-way tasks of 15 queries took 1.91 s after
+# a 69 s compile, the loop 1.38 s). Five queries instead of 15 buy three times the tasks in a
+# budget: a 600-iteration probe of the 5-way row (meta-lr 0.003) reached 93.3% +- 0.9% on 300
+# held-out tasks, where 600 iterations of 15-query tasks at meta-lr 0.001 had given 92.5% +-
+# 1.2%. At 1,600 iterations the 5-way row took 20.4 min (95.2% +- 0.6%), so it runs 1,400 (16.1
+# min, 94.8% +- 0.5%); the 20-way row's 800 iterations of 4 tasks took 8.2 min.
 MAML_FLAGS = (
     "--algo",
     "maml",
