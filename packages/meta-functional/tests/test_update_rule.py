@@ -76,6 +76,30 @@ def test_sgd_update_scalar_tensor_rate_is_differentiable(shape: tuple[int, ...])
     assert_tight(d_lr, -(weights * gradient.detach()).sum().reshape(shape))
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, F64])
+def test_sgd_update_is_the_difference_to_the_bit_with_its_gradients(dtype: torch.dtype) -> None:
+    # the rule is written p + (-lr) g (a cheaper backward); values and gradients must be those
+    # of p - lr g exactly, for float, scalar-tensor and per-element rates
+    torch.manual_seed(0)
+    param = torch.randn(64, 3, dtype=dtype, requires_grad=True)
+    gradient = torch.randn(64, 3, dtype=dtype, requires_grad=True)
+    weights = torch.randn(64, 3, dtype=dtype)
+    for lr in (0.37, torch.tensor(0.37, dtype=dtype), torch.rand(64, 3, dtype=dtype)):
+        rate = lr.requires_grad_() if isinstance(lr, Tensor) else lr
+        ours = sgd_update(
+            {"p": param}, {"p": gradient}, rate if isinstance(rate, float) else {"p": rate}
+        )["p"]
+        reference = param - rate * gradient
+        assert torch.equal(ours, reference)
+        inputs = [param, gradient] + ([rate] if isinstance(rate, Tensor) else [])
+        for a, b in zip(
+            torch.autograd.grad((weights * ours).sum(), inputs),
+            torch.autograd.grad((weights * reference).sum(), inputs),
+            strict=True,
+        ):
+            assert torch.equal(a, b)
+
+
 def test_sgd_update_per_parameter_and_per_element_rates() -> None:
     params = {
         "a": torch.tensor([1.0, 2.0], dtype=F64),

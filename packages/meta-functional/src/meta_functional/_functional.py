@@ -79,22 +79,26 @@ def functional_forward(
     return functional_call(model, tensors, args, kwargs, tie_weights=True, strict=False)
 
 
-def _step_size(lr: LearningRate, name: str, param: Tensor) -> float | Tensor:
-    if isinstance(lr, Mapping):
-        if name not in lr:
-            raise KeyError(
-                f"learning-rate mapping has no entry for adapted parameters {[name]}; "
-                f"expected one rate per adapted name, got rates for {describe_names(lr)}"
-            )
-        rate: object = lr[name]
-        if isinstance(rate, Tensor):
-            check_lr_shape(name, rate, param)
-            return rate
-        if isinstance(rate, bool) or not isinstance(rate, int | float):
-            raise TypeError(
-                f"learning rate for {name!r} must be a tensor or a float, got {type(rate).__name__}"
-            )
-        return float(rate)
+def _named_rate(lr: Mapping[str, object], name: str, param: Tensor) -> float | Tensor:
+    """The checked rate of parameter ``name`` in a name -> rate mapping."""
+    if name not in lr:
+        raise KeyError(
+            f"learning-rate mapping has no entry for adapted parameters {[name]}; "
+            f"expected one rate per adapted name, got rates for {describe_names(lr)}"
+        )
+    rate = lr[name]
+    if isinstance(rate, Tensor):
+        check_lr_shape(name, rate, param)
+        return rate
+    if isinstance(rate, bool) or not isinstance(rate, int | float):
+        raise TypeError(
+            f"learning rate for {name!r} must be a tensor or a float, got {type(rate).__name__}"
+        )
+    return float(rate)
+
+
+def _shared_rate(lr: float | Tensor) -> float | Tensor:
+    """The checked rate that every parameter shares (a number or a scalar tensor)."""
     if isinstance(lr, Tensor) and lr.numel() != 1:
         raise ValueError(
             f"a tensor learning rate must be a scalar, got shape {tuple(lr.shape)}; "
@@ -135,11 +139,25 @@ def sgd_update(
             f"grads name parameters that params lacks: {describe_names(unknown)}; expected a "
             f"subset of {describe_names(params)}"
         )
+    rates: Mapping[str, object] | None = lr if isinstance(lr, Mapping) else None
+    shared = 0.0 if isinstance(lr, Mapping) else _shared_rate(lr)
     updated = dict(params)
     for name, gradient in grads.items():
         if gradient is not None:
-            updated[name] = params[name] - _step_size(lr, name, params[name]) * gradient
+            param = params[name]
+            rate = shared if rates is None else _named_rate(rates, name, param)
+            updated[name] = _descend(param, gradient, rate)
     return updated
+
+
+def _descend(param: Tensor, gradient: Tensor, rate: float | Tensor) -> Tensor:
+    """``param - rate * gradient``, written ``param + (-rate) * gradient``.
+
+    The two are equal to the bit (values and gradients), but the sum's backward hands the
+    incoming gradient on as it is, where a difference negates it: with a float rate, one
+    kernel per parameter fewer in every meta-backward (a tensor rate is negated instead).
+    """
+    return param + (-rate) * gradient
 
 
 def _autograd_gradients(
@@ -209,7 +227,7 @@ def inner_step(
         >>> import torch
         >>> w = torch.tensor([1.0], requires_grad=True)
         >>> inner_step({"w": w}, (2 * w).sum(), lr=0.1)["w"]
-        tensor([0.8000], grad_fn=<SubBackward0>)
+        tensor([0.8000], grad_fn=<AddBackward0>)
     """
     names = _differentiable_names(adapt_names, params)
     grads = _autograd_gradients(

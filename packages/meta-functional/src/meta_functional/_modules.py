@@ -11,7 +11,7 @@ import copy
 import functools
 import weakref
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor, nn
@@ -220,21 +220,72 @@ def detach_module(module: nn.Module, *, keep_requires_grad: bool = False) -> Non
     refresh_rnn_weights(module)
 
 
-def _per_parameter(
-    module: nn.Module, entries: Iterable[Tensor | None], function: str, what: str
-) -> list[tuple[str, Tensor, Tensor | None]]:
-    """Pair ``module.parameters()`` with one checked tensor (or ``None``) each."""
+def _one_each(
+    module: nn.Module, entries: Iterable[Tensor | None], count: int, function: str, what: str
+) -> list[Tensor | None]:
+    """``entries`` as a list, if it holds one entry per parameter (``count`` of them)."""
     if isinstance(entries, Tensor):
         raise TypeError(
             f"{what}s must be a sequence of one tensor (or None) per parameter, got a single tensor"
         )
     given = list(entries)
+    check_one_per_parameter(module, len(given), function, f"{what}s", expected=count)
+    return given
+
+
+def _per_parameter(
+    module: nn.Module, entries: Iterable[Tensor | None], function: str, what: str
+) -> list[tuple[str, Tensor, Tensor | None]]:
+    """Pair ``module.parameters()`` with one checked tensor (or ``None``) each."""
     named = list(module.named_parameters())
-    check_one_per_parameter(module, len(given), function, f"{what}s", expected=len(named))
+    given = _one_each(module, entries, len(named), function, what)
     return [
         (name, parameter, None if entry is None else _check_update(name, entry, parameter))
         for (name, parameter), entry in zip(named, given, strict=True)
     ]
+
+
+class _ParameterSlots(NamedTuple):
+    """``named_parameters()`` of a module, with the slots that hold each parameter."""
+
+    names: list[str]
+    params: list[Tensor]
+    holders: dict[int, list[tuple[dict[str, Any], str]]]  # id(param) -> (slot dict, key)s
+    has_rnn: bool
+
+
+def _parameter_slots(module: nn.Module) -> _ParameterSlots:
+    """``named_parameters()`` and every parameter or buffer slot that holds each, in one walk.
+
+    A step replaces a parameter in all the slots that hold it (tied weights stay tied); one
+    walk of the tree finds both, where ``named_parameters()`` and a walk of the slots would
+    take two (an inner step runs once per task and step, so the walks add up on small nets).
+    """
+    names: list[str] = []
+    params: list[Tensor] = []
+    holders: dict[int, list[tuple[dict[str, Any], str]]] = {}
+    buffer_slots: list[tuple[dict[str, Any], str, Tensor]] = []
+    has_rnn = False
+    for prefix, submodule in module.named_modules():
+        has_rnn = has_rnn or isinstance(submodule, nn.RNNBase)
+        slots = submodule._parameters
+        for key, param in slots.items():
+            if param is None:
+                continue
+            held = holders.get(id(param))
+            if held is None:
+                names.append(f"{prefix}.{key}" if prefix else key)
+                params.append(param)
+                held = holders[id(param)] = []
+            held.append((slots, key))
+        buffers = submodule._buffers
+        buffer_slots += [
+            (buffers, key, tensor) for key, tensor in buffers.items() if tensor is not None
+        ]
+    for slots, key, tensor in buffer_slots:  # a parameter also registered as a buffer
+        if id(tensor) in holders:
+            holders[id(tensor)].append((slots, key))
+    return _ParameterSlots(names, params, holders, has_rnn)
 
 
 def _check_update(name: str, update: object, target: Tensor) -> Tensor:
@@ -342,16 +393,27 @@ def descend_module(
         >>> with torch.no_grad():
         ...     _ = net.weight.fill_(1.0)
         >>> descend_module(net, [torch.ones(1, 1)], 0.25).weight
-        tensor([[0.7500]], grad_fn=<SubBackward0>)
+        tensor([[0.7500]], grad_fn=<AddBackward0>)
     """
     check_module(module, "descend_module: module")
-    paired = _per_parameter(module, gradients, "descend_module", "gradient")
+    found = _parameter_slots(module)
+    given = _one_each(module, gradients, len(found.params), "descend_module", "gradient")
     stepped = sgd_update(
-        {name: parameter for name, parameter, _ in paired},
-        {name: gradient for name, _, gradient in paired},
+        dict(zip(found.names, found.params, strict=True)),
+        {
+            name: None if entry is None else _check_update(name, entry, param)
+            for name, param, entry in zip(found.names, found.params, given, strict=True)
+        },
         lr,
     )
-    return _replace_slots(module, {id(param): stepped[name] for name, param, _ in paired})
+    for name, param in zip(found.names, found.params, strict=True):
+        new = stepped[name]
+        if new is not param:
+            for slots, key in found.holders[id(param)]:
+                slots[key] = new
+    if found.has_rnn:
+        refresh_rnn_weights(module)
+    return module
 
 
 def magic_box(x: Tensor) -> Tensor:

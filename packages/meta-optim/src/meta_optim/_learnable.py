@@ -452,7 +452,7 @@ class DifferentiableSGD(nn.Module):
             ...     _ = model.weight.fill_(1.0)
             >>> _ = DifferentiableSGD(0.5)(model, [torch.ones(1, 1)])
             >>> model.weight
-            tensor([[0.5000]], grad_fn=<SubBackward0>)
+            tensor([[0.5000]], grad_fn=<AddBackward0>)
         """
         check_module(module, "DifferentiableSGD: module")
         if gradients is None:
