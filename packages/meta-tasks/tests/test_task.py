@@ -49,6 +49,8 @@ def test_task_to_device_only(device: torch.device) -> None:
 def test_to_returns_the_same_object_when_nothing_changes(device: torch.device) -> None:
     task = make_task(device)
     assert task.to(device) is task
+    assert task.to(str(device)) is task
+    assert task.to() is task
     assert task.to(dtype=torch.float32) is task
     assert task.to(device, torch.float64) is not task
     batch = stack_tasks([task, make_task(device)])
