@@ -8,7 +8,9 @@ them either). A meta-update's time is the interval between the ends of two conse
 meta-updates (the native ``callback``, Lightning's ``on_train_batch_end``), so it holds the
 task sampling, the meta-gradient, the optimizer step and each engine's own bookkeeping, but
 not the one-off start of a fit. Short fits of the two engines alternate, each on a fresh
-model; the table gives medians over all their meta-updates but the first of each fit.
+model; the table gives medians over all their meta-updates but the first of each fit. A
+third fit, of a module whose step does nothing, less the time of the data module's task
+stream iterated alone, is what Lightning's loop adds to every meta-update.
 
 Usage::
 
@@ -42,6 +44,8 @@ from torch import nn
 
 NATIVE = "MetaTrainer.fit"
 LIGHTNING = "lightning.Trainer.fit"
+LIGHTNING_ALONE = "lightning.Trainer.fit, empty step"
+STREAM_ALONE = "MetaDataModule's task stream alone"
 META_LR = 1e-3
 
 
@@ -157,6 +161,57 @@ def lightning_fit(w: EngineWorkload, seed: int) -> list[float]:
     return _intervals_ms(ends.ends)
 
 
+class _EmptyStep(L.LightningModule):
+    """Lightning's own share of a meta-update: the same batches, a step that does nothing.
+
+    A fit of this module costs Lightning's loop and hooks and the data module's task sampling
+    and transfer; an optimizer step, which both engines take, is left out (in torch 2.14.1 its
+    fixed cost alone is a few tenths of a millisecond: it probes for an accelerator every step).
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+        self.model = model
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.model.parameters(), lr=META_LR)
+
+    def training_step(self, batch: object, batch_idx: int) -> None:
+        return None
+
+
+def lightning_alone_fit(w: EngineWorkload, seed: int) -> list[float]:
+    """Milliseconds between consecutive steps of a fit of `_EmptyStep` on ``w``'s tasks."""
+    torch.manual_seed(seed)
+    data = MetaDataModule(
+        w.make_sampler(), meta_batch_size=w.meta_batch_size, epoch_length=w.steps_per_fit
+    )
+    ends = _BatchEnds()
+    trainer = L.Trainer(
+        max_epochs=1,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[ends],
+    )
+    trainer.fit(_EmptyStep(w.make_model()), data)
+    return _intervals_ms(ends.ends)
+
+
+def stream_alone(w: EngineWorkload, seed: int) -> list[float]:
+    """Milliseconds between consecutive meta-batches of the data module's stream, no engine."""
+    torch.manual_seed(seed)
+    data = MetaDataModule(
+        w.make_sampler(), meta_batch_size=w.meta_batch_size, epoch_length=w.steps_per_fit
+    )
+    ends = [time.perf_counter() for _ in data.train_dataloader()]
+    return _intervals_ms(ends)
+
+
 def _intervals_ms(ends: list[float]) -> list[float]:
     return [(later - earlier) * 1000.0 for earlier, later in itertools.pairwise(ends)]
 
@@ -165,7 +220,12 @@ def benchmark(
     workloads: list[EngineWorkload], rounds: int, seed: int
 ) -> dict[tuple[str, str], list[float]]:
     """Alternate short fits of the two engines (the order flips every round)."""
-    engines = {NATIVE: native_fit, LIGHTNING: lightning_fit}
+    engines = {
+        NATIVE: native_fit,
+        LIGHTNING: lightning_fit,
+        LIGHTNING_ALONE: lightning_alone_fit,
+        STREAM_ALONE: stream_alone,
+    }
     times: dict[tuple[str, str], list[float]] = {
         (w.name, engine): [] for w in workloads for engine in engines
     }
@@ -206,7 +266,10 @@ def markdown(rows: list[dict[str, object]], workloads: list[EngineWorkload], rou
         f"{torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}; "
         f"{rounds} alternating fits per engine on fresh models, medians over their "
         "meta-updates (the first of each fit left out). Target: Lightning within 5 % of "
-        "the native step.",
+        "the native step. The empty-step row is a fit whose step does nothing (Lightning's "
+        "loop and hooks, the data module's task sampling and transfer) and the stream row "
+        "the data module's sampling alone, which the native loop does too: their difference "
+        "is what Lightning's loop adds to every meta-update.",
         "",
     ]
     lines += [f"- **{w.name}**: {w.description}" for w in workloads]
