@@ -140,12 +140,14 @@ class _BatchEnds(L.Callback):
         self.ends.append(time.perf_counter())
 
 
-def lightning_fit(w: EngineWorkload, seed: int) -> list[float]:
-    """Milliseconds between consecutive meta-updates of one ``lightning.Trainer.fit``."""
-    module = MetaLightningModule(_algorithm(w, seed), w.loss_fn, meta_lr=META_LR, batched=w.batched)
-    data = MetaDataModule(
+def _data(w: EngineWorkload) -> MetaDataModule:
+    return MetaDataModule(
         w.make_sampler(), meta_batch_size=w.meta_batch_size, epoch_length=w.steps_per_fit
     )
+
+
+def _timed_fit(module: L.LightningModule, w: EngineWorkload) -> list[float]:
+    """Milliseconds between consecutive steps of one ``lightning.Trainer.fit`` on ``w``'s tasks."""
     ends = _BatchEnds()
     trainer = L.Trainer(
         max_epochs=1,
@@ -157,16 +159,21 @@ def lightning_fit(w: EngineWorkload, seed: int) -> list[float]:
         enable_model_summary=False,
         callbacks=[ends],
     )
-    trainer.fit(module, data)
+    trainer.fit(module, _data(w))
     return _intervals_ms(ends.ends)
+
+
+def lightning_fit(w: EngineWorkload, seed: int) -> list[float]:
+    """Milliseconds between consecutive meta-updates of one ``lightning.Trainer.fit``."""
+    module = MetaLightningModule(_algorithm(w, seed), w.loss_fn, meta_lr=META_LR, batched=w.batched)
+    return _timed_fit(module, w)
 
 
 class _EmptyStep(L.LightningModule):
     """Lightning's own share of a meta-update: the same batches, a step that does nothing.
 
     A fit of this module costs Lightning's loop and hooks and the data module's task sampling
-    and transfer; an optimizer step, which both engines take, is left out (in torch 2.14.1 its
-    fixed cost alone is a few tenths of a millisecond: it probes for an accelerator every step).
+    and transfer; the optimizer step, which both engines take, is left out.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -184,31 +191,13 @@ class _EmptyStep(L.LightningModule):
 def lightning_alone_fit(w: EngineWorkload, seed: int) -> list[float]:
     """Milliseconds between consecutive steps of a fit of `_EmptyStep` on ``w``'s tasks."""
     torch.manual_seed(seed)
-    data = MetaDataModule(
-        w.make_sampler(), meta_batch_size=w.meta_batch_size, epoch_length=w.steps_per_fit
-    )
-    ends = _BatchEnds()
-    trainer = L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[ends],
-    )
-    trainer.fit(_EmptyStep(w.make_model()), data)
-    return _intervals_ms(ends.ends)
+    return _timed_fit(_EmptyStep(w.make_model()), w)
 
 
 def stream_alone(w: EngineWorkload, seed: int) -> list[float]:
     """Milliseconds between consecutive meta-batches of the data module's stream, no engine."""
     torch.manual_seed(seed)
-    data = MetaDataModule(
-        w.make_sampler(), meta_batch_size=w.meta_batch_size, epoch_length=w.steps_per_fit
-    )
-    ends = [time.perf_counter() for _ in data.train_dataloader()]
+    ends = [time.perf_counter() for _ in _data(w).train_dataloader()]
     return _intervals_ms(ends)
 
 
