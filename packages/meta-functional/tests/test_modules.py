@@ -196,6 +196,11 @@ def test_clone_and_update_recurrent_modules(
     expected_out = functional_forward(net, new_params, x)[0]
     torch.testing.assert_close(clone(x)[0], expected_out, rtol=1e-5, atol=1e-6)
 
+    # descend_module (the step rule's shell) refreshes the RNN's weight list the same way
+    clone = clone_module(net)
+    descend_module(clone, [torch.full_like(p, -0.02) for p in clone.parameters()], 0.5)
+    torch.testing.assert_close(clone(x)[0], expected_out, rtol=1e-5, atol=1e-6)
+
 
 def test_clone_of_clone_reaches_the_original() -> None:
     torch.manual_seed(7)
