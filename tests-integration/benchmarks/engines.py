@@ -208,7 +208,7 @@ def _intervals_ms(ends: list[float]) -> list[float]:
 def benchmark(
     workloads: list[EngineWorkload], rounds: int, seed: int
 ) -> dict[tuple[str, str], list[float]]:
-    """Alternate short fits of the two engines (the order flips every round)."""
+    """Alternate short fits of every engine and baseline (the order flips every round)."""
     engines = {
         NATIVE: native_fit,
         LIGHTNING: lightning_fit,
