@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import torch
@@ -139,15 +140,23 @@ def sgd_update(
             f"grads name parameters that params lacks: {describe_names(unknown)}; expected a "
             f"subset of {describe_names(params)}"
         )
-    rates: Mapping[str, object] | None = lr if isinstance(lr, Mapping) else None
-    shared = 0.0 if isinstance(lr, Mapping) else _shared_rate(lr)
+    rate_of = _rate_lookup(lr)
     updated = dict(params)
     for name, gradient in grads.items():
         if gradient is not None:
-            param = params[name]
-            rate = shared if rates is None else _named_rate(rates, name, param)
-            updated[name] = _descend(param, gradient, rate)
+            updated[name] = _descend(params[name], gradient, rate_of(name, params[name]))
     return updated
+
+
+def _rate_lookup(lr: LearningRate) -> Callable[[str, Tensor], float | Tensor]:
+    """``(name, param) -> checked rate``: from a name -> rate mapping, or the one shared rate.
+
+    A shared rate is checked once here, not once per parameter.
+    """
+    if isinstance(lr, Mapping):
+        return functools.partial(_named_rate, lr)
+    shared = _shared_rate(lr)
+    return lambda name, param: shared
 
 
 def _descend(param: Tensor, gradient: Tensor, rate: float | Tensor) -> Tensor:
