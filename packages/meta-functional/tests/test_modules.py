@@ -412,6 +412,26 @@ def test_update_module_keeps_ties_and_memo_shares_between_modules() -> None:
     assert first[0].weight is second[0].weight
 
 
+def test_update_module_updates_every_slot_of_a_shared_buffer_and_fails_cleanly() -> None:
+    first, second = nn.BatchNorm1d(2), nn.BatchNorm1d(2)
+    second.running_mean = first.running_mean  # one buffer held in two slots
+    shared = first.running_mean
+    assert isinstance(shared, torch.Tensor)
+    shared.update = torch.ones(2)  # type: ignore[attr-defined]  # l2l protocol
+    update_module(nn.Sequential(first, second))
+    assert first.running_mean is second.running_mean
+    torch.testing.assert_close(second.running_mean, torch.ones(2))
+
+    linear = nn.Linear(3, 2)
+    weight, bias = linear.weight, linear.bias
+    memo: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+    with pytest.raises(ValueError, match=r"update for 'bias' has shape \(3,\)"):
+        update_module(linear, [torch.ones(2, 3), torch.zeros(3)], memo)
+    assert linear.weight is weight
+    assert linear.bias is bias
+    assert memo == {}
+
+
 def test_update_module_bad_inputs() -> None:
     net = nn.Linear(3, 2)
     with pytest.raises(ValueError, match=r"got 1 updates for the 2 parameters of Linear"):

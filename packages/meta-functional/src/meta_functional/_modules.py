@@ -49,11 +49,7 @@ def refresh_rnn_weights(module: nn.Module) -> None:
         >>> lstm._flat_weights[0] is lstm.weight_ih_l0
         True
     """
-    _refresh_rnns(module.modules())
-
-
-def _refresh_rnns(modules: Iterable[nn.Module]) -> None:
-    for submodule in modules:
+    for submodule in module.modules():
         if isinstance(submodule, nn.RNNBase):
             weights = [getattr(submodule, name, None) for name in submodule._flat_weights_names]
             submodule._flat_weights = weights
@@ -233,38 +229,33 @@ def _one_each(
     return given
 
 
-def _per_parameter(
-    module: nn.Module, entries: Iterable[Tensor | None], function: str, what: str
-) -> list[tuple[str, Tensor, Tensor | None]]:
-    """Pair ``module.parameters()`` with one checked tensor (or ``None``) each."""
-    named = list(module.named_parameters())
-    given = _one_each(module, entries, len(named), function, what)
-    return [
-        (name, parameter, None if entry is None else _check_update(name, entry, parameter))
-        for (name, parameter), entry in zip(named, given, strict=True)
-    ]
+class _TreeSlots(NamedTuple):
+    """A module tree's parameters and buffers, with the slots that hold each tensor.
 
-
-class _ParameterSlots(NamedTuple):
-    """``named_parameters()`` of a module, with the slots that hold each parameter."""
+    ``names``/``params`` are ``named_parameters()``, ``buffer_names``/``buffers`` are
+    ``named_buffers()`` (names, order and de-duplication alike), and ``holders`` maps the id
+    of each of those tensors to every ``(slot dict, key)`` of the tree that holds it, so a
+    replacement reaches all of them (tied weights stay tied).
+    """
 
     names: list[str]
     params: list[Tensor]
-    holders: dict[int, list[tuple[dict[str, Any], str]]]  # id(param) -> (slot dict, key)s
+    buffer_names: list[str]
+    buffers: list[Tensor]
+    holders: dict[int, list[tuple[dict[str, Any], str]]]
     has_rnn: bool
 
 
-def _parameter_slots(module: nn.Module) -> _ParameterSlots:
-    """``named_parameters()`` and every parameter or buffer slot that holds each, in one walk.
+def _tree_slots(module: nn.Module) -> _TreeSlots:
+    """The parameters, buffers and slots of ``module``'s tree, found in one walk.
 
-    A step replaces a parameter in all the slots that hold it (tied weights stay tied); one
-    walk of the tree finds both, where ``named_parameters()`` and a walk of the slots would
-    take two (an inner step runs once per task and step, so the walks add up on small nets).
+    One walk, where ``named_parameters()`` and a walk of the slots would take two: an inner
+    step runs once per task and step, so the walks add up on small nets.
     """
     names: list[str] = []
     params: list[Tensor] = []
     holders: dict[int, list[tuple[dict[str, Any], str]]] = {}
-    buffer_slots: list[tuple[dict[str, Any], str, Tensor]] = []
+    buffer_slots: list[tuple[dict[str, Any], str, Tensor, str]] = []
     has_rnn = False
     for prefix, submodule in module.named_modules():
         has_rnn = has_rnn or isinstance(submodule, nn.RNNBase)
@@ -280,12 +271,28 @@ def _parameter_slots(module: nn.Module) -> _ParameterSlots:
             held.append((slots, key))
         buffers = submodule._buffers
         buffer_slots += [
-            (buffers, key, tensor) for key, tensor in buffers.items() if tensor is not None
+            (buffers, key, tensor, prefix) for key, tensor in buffers.items() if tensor is not None
         ]
-    for slots, key, tensor in buffer_slots:  # a parameter also registered as a buffer
-        if id(tensor) in holders:
-            holders[id(tensor)].append((slots, key))
-    return _ParameterSlots(names, params, holders, has_rnn)
+    buffer_names: list[str] = []
+    buffer_list: list[Tensor] = []
+    listed: set[int] = set()
+    for slots, key, tensor, prefix in buffer_slots:  # after the walk: a buffer may hold a param
+        if id(tensor) not in listed:
+            listed.add(id(tensor))
+            buffer_names.append(f"{prefix}.{key}" if prefix else key)
+            buffer_list.append(tensor)
+        holders.setdefault(id(tensor), []).append((slots, key))
+    return _TreeSlots(names, params, buffer_names, buffer_list, holders, has_rnn)
+
+
+def _replace(module: ModuleT, found: _TreeSlots, replacements: dict[int, Tensor]) -> ModuleT:
+    """Put ``replacements[id(old)]`` into every slot of ``found`` that holds ``old``."""
+    for old, new in replacements.items():
+        for slots, key in found.holders[old]:
+            slots[key] = new
+    if found.has_rnn:
+        refresh_rnn_weights(module)
+    return module
 
 
 def _check_update(name: str, update: object, target: Tensor) -> Tensor:
@@ -336,14 +343,19 @@ def update_module(
     """
     check_module(module, "update_module: module")
     memo = {} if memo is None else memo
+    found = _tree_slots(module)
     if updates is not None:
-        paired = _per_parameter(module, updates, "update_module", "update")
+        given = _one_each(module, updates, len(found.params), "update_module", "update")
+        named = list(zip(found.names, found.params, given, strict=True))
     else:  # learn2learn's protocol: an ``update`` attribute on parameters and buffers
-        named = (*module.named_parameters(), *module.named_buffers())
-        attributes = [(name, tensor, getattr(tensor, "update", None)) for name, tensor in named]
-        paired = [(n, t, None if u is None else _check_update(n, u, t)) for n, t, u in attributes]
+        tensors = (
+            *zip(found.names, found.params, strict=True),
+            *zip(found.buffer_names, found.buffers, strict=True),
+        )
+        named = [(name, tensor, getattr(tensor, "update", None)) for name, tensor in tensors]
+    paired = [(t, None if u is None else _check_update(n, u, t)) for n, t, u in named]
     replacements: dict[int, Tensor] = {}
-    for _, original, update in paired:
+    for original, update in paired:
         if update is None:
             continue
         cached = memo.get(id(original))
@@ -351,18 +363,7 @@ def update_module(
             cached = (original, original + update)
             memo[id(original)] = cached
         replacements[id(original)] = cached[1]
-    return _replace_slots(module, replacements)
-
-
-def _replace_slots(module: ModuleT, replacements: dict[int, Tensor]) -> ModuleT:
-    """Put ``replacements[id(old)]`` into every slot of the tree that holds ``old``."""
-    modules = list(module.modules())
-    for slots, key, tensor in list(_slots(modules)):
-        replacement = replacements.get(id(tensor))
-        if replacement is not None:
-            slots[key] = replacement
-    _refresh_rnns(modules)
-    return module
+    return _replace(module, found, replacements)
 
 
 def descend_module(
@@ -396,7 +397,7 @@ def descend_module(
         tensor([[0.7500]], grad_fn=<AddBackward0>)
     """
     check_module(module, "descend_module: module")
-    found = _parameter_slots(module)
+    found = _tree_slots(module)
     given = _one_each(module, gradients, len(found.params), "descend_module", "gradient")
     stepped = sgd_update(
         dict(zip(found.names, found.params, strict=True)),
@@ -406,14 +407,12 @@ def descend_module(
         },
         lr,
     )
-    for name, param in zip(found.names, found.params, strict=True):
-        new = stepped[name]
-        if new is not param:
-            for slots, key in found.holders[id(param)]:
-                slots[key] = new
-    if found.has_rnn:
-        refresh_rnn_weights(module)
-    return module
+    replacements = {
+        id(param): stepped[name]
+        for name, param in zip(found.names, found.params, strict=True)
+        if stepped[name] is not param
+    }
+    return _replace(module, found, replacements)
 
 
 def magic_box(x: Tensor) -> Tensor:
