@@ -760,7 +760,11 @@ class MAML(nn.Module):
         self, compiled: CompiledSteps, tasks: list[TaskData], loss_fn: LossFn, *, stackable: bool
     ) -> MetaGradient:
         plan, weights = self._plan(None)
-        trainable, fixed = self._compiled_inputs(plan)
+        live: _State = {
+            "params": dict(self.module.named_parameters()),
+            "rates": self._learned_rates(),
+        }
+        trainable, fixed = self._compiled_inputs(plan, live)
         reference = next(self.module.parameters())
         weight_tensor = (
             None
@@ -787,7 +791,7 @@ class MAML(nn.Module):
                     output: tuple[_State, tuple[Tensor, Tensor]],
                 ) -> tuple[Tensor, list[Tensor]]:
                     grads, (losses, predictions) = output
-                    self._add_meta_gradient(grads, share)
+                    self._add_meta_gradient(live, grads, share)
                     return losses, list(predictions.unbind(0))
 
                 return compiled.run(
@@ -802,7 +806,7 @@ class MAML(nn.Module):
 
         def finish_task(output: tuple[_State, tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
             grads, (loss, prediction) = output
-            self._add_meta_gradient(grads, 1.0 / len(tasks))
+            self._add_meta_gradient(live, grads, 1.0 / len(tasks))
             return loss, prediction
 
         def task_step(task: TaskData, _: float) -> tuple[Tensor, Tensor]:
@@ -817,19 +821,16 @@ class MAML(nn.Module):
 
         return task_by_task(tasks, task_step)
 
-    def _compiled_inputs(self, plan: _Plan) -> tuple[_State, _State]:
+    def _compiled_inputs(self, plan: _Plan, live: _State) -> tuple[_State, _State]:
         """``(trainable, fixed)``: what the meta-gradient differentiates, and the rest.
 
         Parameters and learned rates that require grad are differentiated (rates only when
         there are inner steps, so that unused rates get no ``.grad``, as in eager mode);
-        frozen ones and the module's buffers are fixed. All are detached.
+        frozen ones and the module's buffers are fixed. All are detached. ``live`` holds the
+        module's parameters and learned rates by group (``"params"``, ``"rates"``).
         """
         trainable: _State = {"params": {}, "rates": {}}
         fixed: _State = {"params": dict(self.module.named_buffers()), "rates": {}}
-        live: _State = {
-            "params": dict(self.module.named_parameters()),
-            "rates": self._learned_rates(),
-        }
         for group, tensors in live.items():
             for name, tensor in tensors.items():
                 differentiated = tensor.requires_grad and (group == "params" or plan.steps > 0)
@@ -878,12 +879,9 @@ class MAML(nn.Module):
 
         return meta_step
 
-    def _add_meta_gradient(self, grads: _State, scale: float) -> None:
-        """Add ``scale`` times the compiled meta-gradient to the live tensors' ``.grad``."""
-        live: _State = {
-            "params": dict(self.module.named_parameters()),
-            "rates": self._learned_rates(),
-        }
+    @staticmethod
+    def _add_meta_gradient(live: _State, grads: _State, scale: float) -> None:
+        """Add ``scale`` times the compiled meta-gradient ``grads`` to ``live``'s ``.grad``."""
         for group, gradients in grads.items():
             for name, gradient in gradients.items():
                 tensor = live[group][name]

@@ -140,10 +140,11 @@ def task_list(tasks: object, who: str) -> list[TaskData]:
 
 def same_layout(tasks: Sequence[TaskData]) -> bool:
     """Whether all tasks agree field by field in shape, dtype and device (so they stack)."""
-
-    def layout(task: TaskData) -> list[tuple[object, ...]]:
-        fields = (task.support_x, task.support_y, task.query_x, task.query_y)
-        return [(t.shape, t.dtype, t.device) for t in fields]
-
-    first = layout(tasks[0])
-    return all(layout(task) == first for task in tasks[1:])
+    for field in _TASK_FIELDS:
+        first = getattr(tasks[0], field)
+        shape, dtype, device = first.shape, first.dtype, first.device
+        for task in tasks[1:]:
+            tensor = getattr(task, field)
+            if tensor.shape != shape or tensor.dtype != dtype or tensor.device != device:
+                return False
+    return True
