@@ -53,20 +53,27 @@ def check_task_stacks(
     return n_tasks
 
 
+def _updates_running_stats(module: nn.Module) -> bool:
+    return (
+        isinstance(module, nn.modules.batchnorm._BatchNorm)
+        and module.training
+        and module.track_running_stats
+    )
+
+
 def check_batchable(module: nn.Module) -> None:
     """Raise if ``module`` holds BatchNorm layers that would update running stats."""
+    if not any(map(_updates_running_stats, module.modules())):
+        return  # the common case, checked on every batched call: no names built
     offenders = [
         name or type(module).__name__
         for name, sub in module.named_modules()
-        if isinstance(sub, nn.modules.batchnorm._BatchNorm)
-        and sub.training
-        and sub.track_running_stats
+        if _updates_running_stats(sub)
     ]
-    if offenders:
-        raise ValueError(
-            f"batched_query_loss cannot update BatchNorm running statistics per task, but "
-            f"{describe_names(offenders)} are in training mode with track_running_stats=True; "
-            f"construct them with track_running_stats=False (per-task batch statistics, the "
-            f"usual MAML choice), call .eval() to use the stored statistics, or use the "
-            f"per-task query_loss"
-        )
+    raise ValueError(
+        f"batched_query_loss cannot update BatchNorm running statistics per task, but "
+        f"{describe_names(offenders)} are in training mode with track_running_stats=True; "
+        f"construct them with track_running_stats=False (per-task batch statistics, the "
+        f"usual MAML choice), call .eval() to use the stored statistics, or use the "
+        f"per-task query_loss"
+    )
