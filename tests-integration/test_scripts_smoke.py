@@ -228,6 +228,35 @@ def test_a_compiled_row_outside_the_float32_tolerance_is_judged_in_float64(float
         assert notes == {}
 
 
+def test_compiled_misses_tell_the_compiled_floor_from_our_overhead():
+    maml_step = _maml_step_module()
+
+    def row(workload, name, ms, peak=None):
+        return {"workload": workload, "implementation": name, "median_ms": ms, "peak_mb": peak}
+
+    rows = [
+        row("A1", "meta-* batched", 6.0),
+        row("A1", maml_step.BATCHED_COMPILED, 3.0),
+        row("A1", maml_step.TORCH_FUNC_COMPILED, 2.0),
+        row("A1", maml_step.PLAIN, 1.6),
+        row("A1", "torchopt", 30.0),
+        row("B", maml_step.PER_TASK_LOOP, 600.0, 160.0),
+        row("B", maml_step.BATCHED_COMPILED, 750.0, 900.0),
+        row("B", maml_step.TORCH_FUNC_COMPILED, 300.0, 150.0),
+        row("C", "meta-* loop", 1200.0, 800.0),
+        row("C", maml_step.BATCHED_COMPILED, 1000.0, 1000.0),
+    ]
+    lines = "\n".join(maml_step.compiled_misses(rows))
+    assert "- A1: the hand-written compiled function misses it too (1.25x the plain step" in lines
+    assert "meta-*'s compiled step takes 1.50x its time" in lines
+    assert "- B: the hand-written compiled function meets it (300.00 ms)" in lines
+    assert "900 MB against 160 MB for meta-* loop, backward per task" in lines
+    assert "- C: no hand-written compiled row here" in lines
+    assert "1000 MB against 800 MB for meta-* loop." in lines
+    met = [row("A1", "meta-* batched", 6.0), row("A1", maml_step.BATCHED_COMPILED, 0.1)]
+    assert maml_step.compiled_misses([*met, row("A1", maml_step.PLAIN, 1.6)]) == []
+
+
 def test_drop_in_rows_compare_the_same_code_on_both_libraries():
     maml_step = _maml_step_module()
     median = {

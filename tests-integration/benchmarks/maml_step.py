@@ -961,6 +961,83 @@ def compiled_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def compiled_misses(rows: list[dict[str, Any]]) -> list[str]:
+    """Why the batched compiled rows miss issue 19's targets, read off this run's rows.
+
+    The hand-written compiled row is the floor: if it misses a target too, the target is below
+    what ``torch.compile`` makes of this meta-gradient here, and what meta-* adds is stated.
+    """
+    by_key = {(row["workload"], row["implementation"]): row for row in rows}
+    reasons = []
+    for workload in dict.fromkeys(row["workload"] for row in rows):
+        ours, hand = (
+            by_key.get((workload, BATCHED_COMPILED)),
+            by_key.get((workload, TORCH_FUNC_COMPILED)),
+        )
+        eager = [
+            row
+            for (w, name), row in by_key.items()
+            if w == workload and name.startswith("meta-*") and name not in OURS_COMPILED
+        ]
+        peers = [row for (w, name), row in by_key.items() if w == workload and name in PEERS]
+        if ours is None or not eager:
+            continue
+        best = min(eager, key=lambda row: row["median_ms"])
+        fastest = min(peers, key=lambda row: row["median_ms"]) if peers else None
+        plain = by_key.get((workload, PLAIN))
+        if not _target_met(workload, ours, best, fastest, plain).startswith("no"):
+            continue
+        reasons.append(f"- {workload}: " + _miss_reason(workload, ours, hand, best, fastest, plain))
+    if not reasons:
+        return []
+    intro = "Why the batched compiled rows miss their targets (read off this run's rows):"
+    return ["", intro, "", *reasons]
+
+
+def _miss_reason(
+    workload: str,
+    ours: dict[str, Any],
+    hand: dict[str, Any] | None,
+    best: dict[str, Any],
+    fastest: dict[str, Any] | None,
+    plain: dict[str, Any] | None,
+) -> str:
+    parts = []
+    if hand is not None:
+        ratio = ours["median_ms"] / hand["median_ms"]
+        overhead = (
+            f"meta-*'s compiled step takes {ratio:.2f}x its time (it checks and stacks the "
+            f"tasks, returns per-task predictions and writes .grad)"
+        )
+        verdict = _target_met(workload, hand, best, fastest, plain)
+        if verdict.startswith("no"):
+            misses = verdict.removeprefix("no: ")
+            parts.append(
+                f"the hand-written compiled function misses it too ({misses}), so the target "
+                f"is beyond what torch.compile makes of this meta-gradient here; {overhead}"
+            )
+        else:
+            parts.append(
+                f"the hand-written compiled function meets it ({hand['median_ms']:.2f} ms): "
+                f"the miss is meta-*'s own, {overhead}"
+            )
+    peak, best_peak = ours["peak_mb"], best["peak_mb"]
+    if peak is not None and best_peak is not None and peak > best_peak:
+        memory = (
+            f"its peak memory is {peak:.0f} MB against {best_peak:.0f} MB for "
+            f"{best['implementation']}"
+        )
+        if best["implementation"] == PER_TASK_LOOP:
+            memory += (
+                ": one function over all tasks holds every task's activations at once, the "
+                "loop one task's"
+            )
+        parts.append(memory)
+    if hand is None:
+        parts.insert(0, "no hand-written compiled row here to tell torch.compile's part from ours")
+    return "; ".join(parts) + "."
+
+
 def _target_met(
     workload: str,
     compiled: dict[str, Any],
@@ -1026,6 +1103,7 @@ def markdown(
     lines += ["", *target_lines(rows)]
     if any(row["implementation"] in OURS_COMPILED for row in rows):
         lines += ["", "## Compiled meta-steps", "", *compiled_lines(rows)]
+        lines += compiled_misses(rows)
     if missing:
         lines += ["", "Peers not benchmarked:", ""]
         lines += [f"- {name}: {reason}" for name, reason in sorted(missing.items())]
