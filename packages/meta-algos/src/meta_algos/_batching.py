@@ -44,7 +44,7 @@ def chunk_by_chunk(
         chunk = tasks[start : start + size]
         chunk_losses, chunk_predictions = step(chunk, len(chunk) / len(tasks))
         losses.append(chunk_losses.detach())
-        predictions.extend(prediction.detach() for prediction in chunk_predictions)
+        predictions += [prediction.detach() for prediction in chunk_predictions]
     return MetaGradient(torch.cat(losses), predictions)
 
 
