@@ -257,6 +257,43 @@ def test_compiled_misses_tell_the_compiled_floor_from_our_overhead():
     assert maml_step.compiled_misses([*met, row("A1", maml_step.PLAIN, 1.6)]) == []
 
 
+def test_markdown_rebuilt_from_json_keeps_every_section(tmp_path, capsys):
+    maml_step = _maml_step_module()
+    rows = [
+        {
+            "workload": "B",
+            "implementation": name,
+            "median_ms": ms,
+            "min_ms": ms,
+            "ratio_to_torch_func": 1.0,
+            "ratio_to_plain_step": 1.0,
+            "peak_mb": 100.0,
+            "compile_s": 60.0 if name == maml_step.BATCHED_COMPILED else None,
+        }
+        for name, ms in (
+            (maml_step.REFERENCE, 600.0),
+            (maml_step.PER_TASK_LOOP, 550.0),
+            (maml_step.BATCHED_COMPILED, 700.0),
+        )
+    ]
+    report = {
+        "settings": "test settings",
+        "workloads": {"B": "conv4"},
+        "rows": rows,
+        "missing": {"higher": "not installed"},
+        "failures": {},
+        "float64_checked": {"B/meta-* batched, compiled": "kept after the float64 check"},
+    }
+    source, table = tmp_path / "report.json", tmp_path / "table.md"
+    source.write_text(json.dumps(report))
+    assert maml_step.main(["--from-json", str(source), "--markdown", str(table)]) == 0
+    text = table.read_text()
+    assert "- B/meta-* batched, compiled: kept after the float64 check" in text
+    assert "- higher: not installed" in text
+    assert "Why the batched compiled rows miss their targets" in text
+    capsys.readouterr()
+
+
 def test_drop_in_rows_compare_the_same_code_on_both_libraries():
     maml_step = _maml_step_module()
     median = {

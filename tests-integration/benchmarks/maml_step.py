@@ -1155,6 +1155,7 @@ def main(argv: list[str] | None = None) -> int:
             report["missing"],
             report["failures"],
             report["settings"],
+            report.get("float64_checked"),
         )
         print(table)
         if args.markdown:
