@@ -18,6 +18,7 @@ Usage::
 
 from __future__ import annotations
 
+import abc
 import argparse
 import ctypes
 import importlib
@@ -261,16 +262,17 @@ def task_list(w: Workload) -> list[types.SimpleNamespace]:
     ]
 
 
-class CompiledRun:
+class CompiledRun(abc.ABC):
     """A meta-gradient whose first call compiles; ``compile_seconds`` says how long it took."""
 
     @property
+    @abc.abstractmethod
     def compile_seconds(self) -> float:
         """Wall time of the compiling first calls (compile plus one run), in seconds."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def __call__(self) -> float:
-        raise NotImplementedError
+        """Accumulate the meta-gradient into the model's ``.grad``; return the mean loss."""
 
 
 class CompiledMetaStep(CompiledRun):
