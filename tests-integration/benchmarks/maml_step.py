@@ -160,6 +160,8 @@ def omniglot_workload(name: str, inner_steps: int) -> Workload:
 # Each implementation: (model, workload) -> a function that computes the meta-gradient into
 # model's parameters' .grad (mean query loss over tasks) and returns the loss value.
 MetaGradient = Callable[[], float]
+# one row of the results table: workload, implementation, median_ms, peak_mb, ...
+Row = dict[str, Any]
 Implementation = Callable[[nn.Module, Workload], MetaGradient]
 
 
@@ -933,17 +935,10 @@ def compiled_lines(rows: list[dict[str, Any]]) -> list[str]:
         ]
         hand_written = by_key.get((workload, TORCH_FUNC_COMPILED))
         hand_ms = "" if hand_written is None else f"{hand_written['median_ms']:.2f}"
-        eager = [
-            row
-            for (w, name), row in by_key.items()
-            if w == workload and name.startswith("meta-*") and name not in OURS_COMPILED
-        ]
-        peers = [row for (w, name), row in by_key.items() if w == workload and name in PEERS]
-        if not compiled or not eager:
+        references = _references(by_key, workload)
+        if not compiled or references is None:
             continue
-        best = min(eager, key=lambda row: row["median_ms"])
-        fastest = min(peers, key=lambda row: row["median_ms"]) if peers else None
-        plain = by_key.get((workload, PLAIN))
+        best, fastest, plain = references
         for row in sorted(compiled, key=lambda row: row["median_ms"]):
             ms, saved = row["median_ms"], best["median_ms"] - row["median_ms"]
             break_even = (
@@ -963,6 +958,23 @@ def compiled_lines(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _references(
+    by_key: dict[tuple[str, str], Row], workload: str
+) -> tuple[Row, Row | None, Row | None] | None:
+    """A workload's best eager meta-* row, fastest peer row and plain step row (if any)."""
+    eager = [
+        row
+        for (w, name), row in by_key.items()
+        if w == workload and name.startswith("meta-*") and name not in OURS_COMPILED
+    ]
+    if not eager:
+        return None
+    peers = [row for (w, name), row in by_key.items() if w == workload and name in PEERS]
+    fastest = min(peers, key=lambda row: row["median_ms"]) if peers else None
+    best = min(eager, key=lambda row: row["median_ms"])
+    return best, fastest, by_key.get((workload, PLAIN))
+
+
 def compiled_misses(rows: list[dict[str, Any]]) -> list[str]:
     """Why the batched compiled rows miss issue 19's targets, read off this run's rows.
 
@@ -972,21 +984,12 @@ def compiled_misses(rows: list[dict[str, Any]]) -> list[str]:
     by_key = {(row["workload"], row["implementation"]): row for row in rows}
     reasons = []
     for workload in dict.fromkeys(row["workload"] for row in rows):
-        ours, hand = (
-            by_key.get((workload, BATCHED_COMPILED)),
-            by_key.get((workload, TORCH_FUNC_COMPILED)),
-        )
-        eager = [
-            row
-            for (w, name), row in by_key.items()
-            if w == workload and name.startswith("meta-*") and name not in OURS_COMPILED
-        ]
-        peers = [row for (w, name), row in by_key.items() if w == workload and name in PEERS]
-        if ours is None or not eager:
+        ours = by_key.get((workload, BATCHED_COMPILED))
+        hand = by_key.get((workload, TORCH_FUNC_COMPILED))
+        references = _references(by_key, workload)
+        if ours is None or references is None:
             continue
-        best = min(eager, key=lambda row: row["median_ms"])
-        fastest = min(peers, key=lambda row: row["median_ms"]) if peers else None
-        plain = by_key.get((workload, PLAIN))
+        best, fastest, plain = references
         if not _target_met(workload, ours, best, fastest, plain).startswith("no"):
             continue
         reasons.append(f"- {workload}: " + _miss_reason(workload, ours, hand, best, fastest, plain))
