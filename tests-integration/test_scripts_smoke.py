@@ -111,6 +111,27 @@ def test_benchmark_scripts_run(tmp_path, script, args):
 
 @needs_omniglot
 @pytest.mark.data
+def test_conv_settings_benchmark_compares_each_row_with_the_default_loop(tmp_path):
+    out = tmp_path / "conv_settings.json"
+    stdout = run_script(
+        str(HERE / "benchmarks" / "conv_settings.py"), "--quick", "--json", str(out)
+    )
+    rows = json.loads(out.read_text())["rows"]
+    assert [(row["path"], row["setting"]) for row in rows] == [
+        ("loop", "defaults"),
+        ("batched", "defaults"),
+        ("batched", "channels_last"),
+        ("loop", "oneDNN off"),
+    ]
+    assert rows[0]["difference"] == rows[0]["difference64"] == 0.0  # the reference itself
+    # the same meta-gradient under every setting: equal in float64, up to rounding
+    assert all(row["difference64"] < 1e-9 for row in rows)
+    assert all(row["ms"] > 0 and row["peak_mb"] > 0 for row in rows)
+    assert "issue 14's target" in stdout
+
+
+@needs_omniglot
+@pytest.mark.data
 def test_episodes_benchmark_runs(tmp_path):
     out = tmp_path / "episodes.json"
     run_script(
