@@ -117,8 +117,8 @@ def channels_last_tasks(tasks: list[types.SimpleNamespace]) -> list[types.Simple
 
 def meta_step(
     order: str, path: str, setting: Setting, tasks: int, dtype: torch.dtype = torch.float32
-) -> tuple[nn.Module, Callable[[], None]]:
-    """The model and one meta-step (``.grad`` set from zero) of a row."""
+) -> tuple[meta_algos.MAML, Callable[[], None]]:
+    """The algorithm and one meta-step (``.grad`` set from zero) of a row."""
     w = workload(tasks).to(dtype)
     torch.manual_seed(0)
     model = w.make_model().to(dtype)
@@ -135,7 +135,7 @@ def meta_step(
         with setting.context():
             maml.meta_gradient(batch, w.loss_fn, batched=path == BATCHED)
 
-    return model, run
+    return maml, run
 
 
 def child(order: str, path: str, setting_name: str, tasks: int, repeats: int, out: Path) -> None:
@@ -146,7 +146,7 @@ def child(order: str, path: str, setting_name: str, tasks: int, repeats: int, ou
     """
     setting = SETTINGS[setting_name]
     torch.set_num_threads(setting.threads or max(1, os.cpu_count() or 1))
-    model, run = meta_step(order, path, setting, tasks)
+    maml, run = meta_step(order, path, setting, tasks)
     times: list[float] = []
 
     def timed(steps: int) -> None:
@@ -163,10 +163,11 @@ def child(order: str, path: str, setting_name: str, tasks: int, repeats: int, ou
         peak = peak_rss_growth_bytes(lambda: timed(repeats))
     else:
         peak = peak_rss_growth_bytes(lambda: timed(1 + repeats))
-    model64, run64 = meta_step(order, path, setting, 2, torch.float64)
+    maml64, run64 = meta_step(order, path, setting, 2, torch.float64)
     run64()
-    torch.save({"float32": gradients(model), "float64": gradients(model64)}, out)
-    print(f"{peak / 2**20} {statistics.median(times[1:])} {torch.get_num_threads()}")
+    torch.save({"float32": gradients(maml.module), "float64": gradients(maml64.module)}, out)
+    median, threads = statistics.median(times[1:]), torch.get_num_threads()
+    print(f"{peak / 2**20} {median} {threads} {maml.compile_seconds}")
 
 
 def gradients(model: nn.Module) -> list[torch.Tensor]:
@@ -183,20 +184,31 @@ class Measured:
     threads: int
     ms: float
     peak_mb: float
+    compile_s: float  # 0.0 for eager rows
     # from the reference meta-gradient, float32 and float64 (set by run_rows)
     difference: float = 0.0
     difference64: float = 0.0
 
 
 def measure(row: tuple[str, str, str], tasks: int, repeats: int, out: Path) -> Measured:
+    """Run ``row`` in a fresh process that saves its meta-gradients to ``out``.
+
+    Each process compiles into an empty cache next to ``out``: compile times as a first run
+    measures them.
+    """
     order, path, setting = row
     command = [sys.executable, __file__, "--child", order, path, setting, str(tasks)]
     command += [str(repeats), str(out)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    cache = {"TORCHINDUCTOR_CACHE_DIR": str(out.with_suffix(".inductor"))}
+    result = subprocess.run(
+        command, capture_output=True, text=True, check=False, env={**os.environ, **cache}
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{row} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    peak, median, threads = result.stdout.split()[-3:]
-    return Measured(order, path, setting, int(threads), float(median), float(peak))
+    peak, median, threads, compile_seconds = result.stdout.split()[-4:]
+    return Measured(
+        order, path, setting, int(threads), float(median), float(peak), float(compile_seconds)
+    )
 
 
 def difference(grads: list[torch.Tensor], reference: list[torch.Tensor]) -> float:
@@ -264,12 +276,13 @@ def markdown(rows: list[Measured], tasks: int, repeats: int) -> str:
         "in float64 on the first two tasks (conv meta-gradients are not smooth at float32 "
         "resolution: see the compiled rows above).",
         "",
-        "| order | path | setting | threads | ms | peak MB | difference | float64 |",
-        "|---|---|---|---:|---:|---:|---:|---:|",
+        "| order | path | setting | threads | compile s | ms | peak MB | difference | float64 |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for row in rows:
         lines.append(
             f"| {row.order} | {row.path} | {row.setting} | {row.threads} "
+            f"| {f'{row.compile_s:.0f}' if row.compile_s else ''} "
             f"| {row.ms:.0f} | {row.peak_mb:.0f} | {row.difference:.1e} "
             f"| {row.difference64:.0e} |"
         )
