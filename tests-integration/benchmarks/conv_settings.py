@@ -85,19 +85,7 @@ SETTINGS = {
 
 
 def workload(tasks: int) -> Workload:
-    full = omniglot_workload("B", 1)
-    return Workload(
-        full.name,
-        full.description,
-        full.make_model,
-        full.support_x[:tasks],
-        full.support_y[:tasks],
-        full.query_x[:tasks],
-        full.query_y[:tasks],
-        full.loss_fn,
-        full.inner_lr,
-        full.inner_steps,
-    )
+    return omniglot_workload("B", 1).first(tasks)
 
 
 def channels_last_tasks(tasks: list[types.SimpleNamespace]) -> list[types.SimpleNamespace]:

@@ -36,19 +36,7 @@ TASKS = 4
 
 
 def workload(steps: int, tasks: int = TASKS) -> Workload:
-    full = omniglot_workload(f"conv4, {steps} steps", steps)
-    return Workload(
-        full.name,
-        full.description,
-        full.make_model,
-        full.support_x[:tasks],
-        full.support_y[:tasks],
-        full.query_x[:tasks],
-        full.query_y[:tasks],
-        full.loss_fn,
-        full.inner_lr,
-        steps,
-    )
+    return omniglot_workload(f"conv4, {steps} steps", steps).first(tasks)
 
 
 def meta_step(model: nn.Module, w: Workload, checkpoint: bool) -> Callable[[], None]:

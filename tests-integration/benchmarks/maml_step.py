@@ -21,6 +21,7 @@ from __future__ import annotations
 import abc
 import argparse
 import ctypes
+import dataclasses
 import importlib
 import json
 import os
@@ -86,25 +87,20 @@ class Workload:
     inner_steps: int
 
     def to(self, dtype: torch.dtype) -> Workload:
-        def cast(t: Tensor) -> Tensor:
-            return t.to(dtype) if t.is_floating_point() else t
-
-        return Workload(
-            self.name,
-            self.description,
-            self.make_model,
-            cast(self.support_x),
-            cast(self.support_y),
-            cast(self.query_x),
-            cast(self.query_y),
-            self.loss_fn,
-            self.inner_lr,
-            self.inner_steps,
-        )
+        """The same workload with its floating-point task tensors cast to ``dtype``."""
+        return self._with_tensors(lambda t: t.to(dtype) if t.is_floating_point() else t)
 
     @property
     def num_tasks(self) -> int:
         return self.support_x.shape[0]
+
+    def first(self, tasks: int) -> Workload:
+        """The same workload on its first ``tasks`` tasks."""
+        return self._with_tensors(lambda t: t[:tasks])
+
+    def _with_tensors(self, change: Callable[[Tensor], Tensor]) -> Workload:
+        fields = ("support_x", "support_y", "query_x", "query_y")
+        return dataclasses.replace(self, **{name: change(getattr(self, name)) for name in fields})
 
 
 def sinusoid_workload(inner_steps: int) -> Workload:
