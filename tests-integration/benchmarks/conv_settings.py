@@ -8,9 +8,11 @@ cores), ``channels_last`` model and images, oneDNN switched off
 (``torch.backends.mkldnn.flags(enabled=False)``), one thread. Each row runs in a fresh
 subprocess: time is the median of the meta-steps after the first; peak memory is the growth
 of the peak RSS (``VmHWM``, see ``_peak_rss.py``) from right before the first meta-step, or,
-for compiled rows, from right after the compiling first call. Every row's first meta-gradient
-is compared with the default per-task loop's of the same order (float32, the largest
-difference over the largest entry).
+for compiled rows, from right after the compiling first call with its freed memory handed
+back. Every row's meta-gradient is compared with the default per-task loop's of the same
+order (the largest difference over the largest entry): in float32 on the timed workload, and
+in float64 on its first two tasks, which tells rounding from a setting that changes the
+result.
 
 Usage::
 
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import platform
@@ -37,7 +38,7 @@ from pathlib import Path
 
 import meta_algos
 import torch
-from _peak_rss import peak_rss_growth_bytes
+from _peak_rss import hand_back_freed_memory, peak_rss_growth_bytes
 from maml_step import Workload, omniglot_workload, task_list
 from torch import nn
 
@@ -144,10 +145,8 @@ def child(order: str, path: str, setting_name: str, tasks: int, repeats: int, ou
             times.append((time.perf_counter() - start) * 1000.0)
 
     if setting.compile:
-        # compiling peaks far above the meta-steps: measure the steps of the compiled
-        # function, after handing the compiler's freed memory back (as maml_step.py does)
-        timed(1)
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        timed(1)  # compiles
+        hand_back_freed_memory()
         peak = peak_rss_growth_bytes(lambda: timed(repeats))
     else:
         peak = peak_rss_growth_bytes(lambda: timed(1 + repeats))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import abc
 import argparse
-import ctypes
 import dataclasses
 import importlib
 import json
@@ -41,7 +40,7 @@ import meta_algos
 import meta_nn
 import torch
 import torch.nn.functional as F
-from _peak_rss import peak_rss_growth_bytes
+from _peak_rss import hand_back_freed_memory, peak_rss_growth_bytes
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -756,7 +755,7 @@ def measure_memory_child(workload_name: str, implementation_name: str, steps: in
         # Compiling peaks far above the meta-steps (the compile table reports it): measure
         # the steps of the compiled function, after handing the compiler's freed memory back.
         timed_step(run, model, optimizer)
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        hand_back_freed_memory()
     print(peak_rss_growth_bytes(meta_steps) / 2**20)
 
 
