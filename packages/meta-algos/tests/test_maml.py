@@ -272,6 +272,35 @@ def test_batched_conv_batchnorm_meta_gradient_matches_finite_differences(device)
     assert torch.autograd.gradcheck(objective, inputs, eps=1e-6, atol=1e-6)
 
 
+class _FunctionalNorm(nn.Module):
+    """Calls ``F.batch_norm`` itself (no BatchNorm layer), as hand-written meta-layers do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(1, 6)
+        self.scale = nn.Parameter(torch.linspace(0.5, 1.5, 6))
+        self.shift = nn.Parameter(torch.linspace(-0.2, 0.2, 6))
+        self.out = nn.Linear(6, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = F.batch_norm(self.hidden(x), None, None, self.scale, self.shift, training=True)
+        return self.out(torch.tanh(h))
+
+
+@pytest.mark.parametrize("kind", ["maml", "metasgd"])
+def test_batched_matches_loop_with_functional_batch_norm_call(kind) -> None:
+    # The primitive-op batch norm must cover F.batch_norm wherever the forward calls it; the
+    # fused kernel under vmap gets the meta-gradient of the upstream layer wrong.
+    torch.manual_seed(0)
+    maml = build(kind, _FunctionalNorm().double(), inner_lr=0.3, inner_steps=2)
+    tasks = sinusoid_tasks(3, 8, torch.device("cpu"), torch.float64)
+    loop_value, loop_grads = _loop_meta_gradient(maml, F.mse_loss, tasks)
+    batched = maml.batched_query_loss(F.mse_loss, *tasks)
+    torch.testing.assert_close(batched, loop_value, rtol=1e-10, atol=1e-12)
+    for a, b in zip(torch.autograd.grad(batched, list(maml.parameters())), loop_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11)
+
+
 def test_primitive_batch_norm_equals_functional_batch_norm(device) -> None:
     from meta_algos._batchnorm import PrimitiveBatchNormMode, primitive_batch_norm
 

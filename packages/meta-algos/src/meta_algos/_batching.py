@@ -9,7 +9,6 @@ import torch
 from torch import Tensor, nn
 from torch.func import vmap
 
-from ._batchnorm import PrimitiveBatchNormMode
 from ._checks import check_batchable
 from ._protocol import MetaGradient, TaskData
 
@@ -87,9 +86,11 @@ def stack_tasks(tasks: Sequence[TaskData]) -> list[Tensor]:
 def map_over_tasks(module: nn.Module, per_task: Callable[..., Any], *stacks: Tensor) -> Any:
     """``per_task`` under ``torch.func.vmap`` over the leading (task) dimension of ``stacks``.
 
-    Every ``F.batch_norm`` call is routed through the primitive-op batch norm (see
-    ``_batchnorm``), so each task is normalised with its own statistics, as in a per-task
-    loop; random ops draw differently per task.
+    ``per_task`` runs the network under ``_batchnorm.PrimitiveBatchNormMode`` (as
+    ``MAML._forward`` does with ``grad_mode="func"``): the fused batch norm's meta-gradient
+    is wrong under ``vmap``, and the mode normalises each task with its own statistics, as in
+    a per-task loop. The mode is the caller's to scope to the forward passes, since it slows
+    every torch call it spans. Random ops draw differently per task.
 
     Args:
         module: The network ``per_task`` runs (checked for BatchNorm that would update
@@ -105,5 +106,4 @@ def map_over_tasks(module: nn.Module, per_task: Callable[..., Any], *stacks: Ten
             statistics.
     """
     check_batchable(module)
-    with PrimitiveBatchNormMode():
-        return vmap(per_task, randomness="different")(*stacks)
+    return vmap(per_task, randomness="different")(*stacks)

@@ -188,11 +188,13 @@ class IMAML(MAML):
         params = dict(self.module.named_parameters())
         return {name: params[name] for name in self.adapt_names}
 
-    def _split_loss(self, loss_fn: LossFn, x: Tensor, y: Tensor, what: str) -> _SplitLoss:
+    def _split_loss(
+        self, loss_fn: LossFn, x: Tensor, y: Tensor, what: str, mode: GradMode
+    ) -> _SplitLoss:
         """``params -> (loss, prediction)`` on one split of a task (``what`` names it)."""
 
         def loss_of(params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-            prediction = self._forward(params, x)
+            prediction = self._forward(params, x, mode)
             return check_scalar_loss(loss_fn(prediction, y), what).reshape(()), prediction
 
         return loss_of
@@ -227,8 +229,8 @@ class IMAML(MAML):
         ``torch.func.vmap`` with ``mode="func"``.
         """
         support_x, support_y, query_x, query_y = task
-        support = self._split_loss(loss_fn, support_x, support_y, "the support loss")
-        query = self._split_loss(loss_fn, query_x, query_y, "the query loss")
+        support = self._split_loss(loss_fn, support_x, support_y, "the support loss", mode)
+        query = self._split_loss(loss_fn, query_x, query_y, "the query loss", mode)
         adapted = self._adapt(support, self.inner_steps, mode)
         gradient, loss, prediction = _query_gradient(query, adapted, mode)
         hessian = _hessian_product(lambda params: support(params)[0], adapted, mode)
@@ -329,8 +331,10 @@ class IMAML(MAML):
             True
         """
         count = self._resolve_steps(steps)
-        support = self._split_loss(loss_fn, task.support_x, task.support_y, "the support loss")
+        support = self._split_loss(
+            loss_fn, task.support_x, task.support_y, "the support loss", "autograd"
+        )
         adapted = self._adapt(support, count, "autograd")
         with torch.no_grad():
-            prediction: Tensor = self._forward(adapted, task.query_x)
+            prediction: Tensor = self._forward(adapted, task.query_x, "autograd")
         return prediction.detach()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -445,10 +446,19 @@ class MAML(nn.Module):
             loss_fn, support_x, support_y, query_x, query_y, steps=steps, grad_mode="autograd"
         )[0]
 
-    def _forward(self, params: dict[str, Tensor], x: Tensor) -> Any:
-        return functional_call(
-            self.module, params, (x,), tie_weights=self._tie_weights, strict=False
-        )
+    def _forward(self, params: dict[str, Tensor], x: Tensor, grad_mode: GradMode) -> Any:
+        """The module at ``params`` on ``x``; under ``torch.func`` with primitive-op batch norm.
+
+        The batched (``vmap``) and compiled paths take their gradients with ``torch.func``
+        (``grad_mode="func"``), where the fused batch norm's double backward is wrong (see
+        ``_batchnorm``); the mode is entered around the forward alone, since it intercepts
+        every torch call it sees (about 5 % of a small batched meta-step when it also spanned
+        the inner gradients and updates).
+        """
+        with PrimitiveBatchNormMode() if grad_mode == "func" else contextlib.nullcontext():
+            return functional_call(
+                self.module, params, (x,), tie_weights=self._tie_weights, strict=False
+            )
 
     def _task_objective(
         self,
@@ -526,11 +536,13 @@ class MAML(nn.Module):
         support_x, support_y, query_x, query_y = task
 
         def support_loss(state: int, step_params: dict[str, Tensor]) -> Tensor:
-            prediction = self._forward(self._at_step(step_params, rates, state), support_x)
+            prediction = self._forward(
+                self._at_step(step_params, rates, state), support_x, grad_mode
+            )
             return check_scalar_loss(loss_fn(prediction, support_y), "the support loss")
 
         def query(state: int, step_params: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-            prediction = self._forward(self._at_step(step_params, rates, state), query_x)
+            prediction = self._forward(self._at_step(step_params, rates, state), query_x, grad_mode)
             loss = check_scalar_loss(loss_fn(prediction, query_y), "the query loss")
             return loss.reshape(()), prediction
 
@@ -861,10 +873,9 @@ class MAML(nn.Module):
                 )
 
             if not batched:
-                # the same primitive-op batch norm as the batched path (see _batchnorm): the
-                # fused kernel's double backward is wrong under vmap and unverified compiled
-                with PrimitiveBatchNormMode():
-                    loss, prediction = one_task(*task)
+                # grad_mode="func": the same primitive-op batch norm as the batched path (the
+                # fused kernel's double backward is wrong under vmap and unverified compiled)
+                loss, prediction = one_task(*task)
                 return loss, (loss, prediction)
             losses, predictions = map_over_tasks(self.module, one_task, *task)
             return losses.mean(), (losses, predictions)

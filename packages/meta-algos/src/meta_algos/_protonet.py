@@ -11,6 +11,7 @@ from meta_nn import PrototypicalClassifier
 from torch import Tensor, nn
 
 from ._batching import map_over_tasks, stack_tasks, task_by_task
+from ._batchnorm import PrimitiveBatchNormMode
 from ._protocol import MetaGradient, TaskData, same_layout, task_list
 from ._typing import LossFn
 
@@ -142,7 +143,8 @@ class ProtoNet(nn.Module):
             support_x, support_y, query_x, query_y = stack_tasks(checked)
 
             def embed(support: Tensor, queries: Tensor) -> tuple[Tensor, Tensor]:
-                return self.embedding(support), self.embedding(queries)
+                with PrimitiveBatchNormMode():  # each task normalised with its own statistics
+                    return self.embedding(support), self.embedding(queries)
 
             supports, queries = map_over_tasks(self.embedding, embed, support_x, query_x)
             losses, logits = zip(

@@ -98,7 +98,8 @@ class Reptile(MAML):
 
         def support_loss(params: dict[str, Tensor]) -> Tensor:
             return check_scalar_loss(
-                loss_fn(self._forward(params, support_x), support_y), "the support loss"
+                loss_fn(self._forward(params, support_x, grad_mode), support_y),
+                "the support loss",
             )
 
         start: dict[str, Tensor] = dict(self.module.named_parameters())
@@ -114,7 +115,7 @@ class Reptile(MAML):
         )
         phi = {name: p.detach() for name, p in (trajectory[-1] if trajectory else start).items()}
         with torch.no_grad():
-            prediction = self._forward(phi, query_x)
+            prediction = self._forward(phi, query_x, grad_mode)
             loss = check_scalar_loss(loss_fn(prediction, query_y), "the query loss")
         return phi, loss.reshape(()), prediction
 
