@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import statistics
@@ -39,6 +38,7 @@ from pathlib import Path
 import meta_algos
 import torch
 from _peak_rss import hand_back_freed_memory, peak_rss_growth_bytes
+from _report import write_json
 from maml_step import Workload, omniglot_workload, task_list
 from torch import nn
 
@@ -290,14 +290,10 @@ def main() -> None:
     results = run_rows(rows, tasks, repeats)
     print(markdown(results, tasks, repeats))
     if args.json is not None:
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(
-            json.dumps(
-                {"rows": [asdict(row) for row in results], "tasks": tasks, "repeats": repeats},
-                indent=2,
-            )
+        write_json(
+            args.json,
+            {"rows": [asdict(row) for row in results], "tasks": tasks, "repeats": repeats},
         )
-        os.replace(tmp, args.json)
 
 
 if __name__ == "__main__":

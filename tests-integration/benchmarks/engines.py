@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 import os
 import platform
@@ -37,6 +36,7 @@ import meta_algos
 import meta_nn
 import torch
 import torch.nn.functional as F
+from _report import write_json
 from meta_tasks import FewShotSampler, Omniglot, SinusoidTaskSampler, TaskSampler
 from meta_train import MetaTrainer
 from meta_train.lightning import MetaDataModule, MetaLightningModule
@@ -294,9 +294,7 @@ def main() -> None:
     print(markdown(rows, workloads, rounds))
     if args.json is not None:
         payload = {"torch": torch.__version__, "lightning": L.__version__, "rows": rows}
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2))
-        os.replace(tmp, args.json)
+        write_json(args.json, payload)
 
 
 if __name__ == "__main__":

@@ -12,16 +12,15 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
+from _report import write_json
 from meta_tasks import FewShotSampler, Omniglot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -51,18 +50,6 @@ def episodes_per_second(sampler: FewShotSampler, episodes: int, batch: int, repe
         "min": min(rates),
         "max": max(rates),
     }
-
-
-def atomic_write_json(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(payload, out, indent=2)
-            out.write("\n")
-        os.replace(temp, path)
-    finally:
-        Path(temp).unlink(missing_ok=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{os.cpu_count()} CPUs visible, torch threads {torch.get_num_threads()}."
     )
     if args.json is not None:
-        atomic_write_json(
+        write_json(
             args.json,
             {
                 "benchmark": "episodes",

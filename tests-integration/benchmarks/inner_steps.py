@@ -16,7 +16,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -29,6 +28,7 @@ from pathlib import Path
 import meta_algos
 import torch
 from _peak_rss import peak_rss_growth_bytes
+from _report import write_json
 from maml_step import Workload, omniglot_workload, task_list
 from torch import nn
 
@@ -136,9 +136,7 @@ def main() -> None:
         )
     print("\n".join(lines))
     if args.json is not None:
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(json.dumps({"rows": rows, "float64_difference": difference}, indent=2))
-        os.replace(tmp, args.json)
+        write_json(args.json, {"rows": rows, "float64_difference": difference})
 
 
 if __name__ == "__main__":

@@ -40,13 +40,13 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from _peak_rss import peak_rss_growth_bytes
+from _report import write_json
 from meta_nn import KroneckerLinear
 from torch import nn
 
@@ -213,15 +213,6 @@ def table(rows: list[Row], meta: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def write_json(path: Path, rows: list[Row], meta: dict[str, object]) -> None:
-    payload = {"meta": meta, "rows": [asdict(row) for row in rows]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as f:
-        json.dump(payload, f, indent=2)
-        tmp = f.name
-    os.replace(tmp, path)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, skip dense n=128")
@@ -270,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, meta = run(args)
     print(table(rows, meta))
     if args.json is not None:
-        write_json(args.json, rows, meta)
+        write_json(args.json, {"meta": meta, "rows": [asdict(row) for row in rows]})
     return 0
 
 

@@ -23,7 +23,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -34,6 +33,7 @@ from pathlib import Path
 import meta_algos
 import torch
 import torch.nn.functional as F
+from _report import write_json
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -221,9 +221,7 @@ def main() -> None:
             "rows": rows,
             "samples_ms": times,
         }
-        tmp = args.json.with_name(args.json.name + ".tmp")
-        tmp.write_text(json.dumps(payload, indent=2))
-        os.replace(tmp, args.json)
+        write_json(args.json, payload)
 
 
 if __name__ == "__main__":
