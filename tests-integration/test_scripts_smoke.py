@@ -66,7 +66,12 @@ def test_maml_step_benchmark_checks_and_reports(tmp_path):
         "ratio_to_plain_step",
         "peak_mb",
         "compile_s",
+        "samples_ms",
     }
+    # one time per round, the median among them
+    samples = rows["meta-* loop"]["samples_ms"]
+    assert len(samples) == len(rows["torch.func loop"]["samples_ms"]) >= 1
+    assert min(samples) == rows["meta-* loop"]["min_ms"]
     assert rows["meta-* batched, compiled"]["compile_s"] > 0
     assert rows["torch.func batched, compiled"]["compile_s"] > 0  # the compiled floor row
     # our implementations passed the float64 meta-gradient check against torch.func
@@ -317,15 +322,26 @@ def test_markdown_rebuilt_from_json_keeps_every_section(tmp_path, capsys):
 
 def test_drop_in_rows_compare_the_same_code_on_both_libraries():
     maml_step = _maml_step_module()
-    median = {
-        ("A1", "learn2learn (maml_update)"): 30.0,
-        ("A1", "meta-* compat.learn2learn (maml_update)"): 24.0,
-        ("A1", "learn2learn"): 31.0,  # no compat row in this run: no line for it
-        ("B", "MetaNN (GDLearner)"): 500.0,
-        ("B", "meta-* compat.metann (GDLearner)"): 400.0,
-    }
-    lines = maml_step.drop_in_lines(median)
-    assert "| B | MetaNN (GDLearner) | 500.00 | 400.00 | 1.25 |" in lines
-    assert "| A1 | learn2learn (maml_update) | 30.00 | 24.00 | 1.25 |" in lines
+
+    def row(workload, implementation, median, samples=None):
+        return {
+            "workload": workload,
+            "implementation": implementation,
+            "median_ms": median,
+            **({} if samples is None else {"samples_ms": samples}),
+        }
+
+    rows = [
+        # per-round ratios 1.5, 0.9, 1.2: their median, and ours faster in 2 rounds of 3
+        row("A1", "learn2learn (maml_update)", 30.0, [30.0, 27.0, 36.0]),
+        row("A1", "meta-* compat.learn2learn (maml_update)", 24.0, [20.0, 30.0, 30.0]),
+        row("A1", "learn2learn", 31.0, [31.0]),  # no compat row in this run: no line for it
+        # a report without per-round samples: the ratio of the medians
+        row("B", "MetaNN (GDLearner)", 500.0),
+        row("B", "meta-* compat.metann (GDLearner)", 400.0),
+    ]
+    lines = maml_step.drop_in_lines(rows)
+    assert "| B | MetaNN (GDLearner) | 500.00 | 400.00 | 1.25 |  |" in lines
+    assert "| A1 | learn2learn (maml_update) | 30.00 | 24.00 | 1.20 | 2 of 3 |" in lines
     assert not [line for line in lines if line.startswith("| A1 | learn2learn |")]
-    assert maml_step.drop_in_lines({}) == []
+    assert maml_step.drop_in_lines([]) == []

@@ -41,6 +41,7 @@ import meta_nn
 import torch
 import torch.nn.functional as F
 from _peak_rss import hand_back_freed_memory, peak_rss_growth_bytes
+from _report import write_atomically, write_json
 from torch import Tensor, nn
 from torch.func import functional_call
 
@@ -49,7 +50,8 @@ TABLE_INTRO = [
     "One second-order MAML meta-step (inner SGD steps, query loss, backward, Adam step),",
     "produced by `nox -s bench` (`tests-integration/benchmarks/maml_step.py`). Every",
     "implementation's meta-gradient is checked against the hand-written `torch.func` loop in",
-    "float64 before timing; runs are interleaved in one process after warm-up. `/ plain` is the",
+    "float64 before timing; runs are interleaved in one process after warm-up (one step of",
+    "each implementation per round, every other round in reverse order). `/ plain` is the",
     "ratio to a plain (non-meta) training step on the same samples. Peak memory: growth of the",
     "peak RSS of a fresh process during meta-steps (conv workloads only).",
 ]
@@ -724,7 +726,9 @@ def benchmark(
             compile_seconds[key] = run.compile_seconds
     times: dict[tuple[str, str], list[float]] = {key: [] for key in runners}
     for round_index in range(max(repeats.values())):
-        for key, (run, model, optimizer) in runners.items():
+        # every other round in reverse, so no implementation always follows the same one
+        order = list(runners.items())
+        for key, (run, model, optimizer) in order if round_index % 2 == 0 else order[::-1]:
             if round_index < repeats[key[0]]:
                 times[key].append(timed_step(run, model, optimizer))
     return times, compile_seconds
@@ -789,6 +793,7 @@ def summarise(
                 "ratio_to_plain_step": round(median / plain, 3),
                 "peak_mb": memory.get((workload, name)),
                 "compile_s": compile_seconds.get((workload, name)),
+                "samples_ms": [round(sample, 3) for sample in samples],
             }
         )
     return rows
@@ -828,19 +833,18 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
             f"{'' if best is None or fastest is None else f'{peers[fastest] / ours[best]:.2f}'} |"
         )
     lines += batched_conv_lines(rows)
-    return lines + drop_in_lines(median)
+    return lines + drop_in_lines(rows)
 
 
-def drop_in_lines(median: dict[tuple[str, str], float]) -> list[str]:
-    """The drop-ins against their originals: the same API code on both, same run."""
-    shells = [
-        (workload, original, median[(workload, original)], median[(workload, ours)])
-        for original, ours in DROP_INS
-        for workload in dict.fromkeys(workload for workload, _ in median)
-        if (workload, original) in median and (workload, ours) in median
-    ]
-    if not shells:
-        return []
+def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The drop-ins against their originals: the same API code on both, same run.
+
+    Both run in every round, so each round gives one ratio of their times with the drift of
+    the machine between rounds left out; the table gives the median of those ratios and in
+    how many rounds ours was the faster (a ratio of the two medians mixes rounds). Rows read
+    from a report without per-round samples fall back to the ratio of the medians.
+    """
+    by_key = {(row["workload"], row["implementation"]): row for row in rows}
     lines = [
         "",
         "Drop-ins: the same code, written against the original library's API, run on it and on",
@@ -848,16 +852,35 @@ def drop_in_lines(median: dict[tuple[str, str], float]) -> list[str]:
         "learn2learn 0.2.0's `MAML` with `clone`/`adapt`, the same over `l2l.nn.MetaModule`",
         "(a module appended after every linear and conv layer), and the functional",
         "`clone_module`/`maml_update` loop, each with a backward per task). Target: ours at",
-        "least as fast (original / ours at least 1).",
+        "least as fast (original / ours at least 1). Both run in every round: the last columns",
+        "are the median over rounds of the round's original / ours, and the rounds in which",
+        "ours was the faster.",
         "",
-        "| workload | code | original ms | ours ms | original / ours |",
-        "|---|---|---:|---:|---:|",
+        "| workload | code | original ms | ours ms | original / ours | ours faster |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    lines += [
-        f"| {workload} | {original} | {theirs:.2f} | {mine:.2f} | {theirs / mine:.2f} |"
-        for workload, original, theirs, mine in shells
-    ]
-    return lines
+    shells = 0
+    for original, ours in DROP_INS:
+        for workload in dict.fromkeys(row["workload"] for row in rows):
+            theirs, mine = by_key.get((workload, original)), by_key.get((workload, ours))
+            if theirs is None or mine is None:
+                continue
+            shells += 1
+            ratio, faster = _paired_ratio(theirs, mine)
+            lines.append(
+                f"| {workload} | {original} | {theirs['median_ms']:.2f} | {mine['median_ms']:.2f} "
+                f"| {ratio:.2f} | {faster} |"
+            )
+    return lines if shells else []
+
+
+def _paired_ratio(theirs: dict[str, Any], mine: dict[str, Any]) -> tuple[float, str]:
+    """Median of the per-round ratios ``theirs / mine`` and ``"k of n"`` rounds ours faster."""
+    paired = list(zip(theirs.get("samples_ms") or [], mine.get("samples_ms") or [], strict=False))
+    if not paired:
+        return theirs["median_ms"] / mine["median_ms"], ""
+    ratios = [their / our for their, our in paired]
+    return statistics.median(ratios), f"{sum(r > 1 for r in ratios)} of {len(ratios)}"
 
 
 def batched_conv_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -1216,9 +1239,9 @@ def main(argv: list[str] | None = None) -> int:
             "failures": failures,
             "float64_checked": notes,
         }
-        args.json.write_text(json.dumps(report, indent=2))
+        write_json(args.json, report)
     if args.markdown:
-        args.markdown.write_text(table)
+        write_atomically(args.markdown, table)
     return 0
 
 
