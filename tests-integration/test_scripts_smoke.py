@@ -320,6 +320,26 @@ def test_markdown_rebuilt_from_json_keeps_every_section(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_drop_ins_run_right_after_their_originals():
+    maml_step = _maml_step_module()
+    keys = [
+        ("A1", "learn2learn"),
+        ("A1", "torchopt"),
+        ("A1", "meta-* compat.learn2learn"),
+        ("A1", "meta-* compat.metann (GDLearner)"),  # its original did not run: stays put
+        ("B", "meta-* compat.learn2learn"),  # B's original comes later in the list
+        ("B", "learn2learn"),
+    ]
+    assert maml_step.drop_ins_adjacent(keys) == [
+        ("A1", "learn2learn"),
+        ("A1", "meta-* compat.learn2learn"),
+        ("A1", "torchopt"),
+        ("A1", "meta-* compat.metann (GDLearner)"),
+        ("B", "learn2learn"),
+        ("B", "meta-* compat.learn2learn"),
+    ]
+
+
 def test_drop_in_rows_compare_the_same_code_on_both_libraries():
     maml_step = _maml_step_module()
 
