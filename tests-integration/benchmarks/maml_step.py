@@ -884,24 +884,29 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
         "| workload | code | original ms | ours ms | original / ours | ours faster |",
         "|---|---|---:|---:|---:|---:|",
     ]
-    shells = 0
-    for original, ours in DROP_INS:
-        for workload in dict.fromkeys(row["workload"] for row in rows):
-            theirs, mine = by_key.get((workload, original)), by_key.get((workload, ours))
-            if theirs is None or mine is None:
-                continue
-            shells += 1
-            ratio, faster = _paired_ratio(theirs, mine)
-            lines.append(
-                f"| {workload} | {original} | {theirs['median_ms']:.2f} | {mine['median_ms']:.2f} "
-                f"| {ratio:.2f} | {faster} |"
-            )
+    workloads = dict.fromkeys(row["workload"] for row in rows)
+    shells = [
+        (workload, original, by_key[(workload, original)], by_key[(workload, ours)])
+        for original, ours in DROP_INS
+        for workload in workloads
+        if (workload, original) in by_key and (workload, ours) in by_key
+    ]
+    for workload, original, theirs, mine in shells:
+        ratio, faster = _paired_ratio(theirs, mine)
+        lines.append(
+            f"| {workload} | {original} | {theirs['median_ms']:.2f} | {mine['median_ms']:.2f} "
+            f"| {ratio:.2f} | {faster} |"
+        )
     return lines if shells else []
 
 
 def _paired_ratio(theirs: dict[str, Any], mine: dict[str, Any]) -> tuple[float, str]:
-    """Median of the per-round ratios ``theirs / mine`` and ``"k of n"`` rounds ours faster."""
-    paired = list(zip(theirs.get("samples_ms") or [], mine.get("samples_ms") or [], strict=False))
+    """Median of the per-round ratios ``theirs / mine`` and ``"k of n"`` rounds ours faster.
+
+    Both rows ran in the same rounds, so their samples pair up one to one (``zip`` is strict:
+    a length mismatch is a bug in the timing loop, not something to truncate away).
+    """
+    paired = list(zip(theirs.get("samples_ms") or [], mine.get("samples_ms") or [], strict=True))
     if not paired:
         return theirs["median_ms"] / mine["median_ms"], ""
     ratios = [their / our for their, our in paired]
