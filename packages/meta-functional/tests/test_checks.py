@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 from meta_functional.checks import (
+    check_differentiable_loss,
     check_finite_rate,
     check_flag,
     check_module,
@@ -98,6 +99,20 @@ def test_check_scalar_loss_and_check_module() -> None:
     assert check_module(module, "head") is module
     with pytest.raises(TypeError, match=r"^head must be a torch.nn.Module, got str$"):
         check_module("linear", "head")
+
+
+def test_check_differentiable_loss() -> None:
+    weight = torch.ones(2, requires_grad=True)
+    loss = (2 * weight).sum()
+    assert check_differentiable_loss(loss, "MAML.adapt: loss") is loss
+    with pytest.raises(
+        ValueError, match=r"^MAML.adapt: loss does not require grad; expected a loss computed"
+    ):
+        check_differentiable_loss(torch.ones(()), "MAML.adapt: loss")
+    with pytest.raises(ValueError, match=r"^loss must be a scalar"):
+        check_differentiable_loss(2 * weight)
+    with pytest.raises(TypeError, match=r"^loss must be a torch.Tensor, got float$"):
+        check_differentiable_loss(1.0)
 
 
 def test_describe_names_and_mismatch() -> None:

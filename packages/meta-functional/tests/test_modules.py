@@ -1,4 +1,5 @@
-"""Tests of clone_module, detach_module, update_module and magic_box."""
+"""Tests of clone_module, detach_module, update_module, descend_module, inner_step_module and
+magic_box."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from meta_functional import (
     descend_module,
     detach_module,
     functional_forward,
+    inner_step_module,
     magic_box,
     named_params,
     update_module,
@@ -527,6 +529,137 @@ def test_descend_module_bad_inputs() -> None:
         TypeError, match=r"descend_module: module must be a torch.nn.Module, got list"
     ):
         descend_module([torch.zeros(1)], [torch.zeros(1)], 0.1)  # type: ignore[type-var]  # on purpose
+
+
+# ------------------------------------------------------------------ inner_step_module
+
+
+def _mlp64(device: torch.device) -> nn.Sequential:
+    torch.manual_seed(7)
+    return nn.Sequential(nn.Linear(2, 5), nn.Tanh(), nn.Linear(5, 1)).to(device, torch.float64)
+
+
+def _regression(device: torch.device, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(6, 2, generator=generator, dtype=torch.float64)
+    return x.to(device), torch.sin(x.sum(1, keepdim=True)).to(device)
+
+
+def _reference_query_loss(
+    net: nn.Module, params: dict[str, torch.Tensor], lr: float, *, first_order: bool
+) -> torch.Tensor:
+    """Two steps and a query loss written with torch.func.functional_call: the reference."""
+    x, y = _regression(params["0.weight"].device, 1)
+    query_x, query_y = _regression(params["0.weight"].device, 2)
+    fast = params
+    for _ in range(2):
+        support = nn.functional.mse_loss(torch.func.functional_call(net, fast, (x,)), y)
+        grads = torch.autograd.grad(support, list(fast.values()), create_graph=not first_order)
+        fast = {name: p - lr * g for (name, p), g in zip(fast.items(), grads, strict=True)}
+    return nn.functional.mse_loss(torch.func.functional_call(net, fast, (query_x,)), query_y)
+
+
+def _query_loss(net: nn.Module, lr: float, *, first_order: bool) -> torch.Tensor:
+    x, y = _regression(next(net.parameters()).device, 1)
+    query_x, query_y = _regression(next(net.parameters()).device, 2)
+    learner = clone_module(net)
+    for _ in range(2):
+        support = nn.functional.mse_loss(learner(x), y)
+        assert inner_step_module(learner, support, lr, first_order=first_order) is learner
+    return nn.functional.mse_loss(learner(query_x), query_y)
+
+
+@pytest.mark.parametrize("first_order", [False, True])
+def test_inner_step_module_meta_gradient_equals_the_torch_func_reference(
+    device: torch.device, first_order: bool
+) -> None:
+    net = _mlp64(device)
+    params: dict[str, torch.Tensor] = dict(net.named_parameters())
+    expected = torch.autograd.grad(
+        _reference_query_loss(net, params, 0.3, first_order=first_order), list(params.values())
+    )
+    got = torch.autograd.grad(_query_loss(net, 0.3, first_order=first_order), list(params.values()))
+    # the same arithmetic in float64, p - lr * g against p + (-lr) * g: 1e-12
+    for g, e in zip(got, expected, strict=True):
+        torch.testing.assert_close(g, e, rtol=1e-12, atol=1e-12)
+    if first_order:  # the first-order meta-gradient differs from the full one
+        full = torch.autograd.grad(_query_loss(net, 0.3, first_order=False), list(params.values()))
+        assert not torch.allclose(full[0], got[0], rtol=1e-6, atol=1e-9)
+
+
+def test_inner_step_module_meta_gradient_passes_gradcheck() -> None:
+    net = _mlp64(torch.device("cpu"))
+    names = [name for name, _ in net.named_parameters()]
+
+    def query_loss(*values: torch.Tensor) -> torch.Tensor:
+        holder = copy.deepcopy(net)
+        for name, value in zip(names, values, strict=True):
+            module_name, _, attribute = name.rpartition(".")
+            holder.get_submodule(module_name)._parameters[attribute] = value  # type: ignore[assignment]  # non-leaf slot on purpose
+        return _query_loss(holder, 0.3, first_order=False)
+
+    inputs = tuple(p.detach().clone().requires_grad_(True) for p in net.parameters())
+    assert torch.autograd.gradcheck(query_loss, inputs)
+
+
+def test_inner_step_module_frozen_and_unused_parameters() -> None:
+    class Partly(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.frozen = nn.Linear(2, 2).requires_grad_(False)
+            self.head = nn.Linear(2, 1)
+            self.unused = nn.Parameter(torch.ones(3))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.frozen(x))
+
+    net = clone_module(Partly())
+    x = torch.ones(4, 2)
+    with pytest.raises(ValueError, match=r"parameters \['frozen.bias', 'frozen.weight'\] do not"):
+        inner_step_module(net, net(x).sum(), 0.1, allow_unused=True)
+    with pytest.raises(ValueError, match=r"parameters \['unused'\] were not used to compute"):
+        inner_step_module(net, net(x).sum(), 0.1, allow_nograd=True)
+    frozen, unused, head = net.frozen.weight, net.unused, net.head.weight
+    inner_step_module(net, net(x).sum(), 0.1, allow_nograd=True, allow_unused=True)
+    assert net.frozen.weight is frozen  # left in place
+    assert net.unused is unused
+    torch.testing.assert_close(net.head.weight, head - 0.1 * net.frozen(x).sum(0, keepdim=True))
+
+
+def test_inner_step_module_keeps_tied_weights_tied_and_retains_the_graph_on_request() -> None:
+    torch.manual_seed(8)
+    net = clone_module(TrueTied().to(torch.float64))
+    loss = net(torch.randn(4, 3, dtype=torch.float64)).pow(2).mean()
+    grads = torch.autograd.grad(loss, list(net.parameters()), retain_graph=True)
+    old_weight = net.first.weight
+    inner_step_module(net, loss, 0.1, first_order=True, retain_graph=True)
+    assert net.second.weight is net.first.weight
+    torch.testing.assert_close(net.first.weight, old_weight - 0.1 * grads[0], rtol=0, atol=0)
+    loss.backward()  # the graph was retained although the step was first order
+    fresh = net(torch.ones(1, 3, dtype=torch.float64)).sum()
+    inner_step_module(net, fresh, 0.1, first_order=True)  # frees the graph: nothing to retain
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        fresh.backward()
+
+
+def test_inner_step_module_bad_inputs() -> None:
+    net = nn.Linear(3, 2)
+    with pytest.raises(
+        TypeError, match=r"inner_step_module: loss must be a torch.Tensor, got float"
+    ):
+        inner_step_module(net, 1.0, 0.1)  # type: ignore[arg-type]  # on purpose
+    with pytest.raises(ValueError, match=r"inner_step_module: loss must be a scalar"):
+        inner_step_module(net, net(torch.ones(2, 3)), 0.1)
+    with pytest.raises(ValueError, match=r"inner_step_module: loss does not require grad"):
+        inner_step_module(net, torch.zeros(()), 0.1)
+    with pytest.raises(
+        TypeError, match=r"inner_step_module: module must be a torch.nn.Module, got list"
+    ):
+        inner_step_module([torch.zeros(1)], torch.zeros(()), 0.1)  # type: ignore[type-var]  # on purpose
+    weight = net.weight
+    with pytest.raises(ValueError, match=r"a tensor learning rate must be a scalar"):
+        inner_step_module(net, net(torch.ones(2, 3)).sum(), torch.ones(2))
+    assert net.weight is weight  # a failed step leaves the module as it was
 
 
 # ------------------------------------------------------------------ magic_box

@@ -18,7 +18,12 @@ from torch import Tensor, nn
 
 from ._functional import sgd_update
 from ._typing import LearningRate
-from .checks import check_module, check_one_per_parameter
+from .checks import (
+    check_differentiable_loss,
+    check_module,
+    check_one_per_parameter,
+    describe_names,
+)
 
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
@@ -399,12 +404,20 @@ def descend_module(
     check_module(module, "descend_module: module")
     found = _tree_slots(module)
     given = _one_each(module, gradients, len(found.params), "descend_module", "gradient")
+    checked = [
+        None if entry is None else _check_update(name, entry, param)
+        for name, param, entry in zip(found.names, found.params, given, strict=True)
+    ]
+    return _descend_found(module, found, checked, lr)
+
+
+def _descend_found(
+    module: ModuleT, found: _TreeSlots, gradients: Sequence[Tensor | None], lr: LearningRate
+) -> ModuleT:
+    """``sgd_update`` of ``found``'s parameters by ``gradients`` (checked), put into ``module``."""
     stepped = sgd_update(
         dict(zip(found.names, found.params, strict=True)),
-        {
-            name: None if entry is None else _check_update(name, entry, param)
-            for name, param, entry in zip(found.names, found.params, given, strict=True)
-        },
+        dict(zip(found.names, gradients, strict=True)),
         lr,
     )
     replacements = {
@@ -413,6 +426,115 @@ def descend_module(
         if stepped[name] is not param
     }
     return _replace(module, found, replacements)
+
+
+def inner_step_module(
+    module: ModuleT,
+    loss: Tensor,
+    lr: LearningRate,
+    *,
+    first_order: bool = False,
+    allow_unused: bool = False,
+    allow_nograd: bool = False,
+    retain_graph: bool | None = None,
+) -> ModuleT:
+    """Take one differentiable gradient step on ``module`` from a computed ``loss``, in place.
+
+    [`inner_step`][meta_functional.inner_step] for a stateful module (learn2learn's
+    ``adapt``): the gradients of ``loss`` for every parameter, then
+    [`descend_module`][meta_functional.descend_module]'s step ``p - lr * g``, with the
+    module's tree walked once for both. The new parameters back-propagate to the old ones
+    (second order unless ``first_order``).
+
+    Args:
+        module: The module to step, usually a [`clone_module`][meta_functional.clone_module]
+            clone, at whose parameters ``loss`` was computed.
+        loss: Scalar loss, differentiable with respect to the parameters.
+        lr: A float, a scalar tensor, or a name -> rate mapping, as for
+            [`sgd_update`][meta_functional.sgd_update].
+        first_order: Do not differentiate the gradients (first-order MAML).
+        allow_unused: Leave parameters that ``loss`` does not use unchanged (an error
+            otherwise).
+        allow_nograd: Leave parameters that do not require grad unchanged (an error
+            otherwise).
+        retain_graph: Keep ``loss``'s graph for another backward pass (``None``: only when it
+            is differentiated again, i.e. not ``first_order``).
+
+    Returns:
+        The same ``module``, after the step.
+
+    Raises:
+        TypeError: If ``module`` is not a module or ``loss`` not a tensor.
+        ValueError: If ``loss`` is not a scalar or does not require grad, or a parameter
+            does not require grad or is unused without its ``allow_*`` flag.
+
+    Examples:
+        >>> import torch
+        >>> net = clone_module(torch.nn.Linear(1, 1, bias=False))
+        >>> with torch.no_grad():
+        ...     _ = net.weight.fill_(1.0)
+        >>> loss = net(torch.ones(1, 1)).sum()  # d loss / d weight = 1
+        >>> inner_step_module(net, loss, 0.25).weight
+        tensor([[0.7500]], grad_fn=<AddBackward0>)
+    """
+    check_module(module, "inner_step_module: module")
+    check_differentiable_loss(loss, "inner_step_module: loss")
+    found = _tree_slots(module)
+    create_graph = not first_order
+    gradients = _loss_gradients(
+        loss,
+        found,
+        create_graph=create_graph,
+        retain_graph=create_graph if retain_graph is None else retain_graph,
+        allow_unused=allow_unused,
+        allow_nograd=allow_nograd,
+    )
+    return _descend_found(module, found, gradients, lr)
+
+
+def _loss_gradients(
+    loss: Tensor,
+    found: _TreeSlots,
+    *,
+    create_graph: bool,
+    retain_graph: bool,
+    allow_unused: bool,
+    allow_nograd: bool,
+) -> list[Tensor | None]:
+    """``d loss / d p`` for each parameter of ``found`` (``None`` where allowed to be absent)."""
+    names, params = found.names, found.params
+    frozen = [name for name, param in zip(names, params, strict=True) if not param.requires_grad]
+    if frozen and not allow_nograd:
+        raise ValueError(
+            f"inner_step_module: parameters {describe_names(frozen)} do not require grad; "
+            "expected every parameter to require grad, or pass allow_nograd=True to leave them "
+            "unchanged"
+        )
+    wanted = [index for index, param in enumerate(params) if param.requires_grad]
+    gradients: list[Tensor | None] = [None] * len(params)
+    if not wanted:
+        return gradients
+    computed = torch.autograd.grad(
+        loss,
+        [params[index] for index in wanted],
+        create_graph=create_graph,
+        retain_graph=retain_graph,
+        allow_unused=True,
+    )
+    for index, gradient in zip(wanted, computed, strict=True):
+        gradients[index] = gradient
+    unused = [
+        name
+        for name, param, gradient in zip(names, params, gradients, strict=True)
+        if gradient is None and param.requires_grad
+    ]
+    if unused and not allow_unused:
+        raise ValueError(
+            f"inner_step_module: parameters {describe_names(unused)} were not used to compute the "
+            "loss; expected every adapted parameter to be used, or pass allow_unused=True to "
+            "leave them unchanged"
+        )
+    return gradients
 
 
 def magic_box(x: Tensor) -> Tensor:

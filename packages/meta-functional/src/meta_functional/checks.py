@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 __all__ = [
     "check_adapt_names",
+    "check_differentiable_loss",
     "check_finite_rate",
     "check_flag",
     "check_lr_shape",
@@ -60,6 +61,17 @@ def check_scalar_loss(loss: object, what: str = "loss") -> Tensor:
             f"{tuple(loss.shape)}; reduce it first, e.g. with .mean() or .sum()"
         )
     return loss
+
+
+def check_differentiable_loss(loss: object, what: str = "loss") -> Tensor:
+    """Return ``loss`` if it is a single-element tensor that requires grad (errors otherwise)."""
+    checked = check_scalar_loss(loss, what)
+    if not checked.requires_grad:
+        raise ValueError(
+            f"{what} does not require grad; expected a loss computed with the parameters being "
+            "adapted"
+        )
+    return checked
 
 
 def check_adapt_names(adapt_names: Iterable[str] | None, params: Mapping[str, Tensor]) -> list[str]:
