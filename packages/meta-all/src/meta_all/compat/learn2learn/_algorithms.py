@@ -3,10 +3,12 @@
 Each wrapper is an ``nn.Module`` around a model. ``clone()`` returns a new wrapper around
 [`clone_module`][meta_functional.clone_module] of the model, so the clone's parameters are non-leaf
 tensors still connected to the original ones; ``adapt(loss)`` takes one differentiable gradient
-step *in place* on that clone through [`descend_module`][meta_functional.descend_module], the
-module shell of meta-*'s one update rule. A loss computed
-with an adapted clone therefore back-propagates into the original model (and into any learnable
-learning rates or gradient transforms), which is what a meta-optimizer then steps.
+step *in place* on that clone through [`inner_step_module`][meta_functional.inner_step_module]
+(or, for ``GBML``'s transformed gradients,
+[`descend_module`][meta_functional.descend_module]), the module shells of meta-*'s one update
+rule. A loss computed with an adapted clone therefore back-propagates into the original model
+(and into any learnable learning rates or gradient transforms), which is what a meta-optimizer
+then steps.
 """
 
 from __future__ import annotations
@@ -16,76 +18,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, NamedTuple, TypeVar
 
 import torch
-from meta_functional import descend_module, update_module
+from meta_functional import descend_module, inner_step_module, update_module
 from meta_functional.checks import (
+    check_differentiable_loss,
     check_finite_rate,
     check_lr_shape,
     check_module,
     check_one_per_parameter,
-    check_scalar_loss,
 )
 from meta_optim import ParameterUpdate
 from torch import Tensor, nn
 
 from .utils import clone_module
-
-
-def _check_loss(loss: object, owner: str) -> Tensor:
-    loss = check_scalar_loss(loss, f"{owner}.adapt: loss")
-    if not loss.requires_grad:
-        raise ValueError(
-            f"{owner}.adapt got a loss that does not require grad; expected a loss computed "
-            "with the learner's parameters"
-        )
-    return loss
-
-
-def _gradients(
-    loss: Tensor,
-    module: nn.Module,
-    *,
-    create_graph: bool,
-    allow_unused: bool,
-    allow_nograd: bool,
-    owner: str,
-    retain_graph: bool | None = None,
-) -> list[Tensor | None]:
-    """Gradients of ``loss`` for every tensor of ``module.parameters()``, in that order.
-
-    Parameters that do not require grad get ``None`` when ``allow_nograd`` (and are an error
-    otherwise); parameters the loss does not depend on get ``None`` when ``allow_unused`` (and
-    are an error otherwise).
-    """
-    named = list(module.named_parameters())
-    if allow_nograd:
-        wanted = [index for index, (_, param) in enumerate(named) if param.requires_grad]
-    else:
-        frozen = [name for name, param in named if not param.requires_grad]
-        if frozen:
-            raise ValueError(
-                f"{owner}.adapt: parameters {frozen} do not require grad; expected every "
-                "parameter to require grad, or pass allow_nograd=True to leave them unchanged"
-            )
-        wanted = list(range(len(named)))
-    gradients: list[Tensor | None] = [None] * len(named)
-    if not wanted:
-        return gradients
-    found = torch.autograd.grad(
-        loss,
-        [named[index][1] for index in wanted],
-        create_graph=create_graph,
-        retain_graph=create_graph if retain_graph is None else retain_graph,
-        allow_unused=True,
-    )
-    unused = [named[index][0] for index, grad in zip(wanted, found, strict=True) if grad is None]
-    if unused and not allow_unused:
-        raise ValueError(
-            f"{owner}.adapt: parameters {unused} were not used to compute the loss; expected "
-            "every adapted parameter to be used, or pass allow_unused=True to leave them unchanged"
-        )
-    for index, grad in zip(wanted, found, strict=True):
-        gradients[index] = grad
-    return gradients
 
 
 class BaseLearner(nn.Module):
@@ -169,15 +113,14 @@ class _FlaggedLearner(BaseLearner, abc.ABC, Generic[LearnerT]):
 
     def _gradient_step(self, loss: Tensor, flags: _Flags, lr: float | dict[str, Tensor]) -> None:
         """The plain step ``p - lr * dloss/dp`` (``MAML``, and ``MetaSGD`` with its rates)."""
-        gradients = _gradients(
-            loss,
+        inner_step_module(
             self.module,
-            create_graph=not flags.first_order,
+            loss,
+            lr,
+            first_order=flags.first_order,
             allow_unused=flags.allow_unused,
             allow_nograd=flags.allow_nograd,
-            owner=self._name,
         )
-        descend_module(self.module, gradients, lr)
 
     @abc.abstractmethod
     def _copy(self, flags: _Flags) -> LearnerT:
@@ -208,7 +151,7 @@ class _FlaggedLearner(BaseLearner, abc.ABC, Generic[LearnerT]):
                 and ``allow_unused`` is off, or (``GBML``) if a transform's output does not
                 have its parameter's shape.
         """
-        checked = _check_loss(loss, self._name)
+        checked = check_differentiable_loss(loss, f"{self._name}.adapt: loss")
         self._step(checked, self._flags(first_order, allow_unused, allow_nograd))
 
     def clone(
@@ -494,16 +437,15 @@ class GBML(_FlaggedLearner["GBML"]):
         # the model's step then uses the stepped transform, in learn2learn's order.
         second_order = not flags.first_order
         if self.adapt_transform:
-            transform_gradients = _gradients(
-                loss,
+            inner_step_module(
                 self.compute_update,
-                create_graph=second_order,
+                loss,
+                self.lr,
+                first_order=flags.first_order,
                 allow_unused=True,
                 allow_nograd=True,
-                owner=self._name,
                 retain_graph=True,  # the model's gradients come from the same graph next
             )
-            descend_module(self.compute_update, transform_gradients, self.lr)
         updates = self.compute_update(
             loss,
             list(self.module.parameters()),
