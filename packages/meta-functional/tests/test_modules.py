@@ -232,6 +232,9 @@ class _Annotated(nn.Module):
         self.settings = {"scale": [1.0, 2.0], "name": "annotated"}
         self.log: list[str] = []
         self.alias = self.log  # one empty container under two names
+        self.shape = (2, 3.0, "x", None)  # deepcopy returns tuples of atoms themselves
+        self.nested = ((1, 2), 3)
+        self.mixed = ([1.0], 2)  # a tuple holding a list is copied
         self.register_buffer("steps", torch.tensor(3))
         self.register_forward_hook(lambda module, inputs, output: None)
 
@@ -257,8 +260,16 @@ def test_clone_is_deepcopy_with_cloned_tensors() -> None:
         assert got is not want, name
         assert (got.grad_fn is not None) == want.requires_grad, name
         torch.testing.assert_close(got, want, rtol=0, atol=0)
-    for got_module, want_module in zip(clone.modules(), deep.modules(), strict=True):
+    for got_module, want_module, original in zip(
+        clone.modules(), deep.modules(), net.modules(), strict=True
+    ):
         assert vars(got_module).keys() == vars(want_module).keys()
+        for key, value in vars(want_module).items():
+            if key not in ("_parameters", "_buffers", "_modules") and not callable(value):
+                kept = vars(got_module)[key] is vars(original)[key]
+                assert kept == (value is vars(original)[key]), key  # shared as deepcopy shares
+    assert clone.mixed == net.mixed
+    assert clone.mixed[0] is not net.mixed[0]
     assert clone.rnn._flat_weights[0] is clone.rnn.weight_ih_l0
 
 

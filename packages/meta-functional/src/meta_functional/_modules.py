@@ -149,8 +149,8 @@ def _copy_tree(module: ModuleT, memo: dict[int, Any]) -> ModuleT:
         kind = type(value)
         if key in _TREE:
             continue
-        if kind in _ATOMS:
-            fresh[key] = value
+        if kind in _ATOMS or (kind is tuple and all(type(item) in _ATOMS for item in value)):
+            fresh[key] = value  # what deepcopy returns for these (a conv's kernel_size, ...)
         elif key in _HOOK_DICTS and kind in _EMPTY_CONTAINERS and not value:
             fresh[key] = kind()  # nn.Module's own, never shared: nothing to memoise
         elif kind in _EMPTY_CONTAINERS and not value and id(value) not in memo:
