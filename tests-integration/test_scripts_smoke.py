@@ -340,6 +340,16 @@ def test_drop_ins_run_right_after_their_originals():
     ]
 
 
+def test_sign_test_against_binomial_tails():
+    sign_test = _maml_step_module().sign_test
+    # 9 wins in 30 rounds: 2 * P(X <= 9), X ~ Binomial(30, 1/2) = 2 * 22,964,087 / 2**30
+    assert abs(sign_test(9, 21) - 2 * 22_964_087 / 2**30) < 1e-15
+    assert sign_test(21, 9) == sign_test(9, 21)
+    assert sign_test(30, 0) == 2 / 2**30
+    assert sign_test(15, 15) == 1.0
+    assert sign_test(0, 0) == 1.0
+
+
 def test_drop_in_rows_compare_the_same_code_on_both_libraries():
     maml_step = _maml_step_module()
 
@@ -361,7 +371,8 @@ def test_drop_in_rows_compare_the_same_code_on_both_libraries():
         row("B", "meta-* compat.metann (GDLearner)", 400.0),
     ]
     lines = maml_step.drop_in_lines(rows)
-    assert "| B | MetaNN (GDLearner) | 500.00 | 400.00 | 1.25 |  |" in lines
-    assert "| A1 | learn2learn (maml_update) | 30.00 | 24.00 | 1.20 | 2 of 3 |" in lines
+    assert "| B | MetaNN (GDLearner) | 500.00 | 400.00 | 1.25 |  |  |" in lines
+    # 2 of 3 rounds: as even as 3 rounds can split, so the sign test finds nothing (p = 1)
+    assert "| A1 | learn2learn (maml_update) | 30.00 | 24.00 | 1.20 | 2 of 3 | 1 |" in lines
     assert not [line for line in lines if line.startswith("| A1 | learn2learn |")]
     assert maml_step.drop_in_lines([]) == []

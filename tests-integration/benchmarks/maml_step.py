@@ -23,6 +23,7 @@ import argparse
 import dataclasses
 import importlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -879,10 +880,12 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
         "`clone_module`/`maml_update` loop, each with a backward per task). Target: ours at",
         "least as fast (original / ours at least 1). Both run in every round, one right after",
         "the other (swapping places every round): the last columns are the median over rounds",
-        "of the round's original / ours, and the rounds in which ours was the faster.",
+        "of the round's original / ours, the rounds in which ours was the faster, and the",
+        "two-sided sign test of that count: the chance of a split at least as uneven if",
+        "neither were faster (below 0.05, the difference is more than this machine's noise).",
         "",
-        "| workload | code | original ms | ours ms | original / ours | ours faster |",
-        "|---|---|---:|---:|---:|---:|",
+        "| workload | code | original ms | ours ms | original / ours | ours faster | sign test p |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     workloads = dict.fromkeys(row["workload"] for row in rows)
     shells = [
@@ -892,25 +895,39 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
         if (workload, original) in by_key and (workload, ours) in by_key
     ]
     for workload, original, theirs, mine in shells:
-        ratio, faster = _paired_ratio(theirs, mine)
+        ratio, faster, p_value = _paired_ratio(theirs, mine)
         lines.append(
             f"| {workload} | {original} | {theirs['median_ms']:.2f} | {mine['median_ms']:.2f} "
-            f"| {ratio:.2f} | {faster} |"
+            f"| {ratio:.2f} | {faster} | {p_value} |"
         )
     return lines if shells else []
 
 
-def _paired_ratio(theirs: dict[str, Any], mine: dict[str, Any]) -> tuple[float, str]:
-    """Median of the per-round ratios ``theirs / mine`` and ``"k of n"`` rounds ours faster.
+def _paired_ratio(theirs: dict[str, Any], mine: dict[str, Any]) -> tuple[float, str, str]:
+    """Median of the per-round ratios ``theirs / mine``, ``"k of n"`` rounds ours faster, and
+    the sign test's p-value of that count (both empty without per-round samples).
 
     Both rows ran in the same rounds, so their samples pair up one to one (``zip`` is strict:
     a length mismatch is a bug in the timing loop, not something to truncate away).
     """
     paired = list(zip(theirs.get("samples_ms") or [], mine.get("samples_ms") or [], strict=True))
     if not paired:
-        return theirs["median_ms"] / mine["median_ms"], ""
+        return theirs["median_ms"] / mine["median_ms"], "", ""
     ratios = [their / our for their, our in paired]
-    return statistics.median(ratios), f"{sum(r > 1 for r in ratios)} of {len(ratios)}"
+    faster, slower = sum(r > 1 for r in ratios), sum(r < 1 for r in ratios)
+    p_value = sign_test(faster, slower)
+    return statistics.median(ratios), f"{faster} of {len(ratios)}", f"{p_value:.2g}"
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """Two-sided exact sign test: P(a split at least this uneven | each side equally likely).
+
+    Ties are left out, as the test does; ``1.0`` when there is nothing to test.
+    """
+    rounds = wins + losses
+    fewer = min(wins, losses)
+    tail = sum(math.comb(rounds, k) for k in range(fewer + 1)) / 2**rounds
+    return min(1.0, 2 * tail)
 
 
 def batched_conv_lines(rows: list[dict[str, Any]]) -> list[str]:
