@@ -170,19 +170,34 @@ def _descend(param: Tensor, gradient: Tensor, rate: float | Tensor) -> Tensor:
 
 
 def _autograd_gradients(
-    loss: Tensor, params: Params, names: list[str], *, first_order: bool, allow_unused: bool
+    loss: Tensor,
+    params: Params,
+    names: list[str],
+    *,
+    first_order: bool,
+    allow_unused: bool,
+    retain_graph: bool | None = None,
 ) -> Mapping[str, Tensor | None]:
-    """``d loss / d params[name]`` for ``names`` with ``torch.autograd`` (``None`` if unused)."""
+    """``d loss / d params[name]`` for ``names`` with ``torch.autograd`` (``None`` if unused).
+
+    ``retain_graph=None`` keeps ``loss``'s graph only when it is differentiated again (not
+    ``first_order``), as ``torch.autograd.grad`` does.
+    """
     check_scalar_loss(loss)
     found = torch.autograd.grad(
-        loss, [params[name] for name in names], create_graph=not first_order, allow_unused=True
+        loss,
+        [params[name] for name in names],
+        create_graph=not first_order,
+        retain_graph=retain_graph,
+        allow_unused=True,
     )
     grads: dict[str, Tensor | None] = dict(zip(names, found, strict=True))
     unused = [name for name, gradient in grads.items() if gradient is None]
     if unused and not allow_unused:
         raise ValueError(
             f"the loss does not depend on adapted parameters {describe_names(unused)}; "
-            f"pass allow_unused=True or leave them out of adapt_names"
+            "pass allow_unused=True to leave them unchanged, or adapt only the parameters "
+            "it uses"
         )
     return grads
 

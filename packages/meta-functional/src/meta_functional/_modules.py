@@ -10,13 +10,13 @@ import collections
 import copy
 import functools
 import weakref
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor, nn
 
-from ._functional import sgd_update
+from ._functional import _autograd_gradients, sgd_update
 from ._typing import LearningRate
 from .checks import (
     check_differentiable_loss,
@@ -438,26 +438,25 @@ def descend_module(
     check_module(module, "descend_module: module")
     found = _tree_slots(module)
     given = _one_each(module, gradients, len(found.params), "descend_module", "gradient")
-    checked = [
-        None if entry is None else _check_update(name, entry, param)
-        for name, param, entry in zip(found.names, found.params, given, strict=True)
-    ]
-    return _descend_found(module, found, checked, lr)
+    params = dict(zip(found.names, found.params, strict=True))
+    checked = {
+        name: None if entry is None else _check_update(name, entry, param)
+        for (name, param), entry in zip(params.items(), given, strict=True)
+    }
+    return _descend_found(module, found, params, checked, lr)
 
 
 def _descend_found(
-    module: ModuleT, found: _TreeSlots, gradients: Sequence[Tensor | None], lr: LearningRate
+    module: ModuleT,
+    found: _TreeSlots,
+    params: dict[str, Tensor],
+    grads: Mapping[str, Tensor | None],
+    lr: LearningRate,
 ) -> ModuleT:
-    """``sgd_update`` of ``found``'s parameters by ``gradients`` (checked), put into ``module``."""
-    stepped = sgd_update(
-        dict(zip(found.names, found.params, strict=True)),
-        dict(zip(found.names, gradients, strict=True)),
-        lr,
-    )
+    """``sgd_update`` of ``found``'s ``params`` by checked ``grads``, put into ``module``."""
+    stepped = sgd_update(params, grads, lr)
     replacements = {
-        id(param): stepped[name]
-        for name, param in zip(found.names, found.params, strict=True)
-        if stepped[name] is not param
+        id(param): stepped[name] for name, param in params.items() if stepped[name] is not param
     }
     return _replace(module, found, replacements)
 
@@ -514,61 +513,28 @@ def inner_step_module(
     check_module(module, "inner_step_module: module")
     check_differentiable_loss(loss, "inner_step_module: loss")
     found = _tree_slots(module)
-    create_graph = not first_order
-    gradients = _loss_gradients(
-        loss,
-        found,
-        create_graph=create_graph,
-        retain_graph=create_graph if retain_graph is None else retain_graph,
-        allow_unused=allow_unused,
-        allow_nograd=allow_nograd,
-    )
-    return _descend_found(module, found, gradients, lr)
-
-
-def _loss_gradients(
-    loss: Tensor,
-    found: _TreeSlots,
-    *,
-    create_graph: bool,
-    retain_graph: bool,
-    allow_unused: bool,
-    allow_nograd: bool,
-) -> list[Tensor | None]:
-    """``d loss / d p`` for each parameter of ``found`` (``None`` where allowed to be absent)."""
-    names, params = found.names, found.params
-    frozen = [name for name, param in zip(names, params, strict=True) if not param.requires_grad]
-    if frozen and not allow_nograd:
+    params = dict(zip(found.names, found.params, strict=True))
+    adapted = [name for name, param in params.items() if param.requires_grad]
+    if len(adapted) < len(params) and not allow_nograd:
+        frozen = [name for name in params if not params[name].requires_grad]
         raise ValueError(
             f"inner_step_module: parameters {describe_names(frozen)} do not require grad; "
             "expected every parameter to require grad, or pass allow_nograd=True to leave them "
             "unchanged"
         )
-    wanted = [index for index, param in enumerate(params) if param.requires_grad]
-    gradients: list[Tensor | None] = [None] * len(params)
-    if not wanted:
-        return gradients
-    computed = torch.autograd.grad(
-        loss,
-        [params[index] for index in wanted],
-        create_graph=create_graph,
-        retain_graph=retain_graph,
-        allow_unused=True,
-    )
-    for index, gradient in zip(wanted, computed, strict=True):
-        gradients[index] = gradient
-    unused = [
-        name
-        for name, param, gradient in zip(names, params, gradients, strict=True)
-        if gradient is None and param.requires_grad
-    ]
-    if unused and not allow_unused:
-        raise ValueError(
-            f"inner_step_module: parameters {describe_names(unused)} were not used to compute the "
-            "loss; expected every adapted parameter to be used, or pass allow_unused=True to "
-            "leave them unchanged"
+    grads = (
+        _autograd_gradients(
+            loss,
+            params,
+            adapted,
+            first_order=first_order,
+            allow_unused=allow_unused,
+            retain_graph=retain_graph,
         )
-    return gradients
+        if adapted
+        else {}
+    )
+    return _descend_found(module, found, params, grads, lr)
 
 
 def magic_box(x: Tensor) -> Tensor:
