@@ -42,6 +42,8 @@ def test_maml_step_benchmark_checks_and_reports(tmp_path):
         "A1",
         "--repeats",
         "1",
+        "--drop-in-repeats",
+        "3",
         "--json",
         str(out),
         "--markdown",
@@ -70,8 +72,15 @@ def test_maml_step_benchmark_checks_and_reports(tmp_path):
     }
     # one time per round, the median among them
     samples = rows["meta-* loop"]["samples_ms"]
-    assert len(samples) == len(rows["torch.func loop"]["samples_ms"]) >= 1
+    assert len(samples) == len(rows["torch.func loop"]["samples_ms"]) == 1
     assert min(samples) == rows["meta-* loop"]["min_ms"]
+    # a drop-in runs the extra rounds only beside its original (where that is installed)
+    compat = rows["meta-* compat.learn2learn (maml_update)"]
+    original = rows.get("learn2learn (maml_update)")
+    assert len(compat["samples_ms"]) == (1 if original is None else 3)
+    assert compat["median_ms"] == compat["samples_ms"][0]
+    if original is not None:
+        assert len(original["samples_ms"]) == 3
     assert rows["meta-* batched, compiled"]["compile_s"] > 0
     assert rows["torch.func batched, compiled"]["compile_s"] > 0  # the compiled floor row
     # our implementations passed the float64 meta-gradient check against torch.func
@@ -362,9 +371,10 @@ def test_drop_in_rows_compare_the_same_code_on_both_libraries():
         }
 
     rows = [
-        # per-round ratios 1.5, 0.9, 1.2: their median, and ours faster in 2 rounds of 3
+        # per-round ratios 1.5, 0.9, 1.2: their median, and ours faster in 2 rounds of 3; the
+        # times are medians over all three rounds, not the main table's (its first round only)
         row("A1", "learn2learn (maml_update)", 30.0, [30.0, 27.0, 36.0]),
-        row("A1", "meta-* compat.learn2learn (maml_update)", 24.0, [20.0, 30.0, 30.0]),
+        row("A1", "meta-* compat.learn2learn (maml_update)", 20.0, [20.0, 30.0, 30.0]),
         row("A1", "learn2learn", 31.0, [31.0]),  # no compat row in this run: no line for it
         # a report without per-round samples: the ratio of the medians
         row("B", "MetaNN (GDLearner)", 500.0),
@@ -373,6 +383,34 @@ def test_drop_in_rows_compare_the_same_code_on_both_libraries():
     lines = maml_step.drop_in_lines(rows)
     assert "| B | MetaNN (GDLearner) | 500.00 | 400.00 | 1.25 |  |  |" in lines
     # 2 of 3 rounds: as even as 3 rounds can split, so the sign test finds nothing (p = 1)
-    assert "| A1 | learn2learn (maml_update) | 30.00 | 24.00 | 1.20 | 2 of 3 | 1 |" in lines
+    assert "| A1 | learn2learn (maml_update) | 30.00 | 30.00 | 1.20 | 2 of 3 | 1 |" in lines
     assert not [line for line in lines if line.startswith("| A1 | learn2learn |")]
     assert maml_step.drop_in_lines([]) == []
+
+
+def test_drop_in_pairs_run_extra_rounds_that_the_main_table_leaves_out():
+    maml_step = _maml_step_module()
+    keys = [
+        ("A1", maml_step.REFERENCE),
+        ("A1", maml_step.PLAIN),
+        ("A1", "learn2learn"),
+        ("A1", "meta-* compat.learn2learn"),
+        ("A1", "meta-* compat.metann (GDLearner)"),  # its original did not run
+        ("B", "learn2learn (MetaModule)"),  # its drop-in did not run
+    ]
+    assert maml_step.drop_in_pairs(keys) == {
+        ("A1", "learn2learn"),
+        ("A1", "meta-* compat.learn2learn"),
+    }
+    times = {key: [10.0] for key in keys[:2]}
+    times[("A1", "learn2learn")] = [12.0, 1.0, 1.0]
+    times[("A1", "meta-* compat.learn2learn")] = [8.0, 2.0, 2.0]
+    rows = {row["implementation"]: row for row in maml_step.summarise(times, {}, {}, {"A1": 1})}
+    # the main table: round one only, against the reference's round one
+    assert rows["learn2learn"]["median_ms"] == 12.0
+    assert rows["learn2learn"]["ratio_to_torch_func"] == 1.2
+    assert rows["meta-* compat.learn2learn"]["min_ms"] == 8.0
+    # the drop-in table: every round
+    assert rows["learn2learn"]["samples_ms"] == [12.0, 1.0, 1.0]
+    lines = maml_step.drop_in_lines(list(rows.values()))
+    assert "| A1 | learn2learn | 1.00 | 2.00 | 0.50 | 1 of 3 | 1 |" in lines

@@ -690,6 +690,7 @@ def benchmark(
     workloads: list[Workload],
     *,
     repeats: dict[str, int],
+    drop_in_repeats: dict[str, int],
     warmup: int,
     seed: int,
     failures: dict[str, str],
@@ -697,6 +698,10 @@ def benchmark(
 ) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], float]]:
     """Step times per (workload, implementation), and compile times in seconds.
 
+    Every row runs ``repeats[workload]`` rounds; a drop-in and its original (both present)
+    run on alone, side by side, to ``drop_in_repeats[workload]`` rounds, at least as many
+    (their per-round ratios are the drop-in table's samples; one round of a conv workload's
+    every row takes half a minute, a round of the pairs alone a few seconds).
     Implementations in ``failures`` (``"workload/name"``) are left out; a compiled one that
     fails its check on its compiling first call is added there, one kept after its float64
     check to ``notes`` (see `check_compiled_first_call`).
@@ -727,13 +732,25 @@ def benchmark(
             compile_seconds[key] = run.compile_seconds
     times: dict[tuple[str, str], list[float]] = {key: [] for key in runners}
     order = [(key, runners[key]) for key in drop_ins_adjacent(list(runners))]
-    for round_index in range(max(repeats.values())):
+    paired = drop_in_pairs(list(runners))
+    rounds = {key: (drop_in_repeats if key in paired else repeats)[key[0]] for key in runners}
+    for round_index in range(max(rounds.values())):
         # every other round in reverse: a drop-in and its original swap places, and no
         # implementation always follows the same one
         for key, (run, model, optimizer) in order if round_index % 2 == 0 else order[::-1]:
-            if round_index < repeats[key[0]]:
+            if round_index < rounds[key]:
                 times[key].append(timed_step(run, model, optimizer))
     return times, compile_seconds
+
+
+def drop_in_pairs(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The rows of ``keys`` that are a drop-in or its original with the other also present."""
+    partner = {**dict(DROP_INS), **{ours: original for original, ours in DROP_INS}}
+    return {
+        (workload, name)
+        for workload, name in keys
+        if name in partner and (workload, partner[name]) in keys
+    }
 
 
 def drop_ins_adjacent(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -803,12 +820,20 @@ def summarise(
     times: dict[tuple[str, str], list[float]],
     memory: dict[tuple[str, str], float | None],
     compile_seconds: dict[tuple[str, str], float],
+    repeats: dict[str, int],
 ) -> list[dict[str, object]]:
+    """One row per (workload, implementation).
+
+    Median and min are over the rounds every row of the workload ran (its first
+    ``repeats[workload]``), so the main table compares like with like; ``samples_ms`` keeps
+    every round, the drop-in pairs' extra ones included.
+    """
     rows: list[dict[str, object]] = []
-    for (workload, name), samples in times.items():
+    for (workload, name), all_samples in times.items():
+        samples = all_samples[: repeats[workload]]
         median = statistics.median(samples)
-        reference = statistics.median(times[(workload, REFERENCE)])
-        plain = statistics.median(times[(workload, PLAIN)])
+        reference = statistics.median(times[(workload, REFERENCE)][: repeats[workload]])
+        plain = statistics.median(times[(workload, PLAIN)][: repeats[workload]])
         rows.append(
             {
                 "workload": workload,
@@ -819,7 +844,7 @@ def summarise(
                 "ratio_to_plain_step": round(median / plain, 3),
                 "peak_mb": memory.get((workload, name)),
                 "compile_s": compile_seconds.get((workload, name)),
-                "samples_ms": [round(sample, 3) for sample in samples],
+                "samples_ms": [round(sample, 3) for sample in all_samples],
             }
         )
     return rows
@@ -867,8 +892,10 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
 
     Both run in every round, so each round gives one ratio of their times with the drift of
     the machine between rounds left out; the table gives the median of those ratios and in
-    how many rounds ours was the faster (a ratio of the two medians mixes rounds). Rows read
-    from a report without per-round samples fall back to the ratio of the medians.
+    how many rounds ours was the faster (a ratio of the two medians mixes rounds), over every
+    round the pair ran (more than the main table's, see `benchmark`), and each row's median
+    time over the same rounds. Rows read from a report without per-round samples fall back to
+    the main table's medians and their ratio.
     """
     by_key = {(row["workload"], row["implementation"]): row for row in rows}
     lines = [
@@ -879,10 +906,12 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
         "(a module appended after every linear and conv layer), and the functional",
         "`clone_module`/`maml_update` loop, each with a backward per task). Target: ours at",
         "least as fast (original / ours at least 1). Both run in every round, one right after",
-        "the other (swapping places every round): the last columns are the median over rounds",
-        "of the round's original / ours, the rounds in which ours was the faster, and the",
-        "two-sided sign test of that count: the chance of a split at least as uneven if",
-        "neither were faster (below 0.05, the difference is more than this machine's noise).",
+        "the other (swapping places every round), and the pairs run on alone for more rounds",
+        "than the main table's (see Settings): the times are medians over all of a pair's",
+        "rounds, the last columns the median over them of the round's original / ours, the",
+        "rounds in which ours was the faster, and the two-sided sign test of that count: the",
+        "chance of a split at least as uneven if neither were faster (below 0.05, the",
+        "difference is more than this machine's noise).",
         "",
         "| workload | code | original ms | ours ms | original / ours | ours faster | sign test p |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -897,10 +926,16 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
     for workload, original, theirs, mine in shells:
         ratio, faster, p_value = _paired_ratio(theirs, mine)
         lines.append(
-            f"| {workload} | {original} | {theirs['median_ms']:.2f} | {mine['median_ms']:.2f} "
-            f"| {ratio:.2f} | {faster} | {p_value} |"
+            f"| {workload} | {original} | {_all_rounds_median(theirs):.2f} "
+            f"| {_all_rounds_median(mine):.2f} | {ratio:.2f} | {faster} | {p_value} |"
         )
     return lines if shells else []
+
+
+def _all_rounds_median(row: dict[str, Any]) -> float:
+    """The median over every round a row ran; the main table's median without samples."""
+    samples = row.get("samples_ms")
+    return statistics.median(samples) if samples else float(row["median_ms"])
 
 
 def _paired_ratio(theirs: dict[str, Any], mine: dict[str, Any]) -> tuple[float, str, str]:
@@ -1203,6 +1238,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeats", type=int, default=None, help="timed repeats per implementation"
     )
+    parser.add_argument(
+        "--drop-in-repeats",
+        type=int,
+        default=None,
+        help="timed repeats of each drop-in and its original (at least --repeats; "
+        "default: --repeats if given, else more than the other rows)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--no-compile", action="store_true", help="leave out the compiled implementations"
@@ -1244,6 +1286,19 @@ def main(argv: list[str] | None = None) -> int:
         or ((5 if args.quick else 30) if w.name.startswith("A") else (2 if args.quick else 7))
         for w in workloads
     }
+    # a drop-in pair's per-round ratios scatter by 10-30% on a VM; one round of the pairs
+    # alone takes about 1 s (A) to 12 s (B and C together). --repeats alone sets both.
+    drop_in_repeats = {
+        w.name: max(
+            repeats[w.name],
+            args.drop_in_repeats
+            or args.repeats
+            or (
+                (10 if args.quick else 150) if w.name.startswith("A") else (3 if args.quick else 25)
+            ),
+        )
+        for w in workloads
+    }
     warmup = 1 if args.quick else 3
     implementations, missing = available_implementations()
     if args.no_compile:
@@ -1258,6 +1313,7 @@ def main(argv: list[str] | None = None) -> int:
         implementations,
         workloads,
         repeats=repeats,
+        drop_in_repeats=drop_in_repeats,
         warmup=warmup,
         seed=args.seed,
         failures=failures,
@@ -1267,11 +1323,12 @@ def main(argv: list[str] | None = None) -> int:
     for workload, name in times:
         if workload in {"B", "C"} and not (args.quick and workload == "B"):
             memory[(workload, name)] = peak_memory_mb(workload, name, steps=2 if args.quick else 3)
-    rows = summarise(times, memory, compile_seconds)
+    rows = summarise(times, memory, compile_seconds, repeats)
     settings = (
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads, timed repeats per workload "
         f"{', '.join(f'{name}: {count}' for name, count in repeats.items())} "
+        f"(drop-in pairs: {', '.join(f'{name}: {n}' for name, n in drop_in_repeats.items())}) "
         f"after {warmup} warm-up, {_allocator()}"
     )
     descriptions = {w.name: w.description for w in workloads}
