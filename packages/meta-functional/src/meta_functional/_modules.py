@@ -10,13 +10,13 @@ import collections
 import copy
 import functools
 import weakref
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 import torch
 from torch import Tensor, nn
 
-from ._functional import _autograd_gradients, sgd_update
+from ._functional import _autograd_gradients, _descend, _rate_lookup
 from ._typing import LearningRate
 from .checks import (
     check_differentiable_loss,
@@ -438,25 +438,26 @@ def descend_module(
     check_module(module, "descend_module: module")
     found = _tree_slots(module)
     given = _one_each(module, gradients, len(found.params), "descend_module", "gradient")
-    params = dict(zip(found.names, found.params, strict=True))
-    checked = {
-        name: None if entry is None else _check_update(name, entry, param)
-        for (name, param), entry in zip(params.items(), given, strict=True)
-    }
-    return _descend_found(module, found, params, checked, lr)
+    steps = [
+        (name, param, _check_update(name, entry, param))
+        for name, param, entry in zip(found.names, found.params, given, strict=True)
+        if entry is not None
+    ]
+    return _descend_found(module, found, steps, lr)
 
 
 def _descend_found(
-    module: ModuleT,
-    found: _TreeSlots,
-    params: dict[str, Tensor],
-    grads: Mapping[str, Tensor | None],
-    lr: LearningRate,
+    module: ModuleT, found: _TreeSlots, steps: list[tuple[str, Tensor, Tensor]], lr: LearningRate
 ) -> ModuleT:
-    """``sgd_update`` of ``found``'s ``params`` by checked ``grads``, put into ``module``."""
-    stepped = sgd_update(params, grads, lr)
+    """Step each checked ``(name, param, gradient)`` of ``found``, put into ``module``.
+
+    ``sgd_update``'s rate lookup and rule, without its dicts: this runs once per task and
+    inner step, and on small nets their building was a measurable part of the step.
+    """
+    rate_of = _rate_lookup(lr)
     replacements = {
-        id(param): stepped[name] for name, param in params.items() if stepped[name] is not param
+        id(param): _descend(param, gradient, rate_of(name, param))
+        for name, param, gradient in steps
     }
     return _replace(module, found, replacements)
 
@@ -534,7 +535,8 @@ def inner_step_module(
         if adapted
         else {}
     )
-    return _descend_found(module, found, params, grads, lr)
+    steps = [(name, params[name], grad) for name, grad in grads.items() if grad is not None]
+    return _descend_found(module, found, steps, lr)
 
 
 def magic_box(x: Tensor) -> Tensor:
