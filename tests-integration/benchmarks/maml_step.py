@@ -745,11 +745,17 @@ def benchmark(
 
 def drop_in_pairs(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
     """The rows of ``keys`` that are a drop-in or its original with the other also present."""
-    partner = {**dict(DROP_INS), **{ours: original for original, ours in DROP_INS}}
+    present = _present_pairs(keys)
+    return set(present) | set(present.values())
+
+
+def _present_pairs(keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Each original's row of ``keys`` -> its drop-in's row, where both are in ``keys``."""
+    original_of = {ours: original for original, ours in DROP_INS}
     return {
-        (workload, name)
+        (workload, original_of[name]): (workload, name)
         for workload, name in keys
-        if name in partner and (workload, partner[name]) in keys
+        if name in original_of and (workload, original_of[name]) in keys
     }
 
 
@@ -760,12 +766,7 @@ def drop_ins_adjacent(keys: list[tuple[str, str]]) -> list[tuple[str, str]]:
     state of the machine and of the allocator (the row before a drop-in otherwise differs from
     the row before its original, e.g. one that keeps every task's graph).
     """
-    original_of = {ours: original for original, ours in DROP_INS}
-    paired = {
-        (workload, original_of[name]): (workload, name)
-        for workload, name in keys
-        if name in original_of and (workload, original_of[name]) in keys
-    }
+    paired = _present_pairs(keys)
     moved = set(paired.values())
     ordered: list[tuple[str, str]] = []
     for key in keys:
