@@ -148,6 +148,7 @@ def _copy_tree(module: ModuleT, memo: dict[int, Any]) -> ModuleT:
     for key, value in module.__dict__.items():
         kind = type(value)
         if key in _TREE:
+            fresh[key] = None  # set below; placed here for deepcopy's key order
             continue
         if kind in _ATOMS or (kind is tuple and all(type(item) in _ATOMS for item in value)):
             fresh[key] = value  # what deepcopy returns for these (a conv's kernel_size, ...)
