@@ -74,13 +74,15 @@ def test_maml_step_benchmark_checks_and_reports(tmp_path):
     samples = rows["meta-* loop"]["samples_ms"]
     assert len(samples) == len(rows["torch.func loop"]["samples_ms"]) == 1
     assert min(samples) == rows["meta-* loop"]["min_ms"]
-    # a drop-in runs the extra rounds only beside its original (where that is installed)
+    # a drop-in runs its own rounds only beside its original (where that is installed)
     compat = rows["meta-* compat.learn2learn (maml_update)"]
     original = rows.get("learn2learn (maml_update)")
-    assert len(compat["samples_ms"]) == (1 if original is None else 3)
+    assert len(compat["samples_ms"]) == 1
     assert compat["median_ms"] == compat["samples_ms"][0]
-    if original is not None:
-        assert len(original["samples_ms"]) == 3
+    if original is None:
+        assert "pair_samples_ms" not in compat
+    else:
+        assert len(original["pair_samples_ms"]) == len(compat["pair_samples_ms"]) == 3
     assert rows["meta-* batched, compiled"]["compile_s"] > 0
     assert rows["torch.func batched, compiled"]["compile_s"] > 0  # the compiled floor row
     # our implementations passed the float64 meta-gradient check against torch.func
@@ -388,7 +390,7 @@ def test_drop_in_rows_compare_the_same_code_on_both_libraries():
     assert maml_step.drop_in_lines([]) == []
 
 
-def test_drop_in_pairs_run_extra_rounds_that_the_main_table_leaves_out():
+def test_drop_in_pairs_run_their_own_rounds_in_a_fresh_process():
     maml_step = _maml_step_module()
     keys = [
         ("A1", maml_step.REFERENCE),
@@ -402,15 +404,27 @@ def test_drop_in_pairs_run_extra_rounds_that_the_main_table_leaves_out():
         ("A1", "learn2learn"),
         ("A1", "meta-* compat.learn2learn"),
     }
+    # the process runs the rows asked for, seeded as the main rounds, and times each round
+    names = ["meta-* compat.learn2learn", "meta-* compat.learn2learn (maml_update)"]
+    pair_rounds = maml_step.drop_in_rounds("A1", names, rounds=3, warmup=0, seed=0)
+    assert sorted(pair_rounds) == sorted(names)
+    assert all(len(samples) == 3 and min(samples) > 0 for samples in pair_rounds.values())
+    with pytest.raises(RuntimeError, match=r"drop-in rounds of A1 \(no such row\) failed"):
+        maml_step.drop_in_rounds("A1", ["no such row"], rounds=1, warmup=0, seed=0)
     times = {key: [10.0] for key in keys[:2]}
-    times[("A1", "learn2learn")] = [12.0, 1.0, 1.0]
-    times[("A1", "meta-* compat.learn2learn")] = [8.0, 2.0, 2.0]
-    rows = {row["implementation"]: row for row in maml_step.summarise(times, {}, {}, {"A1": 1})}
-    # the main table: round one only, against the reference's round one
+    times[("A1", "learn2learn")] = [12.0]
+    times[("A1", "meta-* compat.learn2learn")] = [8.0]
+    pair_times = {
+        ("A1", "learn2learn"): [12.0, 1.0, 1.0],
+        ("A1", "meta-* compat.learn2learn"): [8.0, 2.0, 2.0],
+    }
+    rows = {row["implementation"]: row for row in maml_step.summarise(times, {}, {}, pair_times)}
+    # the main table: the main round, against the reference's
     assert rows["learn2learn"]["median_ms"] == 12.0
     assert rows["learn2learn"]["ratio_to_torch_func"] == 1.2
     assert rows["meta-* compat.learn2learn"]["min_ms"] == 8.0
-    # the drop-in table: every round
-    assert rows["learn2learn"]["samples_ms"] == [12.0, 1.0, 1.0]
+    assert "pair_samples_ms" not in rows[maml_step.REFERENCE]
+    # the drop-in table: the pair's own rounds
+    assert rows["learn2learn"]["pair_samples_ms"] == [12.0, 1.0, 1.0]
     lines = maml_step.drop_in_lines(list(rows.values()))
     assert "| A1 | learn2learn | 1.00 | 2.00 | 0.50 | 1 of 3 | 1 |" in lines

@@ -6,6 +6,8 @@ each implementation's meta-gradient is checked against the hand-written ``torch.
 float64. Runs are interleaved (workload x implementation, repeated) in one process after
 warm-up; the table reports median and min milliseconds per meta-step, the ratio to the
 ``torch.func`` loop, and the ratio to a plain (non-meta) training step on the same samples.
+Each drop-in (our learn2learn and MetaNN compat layers) and its original also run side by
+side in a fresh process of their own, as a user's script runs, for the drop-in table.
 
 Peak memory is the growth of the peak resident set size (``VmHWM``, see ``_peak_rss.py``) of
 a fresh subprocess while it runs meta-steps, over its size right before the first one; it is
@@ -690,7 +692,6 @@ def benchmark(
     workloads: list[Workload],
     *,
     repeats: dict[str, int],
-    drop_in_repeats: dict[str, int],
     warmup: int,
     seed: int,
     failures: dict[str, str],
@@ -698,18 +699,43 @@ def benchmark(
 ) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], float]]:
     """Step times per (workload, implementation), and compile times in seconds.
 
-    Every row runs ``repeats[workload]`` rounds; a drop-in and its original (both present)
-    run on alone, side by side, to ``drop_in_repeats[workload]`` rounds, at least as many
-    (their per-round ratios are the drop-in table's samples; one round of a conv workload's
-    every row takes half a minute, a round of the pairs alone a few seconds).
-    Implementations in ``failures`` (``"workload/name"``) are left out; a compiled one that
-    fails its check on its compiling first call is added there, one kept after its float64
-    check to ``notes`` (see `check_compiled_first_call`).
+    Every row runs ``repeats[workload]`` rounds in this process, each drop-in right after its
+    original. Implementations in ``failures`` (``"workload/name"``) are left out; a compiled
+    one that fails its check on its compiling first call is added there, one kept after its
+    float64 check to ``notes`` (see `check_compiled_first_call`).
+    """
+    runners = make_runners(
+        {**implementations, PLAIN: plain_step}, workloads, seed=seed, failures=failures, notes=notes
+    )
+    compile_seconds: dict[tuple[str, str], float] = {}
+    for key, (run, model, optimizer) in runners.items():
+        for _ in range(warmup):
+            timed_step(run, model, optimizer)
+        if isinstance(run, CompiledRun):
+            compile_seconds[key] = run.compile_seconds
+    rounds = {key: repeats[key[0]] for key in runners}
+    return timed_rounds(runners, rounds), compile_seconds
+
+
+Runner = tuple[MetaGradient, nn.Module, torch.optim.Optimizer]
+
+
+def make_runners(
+    implementations: dict[str, Implementation],
+    workloads: list[Workload],
+    *,
+    seed: int,
+    failures: dict[str, str],
+    notes: dict[str, str],
+) -> dict[tuple[str, str], Runner]:
+    """Each (workload, implementation)'s meta-step on its seeded model, with its optimizer.
+
+    Rows in ``failures`` or ``NOT_RUN`` are left out.
     """
     skip = set(failures)
-    runners: dict[tuple[str, str], tuple[MetaGradient, nn.Module, torch.optim.Optimizer]] = {}
+    runners: dict[tuple[str, str], Runner] = {}
     for w in workloads:
-        for name, implementation in {**implementations, PLAIN: plain_step}.items():
+        for name, implementation in implementations.items():
             if f"{w.name}/{name}" in skip or (name, w.name) in NOT_RUN:
                 continue
             torch.manual_seed(seed)
@@ -724,23 +750,67 @@ def benchmark(
                     failures[f"{w.name}/{name}"] = failure
                     continue
             runners[(w.name, name)] = (run, model, torch.optim.Adam(model.parameters(), lr=1e-3))
-    compile_seconds: dict[tuple[str, str], float] = {}
-    for key, (run, model, optimizer) in runners.items():
-        for _ in range(warmup):
-            timed_step(run, model, optimizer)
-        if isinstance(run, CompiledRun):
-            compile_seconds[key] = run.compile_seconds
+    return runners
+
+
+def timed_rounds(
+    runners: dict[tuple[str, str], Runner], rounds: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], list[float]]:
+    """One timed step of each runner per round, ``rounds[key]`` rounds of each.
+
+    Each drop-in runs right after its original (`drop_ins_adjacent`), and every other round
+    runs in reverse: a drop-in and its original swap places, and no implementation always
+    follows the same one.
+    """
     times: dict[tuple[str, str], list[float]] = {key: [] for key in runners}
     order = [(key, runners[key]) for key in drop_ins_adjacent(list(runners))]
-    paired = drop_in_pairs(list(runners))
-    rounds = {key: (drop_in_repeats if key in paired else repeats)[key[0]] for key in runners}
-    for round_index in range(max(rounds.values())):
-        # every other round in reverse: a drop-in and its original swap places, and no
-        # implementation always follows the same one
+    for round_index in range(max(rounds.values(), default=0)):
         for key, (run, model, optimizer) in order if round_index % 2 == 0 else order[::-1]:
             if round_index < rounds[key]:
                 times[key].append(timed_step(run, model, optimizer))
-    return times, compile_seconds
+    return times
+
+
+def drop_in_rounds(
+    workload: str, names: list[str], rounds: int, warmup: int, seed: int
+) -> dict[str, list[float]]:
+    """The step times of ``names`` (drop-ins and their originals) on ``workload``, in a fresh
+    process of their own: ``rounds`` rounds after ``warmup``, paired as in the main rounds.
+
+    A drop-in replaces its original in a user's script, which runs in a process of its own;
+    the bench process, after its compiled rows, runs these Python-heavy loops 25-30% slower
+    (learn2learn's ``maml_update`` loop on A1: 31 ms there, 24 ms in a fresh process).
+    """
+    command = [
+        sys.executable,
+        __file__,
+        "--drop-in-rounds",
+        json.dumps({"workload": workload, "names": names, "rounds": rounds, "warmup": warmup}),
+        "--seed",
+        str(seed),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"the drop-in rounds of {workload} ({', '.join(names)}) failed in their process: "
+            f"{result.stderr.strip()[-2000:]}"
+        )
+    times: dict[str, list[float]] = json.loads(result.stdout.strip().splitlines()[-1])
+    return times
+
+
+def drop_in_rounds_child(request: str, seed: int) -> None:
+    """`drop_in_rounds`' process: run the request and print the times as one JSON line."""
+    spec = json.loads(request)
+    (workload,) = make_workloads([spec["workload"]])
+    implementations = available_implementations()[0]
+    chosen = {name: implementations[name] for name in spec["names"]}
+    runners = make_runners(chosen, [workload], seed=seed, failures={}, notes={})
+    for run, model, optimizer in runners.values():
+        for _ in range(spec["warmup"]):
+            timed_step(run, model, optimizer)
+    times = timed_rounds(runners, dict.fromkeys(runners, spec["rounds"]))
+    print(json.dumps({name: samples for (_, name), samples in times.items()}))
 
 
 def drop_in_pairs(keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
@@ -821,20 +891,19 @@ def summarise(
     times: dict[tuple[str, str], list[float]],
     memory: dict[tuple[str, str], float | None],
     compile_seconds: dict[tuple[str, str], float],
-    repeats: dict[str, int],
+    pair_times: dict[tuple[str, str], list[float]],
 ) -> list[dict[str, object]]:
     """One row per (workload, implementation).
 
-    Median and min are over the rounds every row of the workload ran (its first
-    ``repeats[workload]``), so the main table compares like with like; ``samples_ms`` keeps
-    every round, the drop-in pairs' extra ones included.
+    ``samples_ms`` are the main rounds' times, ``pair_samples_ms`` (drop-ins and their
+    originals only) those of the pair's own rounds in a fresh process (`drop_in_rounds`).
     """
     rows: list[dict[str, object]] = []
-    for (workload, name), all_samples in times.items():
-        samples = all_samples[: repeats[workload]]
+    for (workload, name), samples in times.items():
         median = statistics.median(samples)
-        reference = statistics.median(times[(workload, REFERENCE)][: repeats[workload]])
-        plain = statistics.median(times[(workload, PLAIN)][: repeats[workload]])
+        reference = statistics.median(times[(workload, REFERENCE)])
+        plain = statistics.median(times[(workload, PLAIN)])
+        pair_samples = pair_times.get((workload, name))
         rows.append(
             {
                 "workload": workload,
@@ -845,7 +914,12 @@ def summarise(
                 "ratio_to_plain_step": round(median / plain, 3),
                 "peak_mb": memory.get((workload, name)),
                 "compile_s": compile_seconds.get((workload, name)),
-                "samples_ms": [round(sample, 3) for sample in all_samples],
+                "samples_ms": [round(sample, 3) for sample in samples],
+                **(
+                    {}
+                    if pair_samples is None
+                    else {"pair_samples_ms": [round(sample, 3) for sample in pair_samples]}
+                ),
             }
         )
     return rows
@@ -893,10 +967,10 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
 
     Both run in every round, so each round gives one ratio of their times with the drift of
     the machine between rounds left out; the table gives the median of those ratios and in
-    how many rounds ours was the faster (a ratio of the two medians mixes rounds), over every
-    round the pair ran (more than the main table's, see `benchmark`), and each row's median
-    time over the same rounds. Rows read from a report without per-round samples fall back to
-    the main table's medians and their ratio.
+    how many rounds ours was the faster (a ratio of the two medians mixes rounds), over the
+    pair's own rounds in a fresh process (see `drop_in_rounds`), and each row's median time
+    over the same rounds. Rows read from a report without those fall back to the main rounds'
+    samples, and rows without per-round samples to the main table's medians and their ratio.
     """
     by_key = {(row["workload"], row["implementation"]): row for row in rows}
     lines = [
@@ -906,13 +980,13 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
         "learn2learn 0.2.0's `MAML` with `clone`/`adapt`, the same over `l2l.nn.MetaModule`",
         "(a module appended after every linear and conv layer), and the functional",
         "`clone_module`/`maml_update` loop, each with a backward per task). Target: ours at",
-        "least as fast (original / ours at least 1). Both run in every round, one right after",
-        "the other (swapping places every round), and the pairs run on alone for more rounds",
-        "than the main table's (see Settings): the times are medians over all of a pair's",
-        "rounds, the last columns the median over them of the round's original / ours, the",
-        "rounds in which ours was the faster, and the two-sided sign test of that count: the",
-        "chance of a split at least as uneven if neither were faster (below 0.05, the",
-        "difference is more than this machine's noise).",
+        "least as fast (original / ours at least 1). Each workload's pairs run again in a fresh",
+        "process of their own, as a user's script runs, for more rounds than the main table's",
+        "(see Settings): both run in every round, one right after the other (swapping places",
+        "every round). The times are medians over those rounds, the last columns the median",
+        "over them of the round's original / ours, the rounds in which ours was the faster, and",
+        "the two-sided sign test of that count: the chance of a split at least as uneven if",
+        "neither were faster (below 0.05, the difference is more than this machine's noise).",
         "",
         "| workload | code | original ms | ours ms | original / ours | ours faster | sign test p |",
         "|---|---|---:|---:|---:|---:|---:|",
@@ -927,15 +1001,21 @@ def drop_in_lines(rows: list[dict[str, Any]]) -> list[str]:
     for workload, original, theirs, mine in shells:
         ratio, faster, p_value = _paired_ratio(theirs, mine)
         lines.append(
-            f"| {workload} | {original} | {_all_rounds_median(theirs):.2f} "
-            f"| {_all_rounds_median(mine):.2f} | {ratio:.2f} | {faster} | {p_value} |"
+            f"| {workload} | {original} | {_pair_median(theirs):.2f} "
+            f"| {_pair_median(mine):.2f} | {ratio:.2f} | {faster} | {p_value} |"
         )
     return lines if shells else []
 
 
-def _all_rounds_median(row: dict[str, Any]) -> float:
-    """The median over every round a row ran; the main table's median without samples."""
-    samples = row.get("samples_ms")
+def _pair_rounds(row: dict[str, Any]) -> list[float]:
+    """A drop-in's or original's times in the pair's own rounds (older reports: the main's)."""
+    samples: list[float] = row.get("pair_samples_ms") or row.get("samples_ms") or []
+    return samples
+
+
+def _pair_median(row: dict[str, Any]) -> float:
+    """The median over the pair's rounds; the main table's median without samples."""
+    samples = _pair_rounds(row)
     return statistics.median(samples) if samples else float(row["median_ms"])
 
 
@@ -946,7 +1026,7 @@ def _paired_ratio(theirs: dict[str, Any], mine: dict[str, Any]) -> tuple[float, 
     Both rows ran in the same rounds, so their samples pair up one to one (``zip`` is strict:
     a length mismatch is a bug in the timing loop, not something to truncate away).
     """
-    paired = list(zip(theirs.get("samples_ms") or [], mine.get("samples_ms") or [], strict=True))
+    paired = list(zip(_pair_rounds(theirs), _pair_rounds(mine), strict=True))
     if not paired:
         return theirs["median_ms"] / mine["median_ms"], "", ""
     ratios = [their / our for their, our in paired]
@@ -1243,14 +1323,15 @@ def main(argv: list[str] | None = None) -> int:
         "--drop-in-repeats",
         type=int,
         default=None,
-        help="timed repeats of each drop-in and its original (at least --repeats; "
-        "default: --repeats if given, else more than the other rows)",
+        help="timed repeats of each drop-in and its original in their own process "
+        "(default: --repeats if given, else more than the other rows)",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--no-compile", action="store_true", help="leave out the compiled implementations"
     )
     parser.add_argument("--measure-memory", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--drop-in-rounds", help=argparse.SUPPRESS)
     parser.add_argument(
         "--from-json",
         type=Path,
@@ -1279,6 +1360,9 @@ def main(argv: list[str] | None = None) -> int:
         workload, implementation, steps = args.measure_memory
         measure_memory_child(workload, implementation, int(steps))
         return 0
+    if args.drop_in_rounds:
+        drop_in_rounds_child(args.drop_in_rounds, args.seed)
+        return 0
 
     workloads = make_workloads(args.workloads.split(","))
     # the conv workloads take seconds per step: fewer repeats keep the full run near 10 minutes
@@ -1290,14 +1374,9 @@ def main(argv: list[str] | None = None) -> int:
     # a drop-in pair's per-round ratios scatter by 10-30% on a VM; one round of the pairs
     # alone takes about 1 s (A) to 12 s (B and C together). --repeats alone sets both.
     drop_in_repeats = {
-        w.name: max(
-            repeats[w.name],
-            args.drop_in_repeats
-            or args.repeats
-            or (
-                (10 if args.quick else 150) if w.name.startswith("A") else (3 if args.quick else 25)
-            ),
-        )
+        w.name: args.drop_in_repeats
+        or args.repeats
+        or ((10 if args.quick else 150) if w.name.startswith("A") else (3 if args.quick else 25))
         for w in workloads
     }
     warmup = 1 if args.quick else 3
@@ -1314,7 +1393,6 @@ def main(argv: list[str] | None = None) -> int:
         implementations,
         workloads,
         repeats=repeats,
-        drop_in_repeats=drop_in_repeats,
         warmup=warmup,
         seed=args.seed,
         failures=failures,
@@ -1324,7 +1402,15 @@ def main(argv: list[str] | None = None) -> int:
     for workload, name in times:
         if workload in {"B", "C"} and not (args.quick and workload == "B"):
             memory[(workload, name)] = peak_memory_mb(workload, name, steps=2 if args.quick else 3)
-    rows = summarise(times, memory, compile_seconds, repeats)
+    paired = drop_in_pairs(list(times))
+    pair_times: dict[tuple[str, str], list[float]] = {}
+    for w in workloads:
+        if names := [name for workload, name in paired if workload == w.name]:
+            for name, samples in drop_in_rounds(
+                w.name, names, drop_in_repeats[w.name], warmup, args.seed
+            ).items():
+                pair_times[(w.name, name)] = samples
+    rows = summarise(times, memory, compile_seconds, pair_times)
     settings = (
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads, timed repeats per workload "
