@@ -777,9 +777,12 @@ def drop_in_rounds(
     """The step times of ``names`` (drop-ins and their originals) on ``workload``, in a fresh
     process of their own: ``rounds`` rounds after ``warmup``, paired as in the main rounds.
 
-    A drop-in replaces its original in a user's script, which runs in a process of its own;
-    the bench process, after its compiled rows, runs these Python-heavy loops 25-30% slower
-    (learn2learn's ``maml_update`` loop on A1: 31 ms there, 24 ms in a fresh process).
+    A drop-in replaces its original in a user's script, which runs in a process of its own,
+    without the state the bench process has built by then (the compiled rows' functions, the
+    other peers, every row's models and tensors). Measured against the main rounds, that state
+    has gone both ways on this machine's Python-heavy loops: learn2learn's ``maml_update``
+    loop on A1 took 31 ms in the bench process against 24 ms in a fresh one in one run, and
+    26 ms against 29 ms in another.
     """
     command = [
         sys.executable,
