@@ -404,7 +404,7 @@ def test_drop_in_pairs_run_their_own_rounds_in_a_fresh_process():
         ("A1", "learn2learn"),
         ("A1", "meta-* compat.learn2learn"),
     }
-    # the process runs the rows asked for, seeded as the main rounds, and times each round
+    # the process runs the rows asked for, and times each of them in every round
     names = ["meta-* compat.learn2learn", "meta-* compat.learn2learn (maml_update)"]
     pair_rounds = maml_step.drop_in_rounds("A1", names, rounds=3, warmup=0, seed=0)
     assert sorted(pair_rounds) == sorted(names)
