@@ -707,14 +707,13 @@ def benchmark(
     runners = make_runners(
         {**implementations, PLAIN: plain_step}, workloads, seed=seed, failures=failures, notes=notes
     )
-    compile_seconds: dict[tuple[str, str], float] = {}
-    for key, (run, model, optimizer) in runners.items():
-        for _ in range(warmup):
-            timed_step(run, model, optimizer)
-        if isinstance(run, CompiledRun):
-            compile_seconds[key] = run.compile_seconds
-    rounds = {key: repeats[key[0]] for key in runners}
-    return timed_rounds(runners, rounds), compile_seconds
+    times = timed_rounds(runners, {key: repeats[key[0]] for key in runners}, warmup)
+    compile_seconds = {
+        key: run.compile_seconds
+        for key, (run, _, _) in runners.items()
+        if isinstance(run, CompiledRun)
+    }
+    return times, compile_seconds
 
 
 Runner = tuple[MetaGradient, nn.Module, torch.optim.Optimizer]
@@ -754,14 +753,18 @@ def make_runners(
 
 
 def timed_rounds(
-    runners: dict[tuple[str, str], Runner], rounds: dict[tuple[str, str], int]
+    runners: dict[tuple[str, str], Runner], rounds: dict[tuple[str, str], int], warmup: int
 ) -> dict[tuple[str, str], list[float]]:
-    """One timed step of each runner per round, ``rounds[key]`` rounds of each.
+    """One timed step of each runner per round, ``rounds[key]`` rounds of each, after
+    ``warmup`` untimed steps of each (a compiled runner compiles in its first).
 
     Each drop-in runs right after its original (`drop_ins_adjacent`), and every other round
     runs in reverse: a drop-in and its original swap places, and no implementation always
     follows the same one.
     """
+    for run, model, optimizer in runners.values():
+        for _ in range(warmup):
+            timed_step(run, model, optimizer)
     times: dict[tuple[str, str], list[float]] = {key: [] for key in runners}
     order = [(key, runners[key]) for key in drop_ins_adjacent(list(runners))]
     for round_index in range(max(rounds.values(), default=0)):
@@ -774,10 +777,10 @@ def timed_rounds(
 def drop_in_rounds(
     workload: str, names: list[str], rounds: int, warmup: int, seed: int
 ) -> dict[str, list[float]]:
-    """The step times of ``names`` (drop-ins and their originals) on ``workload``, in a fresh
-    process of their own: ``rounds`` rounds after ``warmup``, paired as in the main rounds.
+    """Step times of ``names`` (drop-ins and their originals) on ``workload``, in a fresh process.
 
-    A drop-in replaces its original in a user's script, which runs in a process of its own,
+    ``rounds`` rounds after ``warmup``, paired and alternating as in the main rounds. A
+    drop-in replaces its original in a user's script, which runs in a process of its own,
     without the state the bench process has built by then (the compiled rows' functions, the
     other peers, every row's models and tensors). Measured against the main rounds, that state
     has gone both ways on this machine's Python-heavy loops: learn2learn's ``maml_update``
@@ -807,12 +810,11 @@ def drop_in_rounds_child(request: str, seed: int) -> None:
     spec = json.loads(request)
     (workload,) = make_workloads([spec["workload"]])
     implementations = available_implementations()[0]
+    if unknown := [name for name in spec["names"] if name not in implementations]:
+        sys.exit(f"no such rows (or their library is not installed): {', '.join(unknown)}")
     chosen = {name: implementations[name] for name in spec["names"]}
     runners = make_runners(chosen, [workload], seed=seed, failures={}, notes={})
-    for run, model, optimizer in runners.values():
-        for _ in range(spec["warmup"]):
-            timed_step(run, model, optimizer)
-    times = timed_rounds(runners, dict.fromkeys(runners, spec["rounds"]))
+    times = timed_rounds(runners, dict.fromkeys(runners, spec["rounds"]), spec["warmup"])
     print(json.dumps({name: samples for (_, name), samples in times.items()}))
 
 
